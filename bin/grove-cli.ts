@@ -1,0 +1,92 @@
+import { parseArgs } from 'node:util';
+import { CliError, ExitCode } from '../client/cli/cli-error.js';
+import { listenCommand } from '../client/cli/listen-command.js';
+import { presenceCommand } from '../client/cli/presence-command.js';
+import { sendCommand } from '../client/cli/send-command.js';
+import { tokenCommand } from '../client/cli/token-command.js';
+import { ConfigError } from '../local/config-error.js';
+import { runLocalStack } from '../local/local-stack.js';
+import { runRelay } from '../relay/main.js';
+
+const HELP = `grove — store-and-forward relay platform
+
+Usage:
+  grove local --config FILE                 run the local stack (Redis + relays)
+  grove relay --config FILE [--port N]      run one relay process
+  grove token issue --config FILE --domain D --identity I --device X [--ttl S] [--raw]
+  grove send --relay URL[,URL…] --token T --to device:ID|identity:ID|workspace:ID[,…] --data TEXT|@FILE [--id ID] [--ttl S] [--timeout S]
+  grove listen --relay URL[,URL…] --token T [--count N] [--timeout S]
+  grove presence --relay URL --token T --watch identity:ID[,…] [--timeout S]
+
+Client commands also take --transport auto|websocket|long-poll (default auto).
+Output: one JSON object per line on stdout; errors as JSON on stderr.
+Exit codes: 0 ok, 1 failure, 2 usage error, 3 timeout.
+`;
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const err = (line: string) => process.stderr.write(`${line}\n`);
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...args] = argv;
+  switch (command) {
+    case 'relay': {
+      const { values } = parseArgs({
+        args,
+        options: { config: { type: 'string' }, port: { type: 'string' }, 'pod-id': { type: 'string' } },
+      });
+      if (values.config === undefined) throw new CliError('USAGE', 'missing --config FILE', ExitCode.usage);
+      await runRelay(values.config, {
+        ...(values.port === undefined ? {} : { port: Number(values.port) }),
+        ...(values['pod-id'] === undefined ? {} : { podId: values['pod-id'] }),
+      });
+      return;
+    }
+    case 'local': {
+      const { values } = parseArgs({ args, options: { config: { type: 'string' } } });
+      await runLocalStack(values.config ?? 'config/local.yaml');
+      return;
+    }
+    case 'token':
+      await tokenCommand(args, out);
+      return;
+    case 'send':
+      await sendCommand(args, out);
+      return;
+    case 'listen':
+      await listenCommand(args, out, err);
+      return;
+    case 'presence':
+      await presenceCommand(args, out);
+      return;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      out(HELP);
+      return;
+    default:
+      throw new CliError('USAGE', `unknown command "${command}"\n${HELP}`, ExitCode.usage);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  () => {
+    const command = process.argv[2];
+    // Servers keep running; one-shot commands exit once their output is written.
+    if (command !== 'relay' && command !== 'local') process.exit(0);
+  },
+  (error: unknown) => {
+    if (error instanceof CliError) {
+      err(JSON.stringify({ error: { code: error.code, message: error.message } }));
+      process.exit(error.exitCode);
+    }
+    if (error instanceof ConfigError) {
+      err(JSON.stringify({ error: { code: error.code, message: error.message, issues: error.issues } }));
+      process.exit(ExitCode.failure);
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    const code = (error as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 'USAGE' : 'FAILED';
+    err(JSON.stringify({ error: { code, message } }));
+    process.exit(code === 'USAGE' ? ExitCode.usage : ExitCode.failure);
+  },
+);

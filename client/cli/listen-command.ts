@@ -1,0 +1,71 @@
+import { parseArgs } from 'node:util';
+import { ConnectionRefused } from '../sdk/grove-client.js';
+import { CliError, ExitCode, positiveSeconds, usage } from './cli-error.js';
+import { clientFrom, connectOptions, encodeData } from './connect-options.js';
+
+/**
+ * `grove listen`: prints each delivered message as one JSON line, acking it after printing;
+ * exits 0 once --count messages arrived, 3 on --timeout.
+ */
+export async function listenCommand(
+  args: string[],
+  out: (line: string) => void,
+  err: (line: string) => void,
+): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { ...connectOptions, count: { type: 'string' }, timeout: { type: 'string' }, epoch: { type: 'string' } },
+    strict: true,
+  });
+  const count = values.count === undefined ? undefined : Number(values.count);
+  if (count !== undefined && (!Number.isInteger(count) || count <= 0)) throw usage('--count must be a positive integer');
+  const timeout = positiveSeconds(values.timeout, 'timeout');
+  let received = 0;
+  let finish: (() => void) | undefined;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  const client = clientFrom(values, {
+    ...(values.epoch === undefined ? {} : { epoch: values.epoch }),
+    onMessage: (message) => {
+      if (count !== undefined && received >= count) throw new Error('enough');
+      out(
+        JSON.stringify({
+          id: message.id,
+          from: message.from,
+          to: message.to,
+          ...encodeData(message.data),
+          createdAt: new Date(message.createdAt).toISOString(),
+        }),
+      );
+      received++;
+      if (count !== undefined && received >= count) finish?.();
+    },
+  });
+  client.on('resync', (event: { reason: string }) => {
+    err(JSON.stringify({ event: 'resync', reason: event.reason, epoch: client.epoch }));
+  });
+  client.on('handler-error', () => undefined);
+  let fatal: ConnectionRefused | undefined;
+  client.on('fatal', (error: ConnectionRefused) => {
+    fatal = error;
+    finish?.();
+  });
+  let timedOut = false;
+  const timer =
+    timeout === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          finish?.();
+        }, timeout * 1000);
+  const stop = () => finish?.();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  client.start().catch(() => undefined);
+  await done;
+  if (timer !== undefined) clearTimeout(timer);
+  await client.close();
+  if (fatal !== undefined) throw new CliError('CONNECTION_REFUSED', fatal.message);
+  if (timedOut && count !== undefined && received < count) {
+    throw new CliError('TIMEOUT', `received ${received} of ${count} messages within ${timeout ?? 0} s`, ExitCode.timeout);
+  }
+}

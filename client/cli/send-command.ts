@@ -1,0 +1,59 @@
+import { parseArgs } from 'node:util';
+import { ConnectionRefused, SendRefused } from '../sdk/grove-client.js';
+import { CliError, ExitCode, positiveSeconds, required, usage } from './cli-error.js';
+import { clientFrom, connectOptions, readData } from './connect-options.js';
+
+/** `grove send`: prints `{"id","recipients"}` once the relay acknowledged durably. */
+export async function sendCommand(args: string[], out: (line: string) => void): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      ...connectOptions,
+      to: { type: 'string' },
+      data: { type: 'string' },
+      id: { type: 'string' },
+      ttl: { type: 'string' },
+      timeout: { type: 'string' },
+    },
+    strict: true,
+  });
+  required(values, ['relay', 'token', 'to', 'data']);
+  const to = (values.to ?? '').split(',').filter((ref) => ref !== '');
+  for (const ref of to) {
+    if (!/^(device|identity|workspace):[a-z0-9][a-z0-9._@-]{0,127}$/.test(ref)) {
+      throw usage(`--to "${ref}" must be device:ID, identity:ID or workspace:ID`);
+    }
+  }
+  if (values.id !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(values.id)) {
+    throw usage('--id must be 1–64 characters of [A-Za-z0-9._-]');
+  }
+  const ttl = positiveSeconds(values.ttl, 'ttl');
+  const timeout = positiveSeconds(values.timeout, 'timeout') ?? 30;
+  const data = await readData(values.data ?? '');
+  const client = clientFrom(values);
+  client.on('fatal', () => undefined);
+  const timer = setTimeout(() => undefined, timeout * 1000);
+  try {
+    const receipt = await Promise.race([
+      client.send(to, data, {
+        ...(values.id === undefined ? {} : { id: values.id }),
+        ...(ttl === undefined ? {} : { ttl: Math.floor(ttl) }),
+      }),
+      new Promise<never>((_resolve, reject) => {
+        timer.refresh();
+        setTimeout(() => {
+          reject(new CliError('TIMEOUT', `no durable ack within ${timeout} s; retry with --id to avoid a duplicate`, ExitCode.timeout));
+        }, timeout * 1000).unref();
+      }),
+      client.start().then(() => new Promise<never>(() => undefined)),
+    ]);
+    out(JSON.stringify({ id: receipt.id, recipients: receipt.recipients }));
+  } catch (error) {
+    if (error instanceof SendRefused) throw new CliError(error.code, error.message);
+    if (error instanceof ConnectionRefused) throw new CliError('CONNECTION_REFUSED', error.message);
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    await client.close();
+  }
+}

@@ -1,0 +1,360 @@
+import { EventEmitter } from 'node:events';
+import { ulid } from 'ulid';
+import { CloseCode } from '../../relay/protocol/close-codes.js';
+import { backoffDelay } from './backoff.js';
+import type { Link, LinkClosed, OutgoingMessage, RelayFrame } from './link.js';
+import { LongPollLink } from './long-poll-link.js';
+import { relayEndpoints } from './relay-urls.js';
+import { SeenIds } from './seen-ids.js';
+import { WebSocketLink } from './websocket-link.js';
+
+export interface ReceivedMessage {
+  id: string;
+  seq: number;
+  from: { identity: string; device: string };
+  to: string[];
+  data: Buffer;
+  createdAt: number;
+}
+
+export interface SendReceipt {
+  id: string;
+  recipients: number;
+  duplicates: number;
+}
+
+export interface PresenceChange {
+  identity: string;
+  device: string;
+  state: 'online' | 'offline';
+  status?: string | undefined;
+}
+
+export type Transport = 'auto' | 'websocket' | 'long-poll';
+
+export interface GroveClientOptions {
+  /** Relay URLs (ws://, wss://, http://, https://); tried in order, then round-robin. */
+  relays: string[];
+  /** A device token, or a function that returns a fresh one (called on every connect). */
+  token: string | (() => Promise<string>);
+  transport?: Transport;
+  /** The queue epoch this device saw last (persist it to detect resyncs across restarts). */
+  epoch?: string;
+  backoff?: { initialMs: number; maxMs: number };
+  /** Handles each message once; the SDK acknowledges it only after this resolves. */
+  onMessage?: (message: ReceivedMessage) => void | Promise<void>;
+  random?: () => number;
+}
+
+/** A send that failed for good (the relay refused it; retrying the same message cannot help). */
+export class SendRefused extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+    this.name = 'SendRefused';
+  }
+}
+
+/** The connection ended for good: a close code in the "do not reconnect" range. */
+export class ConnectionRefused extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+  ) {
+    super(`relay refused the connection (${code}): ${reason}`);
+    this.name = 'ConnectionRefused';
+  }
+}
+
+const RETRYABLE = new Set(['STORAGE_UNAVAILABLE', 'RATE_LIMITED', 'NOT_READY']);
+
+interface PendingSend {
+  message: OutgoingMessage;
+  resolve: (receipt: SendReceipt) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * The Grove client: keeps one link to some relay, reconnecting with jittered backoff over
+ * the relay list and falling back to long-poll when WebSocket is blocked. Sends are
+ * retried under the same id until the relay acknowledges them durably; received
+ * messages are de-duplicated by id and acknowledged after the handler returns.
+ *
+ * Events: `connected` (welcome), `disconnected` (LinkClosed), `resync` ({reason}),
+ * `presence` (PresenceChange), `fatal` (ConnectionRefused).
+ */
+export class GroveClient extends EventEmitter {
+  private link: Link | undefined;
+  private relayIndex = 0;
+  private attempt = 0;
+  private transport: 'websocket' | 'long-poll';
+  private readonly pending = new Map<string, PendingSend>();
+  private readonly seen = new SeenIds();
+  private readonly watched = new Set<string>();
+  private epochSeen: string | undefined;
+  private handlerChain: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private connectedOnce = false;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private status: 'active' | 'idle' = 'active';
+  private ackScheduled = false;
+  private ackUpTo = 0;
+  private readonly random: () => number;
+  private readonly backoff: { initialMs: number; maxMs: number };
+
+  constructor(private readonly options: GroveClientOptions) {
+    super();
+    if (options.relays.length === 0) throw new Error('GroveClient needs at least one relay URL');
+    for (const relay of options.relays) relayEndpoints(relay);
+    this.transport = options.transport === 'long-poll' ? 'long-poll' : 'websocket';
+    this.epochSeen = options.epoch;
+    this.random = options.random ?? Math.random;
+    this.backoff = options.backoff ?? { initialMs: 200, maxMs: 10_000 };
+  }
+
+  get epoch(): string | undefined {
+    return this.epochSeen;
+  }
+
+  get connected(): boolean {
+    return this.link !== undefined && this.connectedOnce;
+  }
+
+  /** Connects; resolves at the first welcome, rejects if the relay refuses for good. */
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onConnected = () => {
+        this.off('fatal', onFatal);
+        resolve();
+      };
+      const onFatal = (error: Error) => {
+        this.off('connected', onConnected);
+        reject(error);
+      };
+      this.once('connected', onConnected);
+      this.once('fatal', onFatal);
+      void this.connect();
+    });
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    const relay = this.options.relays[this.relayIndex % this.options.relays.length] ?? '';
+    let token: string;
+    try {
+      token = typeof this.options.token === 'string' ? this.options.token : await this.options.token();
+    } catch {
+      this.scheduleReconnect();
+      return;
+    }
+    if (this.stopped) return;
+    const endpoints = relayEndpoints(relay);
+    const handlers = {
+      frame: (frame: RelayFrame) => {
+        if (this.link === link) this.onFrame(frame);
+      },
+      closed: (closed: LinkClosed) => {
+        if (this.link === link) this.onClosed(closed);
+      },
+    };
+    let link: Link;
+    if (this.transport === 'websocket') {
+      link = new WebSocketLink(
+        endpoints.websocket,
+        { token, epoch: this.epochSeen, status: this.status },
+        handlers,
+      );
+    } else {
+      link = new LongPollLink(endpoints.http, token, this.epochSeen, handlers);
+    }
+    this.link = link;
+  }
+
+  private onFrame(frame: RelayFrame): void {
+    switch (frame.t) {
+      case 'welcome': {
+        this.attempt = 0;
+        const resync = frame.resync || (this.epochSeen !== undefined && this.epochSeen !== frame.epoch);
+        this.epochSeen = frame.epoch;
+        this.ackUpTo = frame.head - 1;
+        this.connectedOnce = true;
+        this.emit('connected', frame);
+        if (resync) this.emit('resync', { reason: 'epoch' });
+        if (this.watched.size > 0) this.link?.watch([...this.watched]);
+        for (const pending of this.pending.values()) this.link?.send(pending.message);
+        return;
+      }
+      case 'sent': {
+        const pending = this.pending.get(frame.id);
+        if (pending === undefined) return;
+        this.pending.delete(frame.id);
+        if (pending.timer !== undefined) clearTimeout(pending.timer);
+        pending.resolve({ id: frame.id, recipients: frame.recipients, duplicates: frame.duplicates });
+        return;
+      }
+      case 'error': {
+        const pending = frame.id === undefined ? undefined : this.pending.get(frame.id);
+        if (pending === undefined) {
+          this.emit('relay-error', frame);
+          return;
+        }
+        if (RETRYABLE.has(frame.code)) {
+          const delay = frame.retryAfterMs ?? 500;
+          pending.timer = setTimeout(() => {
+            pending.timer = undefined;
+            if (this.pending.has(pending.message.id)) this.link?.send(pending.message);
+          }, delay);
+          return;
+        }
+        this.pending.delete(pending.message.id);
+        pending.reject(new SendRefused(frame.code, frame.message));
+        return;
+      }
+      case 'msg':
+      case 'skip':
+        this.enqueueDelivery(frame);
+        return;
+      case 'resync':
+        this.epochSeen = frame.epoch;
+        this.emit('resync', { reason: frame.reason });
+        return;
+      case 'presence':
+        this.emit('presence', {
+          identity: frame.identity,
+          device: frame.device,
+          state: frame.state,
+          status: frame.status,
+        } satisfies PresenceChange);
+        return;
+      case 'pong':
+        return;
+    }
+  }
+
+  /** Messages are handled one at a time, in queue order, and acked after their handler. */
+  private enqueueDelivery(frame: Extract<RelayFrame, { t: 'msg' } | { t: 'skip' }>): void {
+    const link = this.link;
+    this.handlerChain = this.handlerChain.then(async () => {
+      if (frame.t === 'skip') {
+        this.emit('resync', { reason: 'expired' });
+      } else if (this.seen.add(frame.id)) {
+        try {
+          await this.options.onMessage?.({
+            id: frame.id,
+            seq: frame.seq,
+            from: frame.from,
+            to: frame.to,
+            data: Buffer.from(frame.data, 'base64'),
+            createdAt: frame.createdAt,
+          });
+        } catch (error) {
+          // Not acked: the relay redelivers it after the next reconnect.
+          this.seen.delete(frame.id);
+          this.emit('handler-error', error);
+          link?.close();
+          return;
+        }
+      }
+      if (this.link !== link) return;
+      this.ackUpTo = Math.max(this.ackUpTo, frame.seq);
+      this.scheduleAck();
+    });
+  }
+
+  /** Coalesces acks: one cumulative ack per turn of the event loop. */
+  private scheduleAck(): void {
+    if (this.ackScheduled) return;
+    this.ackScheduled = true;
+    setImmediate(() => {
+      this.ackScheduled = false;
+      this.link?.ack(this.ackUpTo);
+    });
+  }
+
+  private onClosed(closed: LinkClosed): void {
+    this.link = undefined;
+    this.emit('disconnected', closed);
+    if (this.stopped) return;
+    if (closed.transportFailed && this.transport === 'websocket' && this.options.transport !== 'websocket') {
+      // WebSocket is blocked on this network (or by a proxy): use plain HTTP from now on.
+      this.transport = 'long-poll';
+      void this.connect();
+      return;
+    }
+    if (!closed.reconnect) {
+      const renewable = closed.code === CloseCode.authExpired && typeof this.options.token === 'function';
+      if (!renewable) {
+        this.stopped = true;
+        this.failPending(new ConnectionRefused(closed.code, closed.reason));
+        this.emit('fatal', new ConnectionRefused(closed.code, closed.reason));
+        return;
+      }
+    }
+    this.relayIndex++;
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped) return;
+    const delay = backoffDelay(this.attempt++, this.backoff, this.random);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      void this.connect();
+    }, delay);
+  }
+
+  /**
+   * Sends a message and resolves once the relay has it durably queued for every recipient.
+   * Retries under the same id across reconnects; rejects only when the relay refuses it.
+   */
+  send(to: string[], data: Buffer | string, options: { id?: string; ttl?: number } = {}): Promise<SendReceipt> {
+    if (this.stopped) return Promise.reject(new Error('client is closed'));
+    const message: OutgoingMessage = {
+      id: options.id ?? ulid(),
+      to,
+      data: (typeof data === 'string' ? Buffer.from(data, 'utf8') : data).toString('base64'),
+      ...(options.ttl === undefined ? {} : { ttl: options.ttl }),
+    };
+    return new Promise((resolve, reject) => {
+      this.pending.set(message.id, { message, resolve, reject, timer: undefined });
+      if (this.connectedOnce) this.link?.send(message);
+    });
+  }
+
+  watch(identities: string[]): void {
+    for (const identity of identities) this.watched.add(identity);
+    if (this.connectedOnce) this.link?.watch(identities);
+  }
+
+  setStatus(status: 'active' | 'idle'): void {
+    this.status = status;
+    this.link?.status(status);
+  }
+
+  get pendingSends(): number {
+    return this.pending.size;
+  }
+
+  private failPending(error: Error): void {
+    for (const pending of this.pending.values()) {
+      if (pending.timer !== undefined) clearTimeout(pending.timer);
+      pending.reject(error);
+    }
+    this.pending.clear();
+  }
+
+  /** Waits for handlers in progress, sends the last ack, and closes. */
+  async close(): Promise<void> {
+    this.stopped = true;
+    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    await this.handlerChain;
+    this.link?.ack(this.ackUpTo);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    this.link?.close();
+    this.link = undefined;
+    this.failPending(new Error('client closed'));
+  }
+}

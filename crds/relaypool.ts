@@ -1,0 +1,241 @@
+import { z } from 'zod';
+import {
+  apiVersionSchema,
+  conditionsSchema,
+  dnsSubdomainSchema,
+  objectMetaSchema,
+  qualifiedNameSchema,
+  quantitySchema,
+  resourceRequirementsSchema,
+  secretKeySelectorSchema,
+} from './common.js';
+
+export const publicUrlPattern = /^(wss?|https?):\/\/[^\s/?#]+(\/[^\s?#]*)?$/;
+export const redisUrlPattern = /^rediss?:\/\/[^\s]+$/;
+
+export const relayServiceSchema = z
+  .strictObject({
+    type: z
+      .enum(['ClusterIP', 'NodePort', 'LoadBalancer'])
+      .default('ClusterIP')
+      .describe('Kubernetes Service type in front of the relay pods (default ClusterIP).'),
+    port: z
+      .int()
+      .min(1)
+      .max(65535)
+      .default(443)
+      .describe('Service port clients connect to (default 443).'),
+    annotations: z
+      .record(qualifiedNameSchema, z.string())
+      .optional()
+      .describe('Annotations added to the Service, e.g. for a cloud load balancer.'),
+  })
+  .describe('The Service that load-balances client connections over the relay pods.');
+
+export const builtinRedisSchema = z
+  .strictObject({
+    storage: quantitySchema
+      .default('1Gi')
+      .describe('Size of the Redis persistent volume (default 1Gi).'),
+    storageClassName: dnsSubdomainSchema
+      .optional()
+      .describe('StorageClass of the volume; the cluster default when omitted.'),
+    appendfsync: z
+      .enum(['always', 'everysec'])
+      .default('always')
+      .describe(
+        'AOF fsync policy. always: an acknowledged message survives a Redis crash; everysec: faster, ' +
+          'but up to one second of acknowledged messages can be lost (default always).',
+      ),
+    resources: resourceRequirementsSchema.optional().describe('Compute resources of Redis.'),
+  })
+  .describe('A single Redis with AOF persistence, run by the operator as a StatefulSet.');
+
+export const externalRedisSchema = z
+  .strictObject({
+    url: z
+      .string()
+      .max(2048)
+      .regex(redisUrlPattern, 'must be a redis:// or rediss:// URL')
+      .describe(
+        'redis:// or rediss:// (TLS) URL of the Redis server, or of any node of a Redis Cluster. ' +
+          'Put the password in passwordSecretRef, not in the URL.',
+      ),
+    cluster: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Whether the server is a Redis Cluster; relays then use sharded pub/sub (default false).',
+      ),
+    passwordSecretRef: secretKeySelectorSchema
+      .optional()
+      .describe('Secret key holding the Redis password.'),
+  })
+  .describe('A Redis or Redis Cluster run elsewhere, e.g. a managed service.');
+
+export const relayRedisSchema = z
+  .union(
+    [
+      z.strictObject({ builtin: builtinRedisSchema.prefault({}) }),
+      z.strictObject({ external: externalRedisSchema }),
+    ],
+    { error: 'must set exactly one of: builtin, external' },
+  )
+  .prefault({})
+  .describe(
+    'Where the pool keeps its queues: exactly one of builtin or external (default: builtin with its defaults).',
+  );
+
+export const autoscalingSchema = z
+  .strictObject({
+    minReplicas: z.int().min(1).describe('Fewest relay pods the autoscaler keeps.'),
+    maxReplicas: z.int().min(1).describe('Most relay pods the autoscaler creates.'),
+    targetCPUUtilizationPercentage: z
+      .int()
+      .min(1)
+      .max(100)
+      .default(70)
+      .describe('Average CPU use, in percent of requests, the autoscaler aims for (default 70).'),
+  })
+  .describe(
+    'Scale the pool with a HorizontalPodAutoscaler; replicas is then ignored. Needs resources.requests.cpu.',
+  );
+
+export const drainSchema = z
+  .strictObject({
+    gracePeriodSeconds: z
+      .int()
+      .min(0)
+      .max(3600)
+      .default(30)
+      .describe('Time a stopping relay pod has to close its connections, in seconds (default 30).'),
+    batchSize: z
+      .int()
+      .min(1)
+      .default(100)
+      .describe(
+        'Connections closed per batch with the "reconnect elsewhere" code while draining (default 100).',
+      ),
+    batchIntervalMs: z
+      .int()
+      .min(0)
+      .default(200)
+      .describe(
+        'Pause between batches, in milliseconds, so clients do not all reconnect at once (default 200).',
+      ),
+  })
+  .describe(
+    'How a stopping relay pod hands its clients over: it goes unready, then closes connections in batches.',
+  );
+
+export const disruptionBudgetSchema = z
+  .strictObject({
+    maxUnavailable: z
+      .int()
+      .min(1)
+      .default(1)
+      .describe(
+        'Most relay pods a voluntary disruption (node drain, upgrade) may take down at once (default 1). ' +
+          'At least 1 so node drains never block forever.',
+      ),
+  })
+  .describe('The PodDisruptionBudget of the relay pods.');
+
+export const relayPoolSpecSchema = z
+  .strictObject({
+    replicas: z
+      .int()
+      .min(0)
+      .default(2)
+      .describe('Number of relay pods when autoscaling is not set (default 2).'),
+    image: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Container image of the relay; the operator’s own image when omitted.'),
+    service: relayServiceSchema.prefault({}),
+    publicUrls: z
+      .array(
+        z
+          .string()
+          .max(2048)
+          .regex(publicUrlPattern, 'must be a ws://, wss://, http:// or https:// URL'),
+      )
+      .optional()
+      .describe(
+        'URLs clients are given to reach this pool (ws, wss, http or https), in order of preference. ' +
+          'When omitted, clients are given the Service address.',
+      ),
+    redis: relayRedisSchema,
+    autoscaling: autoscalingSchema.optional(),
+    resources: resourceRequirementsSchema.optional().describe('Compute resources of a relay pod.'),
+    drain: drainSchema.prefault({}),
+    disruptionBudget: disruptionBudgetSchema.prefault({}),
+    topologySpread: z
+      .boolean()
+      .default(true)
+      .describe('Spread relay pods across nodes and zones (default true).'),
+  })
+  .describe('Desired state of a fleet of relay pods and the Redis behind them.');
+
+export const relayPoolStatusSchema = z
+  .object({
+    observedGeneration: z
+      .int()
+      .min(0)
+      .optional()
+      .describe('metadata.generation the status was computed from.'),
+    replicas: z.int().min(0).optional().describe('Relay pods that exist.'),
+    readyReplicas: z.int().min(0).optional().describe('Relay pods that accept connections.'),
+    endpoints: z
+      .array(z.string())
+      .optional()
+      .describe('URLs clients are given for this pool: publicUrls, or the Service address.'),
+    selector: z
+      .string()
+      .optional()
+      .describe('Label selector of the relay pods, in string form, for the scale subresource.'),
+    conditions: conditionsSchema.optional(),
+  })
+  .describe('Observed state of the pool, written by the operator.');
+
+export const relayPoolSchema = z
+  .object({
+    apiVersion: apiVersionSchema,
+    kind: z.literal('RelayPool').describe('Always RelayPool.'),
+    metadata: objectMetaSchema,
+    spec: relayPoolSpecSchema,
+    status: relayPoolStatusSchema.optional(),
+  })
+  .describe(
+    'A horizontally scaled fleet of stateless relay pods sharing one Redis (or Redis Cluster).',
+  );
+
+export type RelayPoolSpec = z.infer<typeof relayPoolSpecSchema>;
+export type RelayPoolStatus = z.infer<typeof relayPoolStatusSchema>;
+export type RelayPool = z.infer<typeof relayPoolSchema>;
+export type RelayRedis = z.infer<typeof relayRedisSchema>;
+export type BuiltinRedis = z.infer<typeof builtinRedisSchema>;
+export type ExternalRedis = z.infer<typeof externalRedisSchema>;
+
+/** Cross-field rules; messages start with the field path. */
+export function validateRelayPool(pool: RelayPool): string[] {
+  const issues: string[] = [];
+  const { spec } = pool;
+  if (spec.autoscaling && spec.autoscaling.minReplicas > spec.autoscaling.maxReplicas) {
+    issues.push(
+      `spec.autoscaling.minReplicas: must be <= spec.autoscaling.maxReplicas (${spec.autoscaling.maxReplicas})`,
+    );
+  }
+  if (spec.autoscaling && spec.resources?.requests?.cpu === undefined) {
+    issues.push(
+      'spec.resources.requests.cpu: required with spec.autoscaling, which scales on CPU use relative to requests',
+    );
+  }
+  const seen = new Set<string>();
+  (spec.publicUrls ?? []).forEach((url, i) => {
+    if (seen.has(url)) issues.push(`spec.publicUrls[${i}]: duplicate URL ${url}`);
+    seen.add(url);
+  });
+  return issues;
+}

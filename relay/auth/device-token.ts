@@ -1,0 +1,148 @@
+import {
+  SignJWT,
+  decodeJwt,
+  decodeProtectedHeader,
+  errors as joseErrors,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  jwtVerify,
+  type JWK,
+} from 'jose';
+import { ErrorCode, RelayError } from '../protocol/error-codes.js';
+
+/** The audience of every relay token: a token for something else is never accepted here. */
+export const RELAY_AUDIENCE = 'grove-relay';
+
+export interface DeviceClaims {
+  domain: string;
+  identity: string;
+  device: string;
+  /** Seconds since the epoch. */
+  expiresAt: number;
+}
+
+/** A domain's Ed25519 signing key as JWKs; `kid` names the key in token headers. */
+export interface DomainSigningKey {
+  kid: string;
+  privateJwk: JWK;
+  publicJwk: JWK;
+}
+
+export async function generateDomainKey(kid: string): Promise<DomainSigningKey> {
+  const { privateKey, publicKey } = await generateKeyPair('EdDSA', {
+    crv: 'Ed25519',
+    extractable: true,
+  });
+  return {
+    kid,
+    privateJwk: { ...(await exportJWK(privateKey)), kid, alg: 'EdDSA' },
+    publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'EdDSA' },
+  };
+}
+
+export async function issueDeviceToken(
+  key: DomainSigningKey,
+  claims: { domain: string; identity: string; device: string },
+  ttlSeconds: number,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): Promise<string> {
+  const privateKey = await importJWK(key.privateJwk, 'EdDSA');
+  return new SignJWT({ dom: claims.domain, dev: claims.device })
+    .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: 'JWT' })
+    .setSubject(claims.identity)
+    .setAudience(RELAY_AUDIENCE)
+    .setIssuedAt(nowSeconds)
+    .setExpirationTime(nowSeconds + ttlSeconds)
+    .sign(privateKey);
+}
+
+type ImportedKey = Awaited<ReturnType<typeof importJWK>>;
+
+type KeyLookup = (domain: string) => readonly JWK[] | undefined;
+
+/**
+ * Verifies a device token against the public keys of the domain it names. Every failure
+ * is a RelayError with a stable AUTH_* code; the message says what to do.
+ */
+export class DeviceTokenVerifier {
+  private readonly imported = new Map<JWK, Promise<ImportedKey>>();
+
+  constructor(
+    private readonly keysOf: KeyLookup,
+    private readonly clockSeconds: () => number = () => Math.floor(Date.now() / 1000),
+  ) {}
+
+  async verify(token: string): Promise<DeviceClaims> {
+    let domain: unknown;
+    let kid: string | undefined;
+    try {
+      domain = decodeJwt(token)['dom'];
+      kid = decodeProtectedHeader(token).kid;
+    } catch {
+      throw new RelayError(ErrorCode.authMalformed, 'token is not a JWT: get a new device token');
+    }
+    if (typeof domain !== 'string' || domain === '') {
+      throw new RelayError(ErrorCode.authMalformed, 'token has no "dom" (domain) claim');
+    }
+    const keys = this.keysOf(domain);
+    if (keys === undefined || keys.length === 0) {
+      throw new RelayError(
+        ErrorCode.authUnknownDomain,
+        `domain "${domain}" is not served by this relay: check the relay URL for your domain`,
+      );
+    }
+    const candidates = keys.filter((key) => kid === undefined || key.kid === kid);
+    if (candidates.length === 0) {
+      throw new RelayError(
+        ErrorCode.authBadSignature,
+        `token signed with unknown key "${kid ?? ''}" of domain "${domain}": get a new device token`,
+      );
+    }
+    let lastError: unknown;
+    for (const jwk of candidates) {
+      try {
+        const { payload } = await jwtVerify(token, await this.importKey(jwk), {
+          audience: RELAY_AUDIENCE,
+          algorithms: ['EdDSA'],
+          currentDate: new Date(this.clockSeconds() * 1000),
+          requiredClaims: ['exp', 'sub'],
+        });
+        const device = payload['dev'];
+        if (typeof device !== 'string' || typeof payload.sub !== 'string' || payload.exp === undefined) {
+          throw new RelayError(ErrorCode.authMalformed, 'token lacks "sub" (identity) or "dev" (device)');
+        }
+        return { domain, identity: payload.sub, device, expiresAt: payload.exp };
+      } catch (error) {
+        if (error instanceof RelayError) throw error;
+        if (error instanceof joseErrors.JWTExpired) {
+          throw new RelayError(ErrorCode.authExpired, 'token expired: get a fresh device token');
+        }
+        lastError = error;
+      }
+    }
+    if (lastError instanceof joseErrors.JWSSignatureVerificationFailed) {
+      throw new RelayError(
+        ErrorCode.authBadSignature,
+        `token signature does not verify with the keys of domain "${domain}"`,
+      );
+    }
+    if (lastError instanceof joseErrors.JWTClaimValidationFailed) {
+      const claim = lastError.claim;
+      if (claim === 'nbf' || claim === 'iat') {
+        throw new RelayError(ErrorCode.authExpired, 'token not yet valid: check the device clock');
+      }
+      throw new RelayError(ErrorCode.authMalformed, `token claim "${claim}" is invalid`);
+    }
+    throw new RelayError(ErrorCode.authMalformed, 'token could not be verified');
+  }
+
+  private importKey(jwk: JWK): Promise<ImportedKey> {
+    let key = this.imported.get(jwk);
+    if (key === undefined) {
+      key = importJWK(jwk, 'EdDSA');
+      this.imported.set(jwk, key);
+    }
+    return key;
+  }
+}

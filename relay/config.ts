@@ -1,0 +1,81 @@
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { relayLimitsSchema } from '../crds/relay-limits.js';
+
+const jwk = z.looseObject({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string(), kid: z.string() });
+
+/**
+ * What one relay process needs to run. The local stack writes it from the CR-shaped
+ * config; the operator renders it into a ConfigMap.
+ */
+export const relayConfigSchema = z.object({
+  podId: z.string().min(1).default(() => `${hostname()}-${process.pid}`),
+  host: z.string().default('0.0.0.0'),
+  port: z.number().int().min(0).max(65535).default(8443),
+  redis: z.object({
+    url: z.string().min(1).describe('redis://host:port, or host:port,host:port seeds for a cluster'),
+    cluster: z.boolean().default(false),
+    password: z.string().optional(),
+  }),
+  domains: z
+    .array(
+      z.object({
+        name: z.string().min(1),
+        publicKeys: z.array(jwk).min(1),
+        limits: relayLimitsSchema,
+      }),
+    )
+    .min(1),
+  presence: z
+    .object({
+      heartbeatMs: z.number().int().positive().default(5000),
+      deadAfterMs: z.number().int().positive().default(15_000),
+      sweepMs: z.number().int().positive().default(5000),
+    })
+    .prefault({}),
+  drain: z
+    .object({
+      gracePeriodSeconds: z.number().positive().default(30),
+      batchSize: z.number().int().positive().default(100),
+      batchIntervalMs: z.number().int().nonnegative().default(200),
+    })
+    .prefault({}),
+  connection: z
+    .object({
+      helloTimeoutMs: z.number().int().positive().default(10_000),
+      pingIntervalMs: z.number().int().positive().default(15_000),
+      maxBufferedBytes: z.number().int().positive().default(8 * 1024 * 1024),
+      slowConsumerTimeoutMs: z.number().int().positive().default(10_000),
+      maxFramesPerSecond: z.number().int().positive().default(2000),
+      maxBadFrames: z.number().int().positive().default(10),
+    })
+    .prefault({}),
+  /** Payloads at least this large, sent to two or more devices, are stored once by reference. */
+  fanOutByReferenceBytes: z.number().int().positive().default(8192),
+  longPoll: z
+    .object({
+      maxWaitSeconds: z.number().int().positive().default(25),
+      responseCapBytes: z.number().int().positive().default(256 * 1024),
+    })
+    .prefault({}),
+});
+
+export type RelayConfig = z.infer<typeof relayConfigSchema>;
+export type RelayConfigInput = z.input<typeof relayConfigSchema>;
+
+export async function loadRelayConfig(path: string): Promise<RelayConfig> {
+  const text = await readFile(path, 'utf8');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${path}: not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = relayConfigSchema.safeParse(json);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `${path}: ${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(lines.join('\n'));
+  }
+  return parsed.data;
+}

@@ -1,0 +1,100 @@
+import { z } from 'zod';
+
+/** Ids of identities, devices and workspaces (same rule as crds/common.ts). */
+const id = z.string().regex(/^[a-z0-9][a-z0-9._@-]{0,127}$/);
+/** A message id chosen by the sender (a ULID by default); the end-to-end de-duplication key. */
+const messageId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'message id: 1–64 of [A-Za-z0-9._-]');
+const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'data must be standard base64');
+const recipient = z.string().regex(/^(device|identity|workspace):[a-z0-9][a-z0-9._@-]{0,127}$/, {
+  message: 'recipient must be device:ID, identity:ID or workspace:ID',
+});
+
+export const helloFrame = z.object({
+  t: z.literal('hello'),
+  token: z.string().min(1).max(8192),
+  /** The epoch the device last saw; a different server epoch means "resync". */
+  epoch: z.string().max(64).optional(),
+  status: z.enum(['active', 'idle']).optional(),
+});
+
+export const sendFrame = z.object({
+  t: z.literal('send'),
+  id: messageId,
+  to: z.array(recipient).min(1).max(1000),
+  data: base64,
+  /** Seconds the message may wait in a queue; capped by the policy's retention. */
+  ttl: z.number().int().positive().optional(),
+});
+
+export const ackFrame = z.object({
+  t: z.literal('ack'),
+  /** Cumulative: everything with seq <= upTo is acknowledged. */
+  upTo: z.number().int().nonnegative(),
+});
+
+export const watchFrame = z.object({
+  t: z.enum(['watch', 'unwatch']),
+  identities: z.array(id).min(1).max(1000),
+});
+
+export const statusFrame = z.object({ t: z.literal('status'), status: z.enum(['active', 'idle']) });
+export const pingFrame = z.object({ t: z.literal('ping') });
+
+export const clientFrame = z.discriminatedUnion('t', [
+  helloFrame,
+  sendFrame,
+  ackFrame,
+  watchFrame,
+  statusFrame,
+  pingFrame,
+]);
+
+export type HelloFrame = z.infer<typeof helloFrame>;
+export type SendFrame = z.infer<typeof sendFrame>;
+export type ClientFrame = z.infer<typeof clientFrame>;
+
+export type DecodeResult = { ok: true; frame: ClientFrame } | { ok: false; message: string };
+
+/** Parses one text frame from a client; never throws. */
+export function decodeClientFrame(text: string): DecodeResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { ok: false, message: 'frame is not valid JSON' };
+  }
+  const parsed = clientFrame.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = issue?.path.join('.') ?? '';
+    return { ok: false, message: `${path === '' ? 'frame' : path}: ${issue?.message ?? 'invalid'}` };
+  }
+  return { ok: true, frame: parsed.data };
+}
+
+/** Decoded size of a standard base64 string, without decoding it. */
+export function base64DecodedLength(data: string): number {
+  if (data.length === 0) return 0;
+  const padding = data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0;
+  return Math.floor((data.length * 3) / 4) - padding;
+}
+
+/** What the relay sends. `msg` frames are assembled from stored JSON, not through this type. */
+export type ServerFrame =
+  | {
+      t: 'welcome';
+      domain: string;
+      identity: string;
+      device: string;
+      epoch: string;
+      head: number;
+      drops: number;
+      resync: boolean;
+      limits: Record<string, number>;
+    }
+  | { t: 'sent'; id: string; recipients: number; duplicates: number }
+  | { t: 'error'; id?: string; code: string; message: string; retryAfterMs?: number }
+  | { t: 'skip'; seq: number; reason: 'expired' }
+  | { t: 'resync'; reason: 'epoch' | 'dropped'; epoch: string; drops: number }
+  | { t: 'presence'; identity: string; device: string; state: 'online' | 'offline'; status?: string }
+  | { t: 'pong' };

@@ -1,0 +1,258 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { DeviceClaims } from '../auth/device-token.js';
+import { ErrorCode, RelayError } from '../protocol/error-codes.js';
+import { sendFrame } from '../protocol/frames.js';
+import { deviceKeys } from '../store/keys.js';
+import type { RelayCore } from './relay-core.js';
+
+const HTTP_STATUS: Record<string, number> = {
+  [ErrorCode.authMalformed]: 401,
+  [ErrorCode.authBadSignature]: 401,
+  [ErrorCode.authUnknownDomain]: 401,
+  [ErrorCode.authExpired]: 401,
+  [ErrorCode.authUnknownDevice]: 403,
+  [ErrorCode.badFrame]: 400,
+  [ErrorCode.badRecipient]: 400,
+  [ErrorCode.unknownRecipient]: 404,
+  [ErrorCode.messageTooLarge]: 413,
+  [ErrorCode.rateLimited]: 429,
+  [ErrorCode.staleEpoch]: 409,
+  [ErrorCode.storageUnavailable]: 503,
+  [ErrorCode.notReady]: 503,
+};
+
+const pollQuery = z.object({
+  /** Cumulative ack carried by the poll itself: everything up to here was processed. */
+  ack: z.coerce.number().int().nonnegative().optional(),
+  epoch: z.string().max(64).optional(),
+  wait: z.coerce.number().int().nonnegative().optional(),
+});
+const ackBody = z.object({ upTo: z.number().int().nonnegative(), epoch: z.string().min(1).max(64) });
+const presenceQuery = z.object({ identities: z.string().min(1).max(20_000) });
+
+/** Sends a typed error as `{"error":{"code","message"}}` with a matching HTTP status. */
+export function replyError(reply: FastifyReply, error: unknown): FastifyReply {
+  if (error instanceof RelayError) {
+    if (error.retryAfterMs !== undefined) reply.header('retry-after', Math.ceil(error.retryAfterMs / 1000));
+    return reply.code(HTTP_STATUS[error.code] ?? 400).send({
+      error: { code: error.code, message: error.message },
+    });
+  }
+  return reply.code(500).send({ error: { code: 'INTERNAL', message: 'internal error' } });
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new RelayError(ErrorCode.badFrame, `${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
+  }
+  return result.data;
+}
+
+/**
+ * The HTTP long-poll transport for networks that block WebSocket: plain requests carrying
+ * the device token. A poll acknowledges what the device processed (`ack`) and waits up to
+ * `wait` seconds for messages, returning at most `responseCapBytes` of them.
+ */
+export class LongPollTransport {
+  /** device key → {handle, last poll}: presence for devices that only poll. */
+  private readonly pollers = new Map<string, { claims: DeviceClaims; lastPoll: number }>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly waiting = new Set<() => void>();
+
+  constructor(private readonly core: RelayCore) {}
+
+  register(app: FastifyInstance, isReady: () => boolean): void {
+    const authenticate = async (request: FastifyRequest): Promise<DeviceClaims> => {
+      if (!isReady()) throw new RelayError(ErrorCode.notReady, 'relay is draining: retry another relay');
+      const header = request.headers.authorization ?? '';
+      const token = header.startsWith('Bearer ') ? header.slice(7) : '';
+      if (token === '') throw new RelayError(ErrorCode.authMalformed, 'missing "Authorization: Bearer <token>"');
+      return this.core.authenticate(token);
+    };
+
+    app.post('/v1/poll/send', async (request, reply) => {
+      try {
+        const claims = await authenticate(request);
+        const frame = parse(sendFrame.omit({ t: true }), request.body);
+        return await this.core.send(claims, frame);
+      } catch (error) {
+        return replyError(reply, error);
+      }
+    });
+
+    app.post('/v1/poll/ack', async (request, reply) => {
+      try {
+        const claims = await authenticate(request);
+        const body = parse(ackBody, request.body);
+        const head = await this.core.storage(() =>
+          this.core.queues.ack(claims.domain, claims.device, body.upTo, body.epoch),
+        );
+        if (head === 'stale') {
+          throw new RelayError(ErrorCode.staleEpoch, 'the queue was reset: resync, then poll again');
+        }
+        return { head };
+      } catch (error) {
+        return replyError(reply, error);
+      }
+    });
+
+    app.get('/v1/poll', async (request, reply) => {
+      try {
+        const claims = await authenticate(request);
+        const query = parse(pollQuery, request.query);
+        return await this.poll(claims, query, request);
+      } catch (error) {
+        return replyError(reply, error);
+      }
+    });
+
+    app.get('/v1/poll/presence', async (request, reply) => {
+      try {
+        const claims = await authenticate(request);
+        const query = parse(presenceQuery, request.query);
+        const identities = query.identities.split(',').filter((id) => id !== '');
+        const snapshots = await this.core.storage(() =>
+          Promise.all(identities.map((identity) => this.core.presence.snapshot(claims.domain, identity))),
+        );
+        return { presence: snapshots.flat() };
+      } catch (error) {
+        return replyError(reply, error);
+      }
+    });
+
+    this.sweepTimer = setInterval(() => {
+      void this.sweepPollers();
+    }, 5000);
+    this.sweepTimer.unref();
+  }
+
+  private async poll(
+    claims: DeviceClaims,
+    query: z.infer<typeof pollQuery>,
+    request: FastifyRequest,
+  ): Promise<object> {
+    const settings = this.core.config.longPoll;
+    const waitMs = Math.min(query.wait ?? 0, settings.maxWaitSeconds) * 1000;
+    await this.markOnline(claims);
+    if (query.ack !== undefined && query.epoch !== undefined) {
+      await this.core.storage(() =>
+        this.core.queues.ack(claims.domain, claims.device, query.ack ?? 0, query.epoch ?? ''),
+      );
+    }
+    const keys = deviceKeys(claims.domain, claims.device);
+    // Each round waits on a fresh promise; a wake-up between rounds is remembered.
+    let woken = false;
+    let resolveWake: (() => void) | undefined;
+    const wakeUp = () => {
+      woken = true;
+      resolveWake?.();
+    };
+    const listener = (message: string) => {
+      if (message.startsWith('m')) wakeUp();
+    };
+    await this.core.storage(() => this.core.wakeups.subscribe(keys.channel, listener));
+    this.waiting.add(wakeUp);
+    request.raw.once('close', wakeUp);
+    try {
+      const deadline = this.core.clock() + waitMs;
+      for (;;) {
+        woken = false;
+        const fetchFrom = async (from: number) =>
+          this.core.storage(() =>
+            this.core.queues.fetch(claims.domain, claims.device, from, 1000, settings.responseCapBytes),
+          );
+        let window = await fetchFrom((query.ack ?? 0) + 1);
+        // A new epoch means the device's ack belongs to an older queue: read from the head.
+        if (window !== undefined && query.epoch !== undefined && query.epoch !== window.epoch) {
+          window = await fetchFrom(0);
+        }
+        if (window === undefined) {
+          const claim = await this.core.storage(() =>
+            this.core.queues.claim(claims.domain, claims.device, `poll:${this.core.config.podId}`),
+          );
+          window = { ...claim, expired: 0, entries: [] };
+        }
+        if (window.expired > 0) this.core.metrics.drops.inc({ reason: 'expired' }, window.expired);
+        const resync = query.epoch !== undefined && query.epoch !== window.epoch;
+        const remaining = deadline - this.core.clock();
+        if (window.entries.length > 0 || resync || remaining <= 0 || request.raw.destroyed) {
+          const deliveries = await this.core.toDeliveries(window.entries);
+          this.core.metrics.messagesOut.inc({ transport: 'long-poll' }, deliveries.length);
+          return {
+            epoch: window.epoch,
+            head: window.head,
+            drops: window.drops,
+            resync,
+            messages: deliveries.map((delivery) => JSON.parse(delivery.frame) as unknown),
+          };
+        }
+        if (woken) continue;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, remaining);
+          resolveWake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        resolveWake = undefined;
+      }
+    } finally {
+      request.raw.off('close', wakeUp);
+      this.waiting.delete(wakeUp);
+      this.core.wakeups.unsubscribe(keys.channel, listener);
+    }
+  }
+
+  private async markOnline(claims: DeviceClaims): Promise<void> {
+    const key = `${claims.domain}/${claims.device}`;
+    const known = this.pollers.has(key);
+    this.pollers.set(key, { claims, lastPoll: this.core.clock() });
+    if (!known) {
+      this.core.metrics.connections.inc({ transport: 'long-poll' });
+      await this.core.storage(() =>
+        this.core.presence.online(this.core.config.podId, this.handleOf(claims), 'active'),
+      );
+    }
+  }
+
+  private handleOf(claims: DeviceClaims) {
+    return {
+      domain: claims.domain,
+      identity: claims.identity,
+      device: claims.device,
+      connectionId: `poll:${this.core.config.podId}`,
+    };
+  }
+
+  private async sweepPollers(): Promise<void> {
+    const idleAfter = (this.core.config.longPoll.maxWaitSeconds + 10) * 1000;
+    const now = this.core.clock();
+    for (const [key, poller] of this.pollers) {
+      if (now - poller.lastPoll < idleAfter) continue;
+      this.pollers.delete(key);
+      this.core.metrics.connections.dec({ transport: 'long-poll' });
+      await this.core.presence
+        .offline(this.core.config.podId, this.handleOf(poller.claims))
+        .catch(() => this.core.metrics.redisErrors.inc());
+    }
+  }
+
+  /** Ends every waiting poll now (drain): clients poll again, elsewhere. */
+  releaseAll(): void {
+    for (const wake of this.waiting) wake();
+  }
+
+  async stop(): Promise<void> {
+    if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
+    this.releaseAll();
+    for (const poller of this.pollers.values()) {
+      await this.core.presence
+        .offline(this.core.config.podId, this.handleOf(poller.claims))
+        .catch(() => undefined);
+    }
+    this.pollers.clear();
+  }
+}

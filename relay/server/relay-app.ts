@@ -1,0 +1,160 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { RelayConfig } from '../config.js';
+import { createRelayMetrics, type RelayMetrics } from '../metrics.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import { connectRedis, type RedisClient } from '../store/redis-connection.js';
+import { DeviceConnection } from './device-connection.js';
+import { LongPollTransport } from './long-poll.js';
+import { RelayCore } from './relay-core.js';
+import type { Logger } from '../logger.js';
+
+/** Largest WebSocket frame accepted: a maximal message in base64 plus the envelope. */
+function maxFrameBytes(config: RelayConfig): number {
+  const largest = Math.max(...config.domains.map((domain) => domain.limits.maxMessageBytes));
+  return Math.ceil((largest * 4) / 3) + 64 * 1024;
+}
+
+/**
+ * A relay process: HTTP server with `/v1/connect` (WebSocket), the long-poll routes,
+ * `/healthz`, `/readyz` and `/metrics`; the pod heartbeat and dead-pod sweeper; drain.
+ */
+export class RelayApp {
+  readonly metrics: RelayMetrics;
+  readonly core: RelayCore;
+  private readonly app: FastifyInstance;
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Set<DeviceConnection>();
+  private readonly longPoll: LongPollTransport;
+  private readonly redis: RedisClient;
+  private readonly subscriber: RedisClient;
+  private draining = false;
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    readonly config: RelayConfig,
+    private readonly log: Logger,
+  ) {
+    this.metrics = createRelayMetrics();
+    this.redis = connectRedis(config.redis, 'commands');
+    this.subscriber = connectRedis(config.redis, 'subscriber');
+    this.core = new RelayCore(config, this.redis, this.subscriber, this.metrics);
+    this.app = Fastify({ logger: false, bodyLimit: maxFrameBytes(config) });
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes(config) });
+    this.longPoll = new LongPollTransport(this.core);
+    this.routes();
+  }
+
+  private routes(): void {
+    this.app.get('/healthz', () => ({ ok: true }));
+    this.app.get('/readyz', async (_request, reply) => {
+      if (this.draining) return reply.code(503).send({ ready: false, reason: 'draining' });
+      try {
+        await this.redis.ping();
+        return { ready: true };
+      } catch {
+        return reply.code(503).send({ ready: false, reason: 'redis unavailable' });
+      }
+    });
+    this.app.get('/metrics', async (_request, reply) => {
+      reply.header('content-type', this.metrics.registry.contentType);
+      return this.metrics.registry.metrics();
+    });
+    this.longPoll.register(this.app, () => !this.draining);
+    this.app.server.on('upgrade', (request, socket, head) => {
+      const path = (request.url ?? '').split('?')[0];
+      if (path !== '/v1/connect') {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      this.wss.handleUpgrade(request, socket, head, (ws) => {
+        this.accept(ws);
+      });
+    });
+  }
+
+  private accept(ws: WebSocket): void {
+    if (this.draining) {
+      this.metrics.closes.inc({ code: String(CloseCode.notReady) });
+      ws.close(CloseCode.notReady, 'relay is draining: connect to another relay');
+      return;
+    }
+    const connection = new DeviceConnection(ws, this.core, (closed) => this.connections.delete(closed));
+    this.connections.add(connection);
+  }
+
+  async listen(): Promise<string> {
+    const address = await this.app.listen({ host: this.config.host, port: this.config.port });
+    await this.heartbeat(true);
+    const { heartbeatMs, sweepMs } = this.config.presence;
+    this.timers.push(
+      setInterval(() => void this.heartbeat(false), heartbeatMs),
+      setInterval(() => {
+        this.core.presence
+          .sweepDeadPods()
+          .then((swept) => {
+            if (swept > 0) this.log.info('took devices of dead relay pods offline', { devices: swept });
+          })
+          .catch(() => this.metrics.redisErrors.inc());
+      }, sweepMs),
+    );
+    return address;
+  }
+
+  private async heartbeat(first: boolean): Promise<void> {
+    try {
+      const wasMissing = await this.core.presence.heartbeat(this.config.podId, this.config.presence.deadAfterMs);
+      if (wasMissing && !first) {
+        // Another pod judged this one dead (a long pause) and took its devices offline: re-assert.
+        this.log.warn('relay pod was swept as dead; restoring presence of its devices');
+      }
+    } catch {
+      this.metrics.redisErrors.inc();
+    }
+  }
+
+  get port(): number {
+    const address = this.app.server.address();
+    return address !== null && typeof address === 'object' ? address.port : 0;
+  }
+
+  /**
+   * Drain: unready at once, refuse new connections, end long polls, close sockets in
+   * batches with "reconnect" (4000) so clients spread over the other relays, then stop.
+   * Messages need no flushing: every acknowledged one is already in Redis.
+   */
+  async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    const { batchSize, batchIntervalMs, gracePeriodSeconds } = this.config.drain;
+    const deadline = Date.now() + gracePeriodSeconds * 1000 * 0.8;
+    this.log.info('draining', { connections: this.connections.size });
+    this.longPoll.releaseAll();
+    const all = [...this.connections];
+    for (let i = 0; i < all.length; i += batchSize) {
+      for (const connection of all.slice(i, i + batchSize)) {
+        connection.close(CloseCode.draining, 'relay draining: reconnect to another relay');
+      }
+      if (i + batchSize < all.length && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, batchIntervalMs));
+      }
+    }
+    const closedBy = Date.now() + 5000;
+    while (this.connections.size > 0 && Date.now() < Math.min(closedBy, deadline)) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await this.stop();
+  }
+
+  async stop(): Promise<void> {
+    this.draining = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    for (const client of this.wss.clients) client.terminate();
+    await this.longPoll.stop();
+    await this.core.presence.retire(this.config.podId).catch(() => undefined);
+    await this.app.close();
+    this.redis.disconnect();
+    this.subscriber.disconnect();
+  }
+}

@@ -1,0 +1,195 @@
+import { randomBytes } from 'node:crypto';
+import type { RelayLimits } from '../../crds/relay-limits.js';
+import { DeviceTokenVerifier, type DeviceClaims } from '../auth/device-token.js';
+import type { RelayConfig } from '../config.js';
+import type { RelayMetrics } from '../metrics.js';
+import { parseRecipient, resolveFanOut } from '../protocol/addressing.js';
+import { ErrorCode, RelayError } from '../protocol/error-codes.js';
+import { base64DecodedLength, type SendFrame } from '../protocol/frames.js';
+import { DirectoryCache } from '../store/directory.js';
+import { DeviceQueueStore, type QueueEntry } from '../store/device-queue.js';
+import { PresenceStore } from '../store/presence-store.js';
+import type { RedisClient } from '../store/redis-connection.js';
+import { Wakeups } from './wakeups.js';
+
+export interface SendResult {
+  id: string;
+  recipients: number;
+  duplicates: number;
+}
+
+/** A delivery as the relay writes it: the `msg` frame text, or a `skip` for an expired entry. */
+export interface Delivery {
+  seq: number;
+  frame: string;
+  expired: boolean;
+  createdAt: number;
+}
+
+/**
+ * What both transports (WebSocket and long-poll) share: authentication, the send path
+ * with its fan-out, reading queue windows as frames, and the stores.
+ */
+export class RelayCore {
+  readonly verifier: DeviceTokenVerifier;
+  readonly queues: DeviceQueueStore;
+  readonly presence: PresenceStore;
+  readonly directory: DirectoryCache;
+  readonly wakeups: Wakeups;
+  private readonly limitsByDomain: Map<string, RelayLimits>;
+
+  constructor(
+    readonly config: RelayConfig,
+    readonly redis: RedisClient,
+    readonly subscriber: RedisClient,
+    readonly metrics: RelayMetrics,
+    readonly clock: () => number = Date.now,
+  ) {
+    const keys = new Map(config.domains.map((domain) => [domain.name, domain.publicKeys]));
+    this.limitsByDomain = new Map(config.domains.map((domain) => [domain.name, domain.limits]));
+    this.verifier = new DeviceTokenVerifier(
+      (domain) => keys.get(domain),
+      () => Math.floor(clock() / 1000),
+    );
+    this.queues = new DeviceQueueStore(redis, clock, newEpoch);
+    this.presence = new PresenceStore(redis, clock);
+    this.directory = new DirectoryCache(redis, subscriber);
+    this.wakeups = new Wakeups(subscriber);
+  }
+
+  limits(domain: string): RelayLimits {
+    const limits = this.limitsByDomain.get(domain);
+    if (limits === undefined) throw new RelayError(ErrorCode.authUnknownDomain, `unknown domain "${domain}"`);
+    return limits;
+  }
+
+  /** Verifies the token and that the device is enrolled in its domain's directory. */
+  async authenticate(token: string): Promise<DeviceClaims> {
+    const claims = await this.verifier.verify(token);
+    const directory = await this.storage(() => this.directory.get(claims.domain));
+    if (directory.identityOfDevice(claims.device) !== claims.identity) {
+      throw new RelayError(
+        ErrorCode.authUnknownDevice,
+        `device "${claims.device}" of "${claims.identity}" is not enrolled in domain "${claims.domain}"`,
+      );
+    }
+    return claims;
+  }
+
+  /**
+   * Queues the message for every recipient device and resolves only once every queue has
+   * it (the fan-out ack rule). Retries with the same id queue nothing twice.
+   */
+  async send(sender: DeviceClaims, frame: Omit<SendFrame, 't'>): Promise<SendResult> {
+    const limits = this.limits(sender.domain);
+    const bytes = base64DecodedLength(frame.data);
+    if (bytes > limits.maxMessageBytes) {
+      throw new RelayError(
+        ErrorCode.messageTooLarge,
+        `message is ${bytes} bytes; this domain's limit is ${limits.maxMessageBytes}`,
+      );
+    }
+    let refs;
+    try {
+      refs = frame.to.map(parseRecipient);
+    } catch (error) {
+      throw new RelayError(ErrorCode.badRecipient, (error as Error).message);
+    }
+    const directory = await this.storage(() => this.directory.get(sender.domain));
+    const { devices, unknown } = resolveFanOut(refs, directory, sender);
+    if (unknown.length > 0) {
+      throw new RelayError(
+        ErrorCode.unknownRecipient,
+        `no such recipient in domain "${sender.domain}": ${unknown.join(', ')}`,
+      );
+    }
+    const now = this.clock();
+    const ttlSeconds = Math.min(frame.ttl ?? limits.retentionSeconds, limits.retentionSeconds);
+    const expiresAt = now + ttlSeconds * 1000;
+    const byReference = devices.length >= 2 && bytes >= this.config.fanOutByReferenceBytes;
+    // createdAt first: the delivery path reads it without parsing the JSON.
+    const head = `{"createdAt":${now},"id":${JSON.stringify(frame.id)},"from":${JSON.stringify({
+      identity: sender.identity,
+      device: sender.device,
+    })},"to":${JSON.stringify(frame.to)}${frame.ttl === undefined ? '' : `,"ttl":${frame.ttl}`}`;
+    const body = byReference ? `${head}}` : `${head},"data":"${frame.data}"}`;
+    const dedupKey = `${sender.device}|${frame.id}`;
+    const result = await this.storage(async () => {
+      const payloadRef = byReference
+        ? await this.queues.storePayload(sender.domain, sender.device, frame.id, frame.data, limits.retentionSeconds)
+        : undefined;
+      return Promise.all(
+        devices.map((target) =>
+          this.queues.enqueue(
+            sender.domain,
+            target.device,
+            { dedupKey, expiresAt, body, bytes, ...(payloadRef === undefined ? {} : { payloadRef }) },
+            limits,
+          ),
+        ),
+      );
+    });
+    let duplicates = 0;
+    for (const outcome of result) {
+      if (!outcome.queued) duplicates++;
+      if (outcome.dropped > 0) this.metrics.drops.inc({ reason: 'quota' }, outcome.dropped);
+      if (outcome.expired > 0) this.metrics.drops.inc({ reason: 'expired' }, outcome.expired);
+    }
+    this.metrics.messagesIn.inc();
+    this.metrics.fanOut.observe(devices.length);
+    if (duplicates > 0) this.metrics.duplicates.inc(duplicates);
+    return { id: frame.id, recipients: devices.length, duplicates };
+  }
+
+  /** Turns queue entries into frames, loading referenced payloads in one round. */
+  async toDeliveries(entries: QueueEntry[]): Promise<Delivery[]> {
+    const now = this.clock();
+    const refs = entries.filter((entry) => entry.payloadRef !== undefined && entry.expiresAt > now);
+    const payloads =
+      refs.length === 0
+        ? new Map<string, string | null>()
+        : await this.storage(async () => {
+            const keys = refs.map((entry) => entry.payloadRef ?? '');
+            const values = await this.queues.loadPayloads(keys);
+            return new Map(keys.map((key, i) => [key, values[i] ?? null]));
+          });
+    return entries.map((entry) => {
+      const createdAt = Number(entry.body.slice(13, entry.body.indexOf(',', 13)));
+      let data: string | null | undefined;
+      if (entry.payloadRef !== undefined) data = payloads.get(entry.payloadRef);
+      if (entry.expiresAt <= now || data === null) {
+        return {
+          seq: entry.seq,
+          expired: true,
+          createdAt,
+          frame: `{"t":"skip","seq":${entry.seq},"reason":"expired"}`,
+        };
+      }
+      const rest = data === undefined ? entry.body.slice(1) : `${entry.body.slice(1, -1)},"data":"${data}"}`;
+      return { seq: entry.seq, expired: false, createdAt, frame: `{"t":"msg","seq":${entry.seq},${rest}` };
+    });
+  }
+
+  /** Runs a storage operation; a Redis failure becomes STORAGE_UNAVAILABLE and is counted. */
+  async storage<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (error instanceof RelayError) throw error;
+      this.metrics.redisErrors.inc();
+      throw new RelayError(
+        ErrorCode.storageUnavailable,
+        `storage unavailable (${(error as Error).message}); retry with the same message id`,
+        1000,
+      );
+    }
+  }
+}
+
+export function newEpoch(): string {
+  return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+export function newConnectionId(pod: string): string {
+  return `${pod}/${randomBytes(6).toString('hex')}`;
+}

@@ -1,0 +1,53 @@
+import type { RedisClient } from '../store/redis-connection.js';
+
+type Listener = (message: string) => void;
+
+interface Channel {
+  listeners: Set<Listener>;
+  /** Settles once Redis confirmed the subscription; later listeners wait on it too. */
+  ready: Promise<unknown>;
+}
+
+/**
+ * Routes sharded pub/sub messages to the connections of this pod, holding one
+ * subscription per channel however many listeners it has.
+ */
+export class Wakeups {
+  private readonly channels = new Map<string, Channel>();
+
+  constructor(private readonly subscriber: RedisClient) {
+    subscriber.on('smessage', (channel: string, message: string) => {
+      const entry = this.channels.get(channel);
+      if (entry === undefined) return;
+      for (const listener of entry.listeners) listener(message);
+    });
+  }
+
+  async subscribe(channel: string, listener: Listener): Promise<void> {
+    let entry = this.channels.get(channel);
+    if (entry === undefined) {
+      entry = { listeners: new Set(), ready: this.subscriber.ssubscribe(channel) };
+      this.channels.set(channel, entry);
+      const created = entry;
+      entry.ready.catch(() => {
+        if (this.channels.get(channel) === created) this.channels.delete(channel);
+      });
+    }
+    entry.listeners.add(listener);
+    await entry.ready;
+  }
+
+  unsubscribe(channel: string, listener: Listener): void {
+    const entry = this.channels.get(channel);
+    if (entry === undefined) return;
+    entry.listeners.delete(listener);
+    if (entry.listeners.size === 0) {
+      this.channels.delete(channel);
+      this.subscriber.sunsubscribe(channel).catch(() => undefined);
+    }
+  }
+
+  get channelCount(): number {
+    return this.channels.size;
+  }
+}

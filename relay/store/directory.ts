@@ -1,0 +1,107 @@
+import { directoryKeys } from './keys.js';
+import type { RedisClient } from './redis-connection.js';
+
+/** Who is in a domain: identities, their devices, workspaces and their members. */
+export interface DomainDirectory {
+  identityOfDevice(device: string): string | undefined;
+  devicesOfIdentity(identity: string): readonly string[] | undefined;
+  membersOfWorkspace(workspace: string): readonly string[] | undefined;
+}
+
+export interface DirectorySeed {
+  identities: { id: string; displayName?: string | undefined; devices: string[] }[];
+  workspaces: { id: string; members: string[] }[];
+}
+
+class Snapshot implements DomainDirectory {
+  constructor(
+    private readonly deviceToIdentity: Map<string, string>,
+    private readonly identityToDevices: Map<string, string[]>,
+    private readonly workspaceMembers: Map<string, string[]>,
+  ) {}
+  identityOfDevice(device: string) {
+    return this.deviceToIdentity.get(device);
+  }
+  devicesOfIdentity(identity: string) {
+    return this.identityToDevices.get(identity);
+  }
+  membersOfWorkspace(workspace: string) {
+    return this.workspaceMembers.get(workspace);
+  }
+}
+
+function parseMembers(json: string): string[] {
+  const value: unknown = JSON.parse(json);
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
+
+/**
+ * The relay's read-through cache of each domain's directory. Whoever changes a directory
+ * publishes on its channel, and the cache drops that domain at once, so a change takes
+ * effect at the next send.
+ */
+export class DirectoryCache {
+  private readonly loaded = new Map<string, Promise<DomainDirectory>>();
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly subscriber: RedisClient,
+  ) {
+    subscriber.on('smessage', (channel: string) => {
+      if (channel.endsWith(':changed')) {
+        const domain = /^g:\{dir:(.*)\}:changed$/.exec(channel)?.[1];
+        if (domain !== undefined) this.loaded.delete(domain);
+      }
+    });
+  }
+
+  get(domain: string): Promise<DomainDirectory> {
+    let directory = this.loaded.get(domain);
+    if (directory === undefined) {
+      directory = this.load(domain);
+      this.loaded.set(domain, directory);
+      directory.catch(() => this.loaded.delete(domain));
+    }
+    return directory;
+  }
+
+  private async load(domain: string): Promise<DomainDirectory> {
+    const keys = directoryKeys(domain);
+    await this.subscriber.ssubscribe(keys.channel);
+    const [devices, identities, workspaces] = await Promise.all([
+      this.redis.hgetall(keys.devices),
+      this.redis.hgetall(keys.identities),
+      this.redis.hgetall(keys.workspaces),
+    ]);
+    const deviceToIdentity = new Map(Object.entries(devices));
+    const identityToDevices = new Map<string, string[]>(Object.keys(identities).map((id) => [id, []]));
+    for (const [device, identity] of deviceToIdentity) {
+      identityToDevices.get(identity)?.push(device);
+    }
+    for (const list of identityToDevices.values()) list.sort();
+    const workspaceMembers = new Map(
+      Object.entries(workspaces).map(([id, json]) => [id, parseMembers(json)]),
+    );
+    return new Snapshot(deviceToIdentity, identityToDevices, workspaceMembers);
+  }
+}
+
+/** Writes a domain's directory (the local stack's seed; later the Manager) and notifies relays. */
+export async function writeDirectory(redis: RedisClient, domain: string, seed: DirectorySeed): Promise<void> {
+  const keys = directoryKeys(domain);
+  const devices: Record<string, string> = {};
+  const identities: Record<string, string> = {};
+  for (const identity of seed.identities) {
+    identities[identity.id] = JSON.stringify({ displayName: identity.displayName ?? identity.id });
+    for (const device of identity.devices) devices[device] = identity.id;
+  }
+  const workspaces: Record<string, string> = {};
+  for (const workspace of seed.workspaces) workspaces[workspace.id] = JSON.stringify(workspace.members);
+  const multi = redis.multi();
+  multi.del(keys.devices, keys.identities, keys.workspaces);
+  if (Object.keys(devices).length > 0) multi.hset(keys.devices, devices);
+  if (Object.keys(identities).length > 0) multi.hset(keys.identities, identities);
+  if (Object.keys(workspaces).length > 0) multi.hset(keys.workspaces, workspaces);
+  await multi.exec();
+  await redis.spublish(keys.channel, 'seed');
+}

@@ -1,0 +1,178 @@
+/**
+ * Lua scripts of the device queue. One script per operation keeps each operation atomic
+ * within the device's slot. Queue entries are strings `SEQ:EXPIRES_MS:BYTES:KIND BODY`
+ * (KIND `I` inline body, `R` body with a payload reference), so scripts read the fields
+ * they need with one pattern match and never decode JSON.
+ */
+
+// Shared prologue: drop expired entries from the head of the queue (retention), counting
+// them as drops so the device learns it must resync.
+const trimExpired = `
+local function trim_expired(q, head, nxt, bytes, now)
+  local expired = 0
+  while nxt > head and expired < 10000 do
+    local first = redis.call('LINDEX', q, 0)
+    if not first then break end
+    local _, _, exp, size = string.find(first, '^%d+:(%d+):(%d+):')
+    if tonumber(exp) > now then break end
+    redis.call('LPOP', q)
+    head = head + 1
+    bytes = bytes - tonumber(size)
+    expired = expired + 1
+  end
+  return head, bytes, expired
+end
+`;
+
+/**
+ * KEYS: meta, queue, ids. ARGV: now, dedupMember, expiresAt, kindAndBody, bytes, maxCount,
+ * maxBytes, keyTtlMs, newEpoch, channel, dedupUntil.
+ * Returns {queued (1) or duplicate (0), seq, receivers, expired, dropped}.
+ */
+export const enqueueScript = `${trimExpired}
+local m, q, ids = KEYS[1], KEYS[2], KEYS[3]
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', ids, '-inf', now)
+if redis.call('ZSCORE', ids, ARGV[2]) then return {0, 0, 0, 0, 0} end
+local meta = redis.call('HMGET', m, 'head', 'next', 'bytes')
+local head, nxt, bytes = tonumber(meta[1]), tonumber(meta[2]), tonumber(meta[3])
+if not head then
+  redis.call('HSET', m, 'epoch', ARGV[9], 'head', 1, 'next', 1, 'bytes', 0, 'drops', 0)
+  redis.call('DEL', q)
+  head, nxt, bytes = 1, 1, 0
+end
+local expired
+head, bytes, expired = trim_expired(q, head, nxt, bytes, now)
+local size = tonumber(ARGV[5])
+local maxCount, maxBytes = tonumber(ARGV[6]), tonumber(ARGV[7])
+local dropped = 0
+while nxt > head and ((nxt - head + 1) > maxCount or (bytes + size) > maxBytes) do
+  local first = redis.call('LPOP', q)
+  local _, _, s = string.find(first, '^%d+:%d+:(%d+):')
+  head = head + 1
+  bytes = bytes - tonumber(s)
+  dropped = dropped + 1
+end
+local seq = nxt
+redis.call('RPUSH', q, seq .. ':' .. ARGV[3] .. ':' .. size .. ':' .. ARGV[4])
+redis.call('HSET', m, 'head', head, 'next', seq + 1, 'bytes', bytes + size)
+if dropped + expired > 0 then redis.call('HINCRBY', m, 'drops', dropped + expired) end
+redis.call('ZADD', ids, ARGV[11], ARGV[2])
+local ttl = tonumber(ARGV[8])
+redis.call('PEXPIRE', m, ttl)
+redis.call('PEXPIRE', q, ttl)
+redis.call('PEXPIRE', ids, ttl)
+local receivers = redis.call('SPUBLISH', ARGV[10], 'm' .. seq)
+return {1, seq, receivers, expired, dropped}
+`;
+
+/**
+ * KEYS: meta, queue. ARGV: now, fromSeq, maxCount, maxBytes.
+ * Returns {epoch, head, next, drops, expired, entries...} or {false} when the device has
+ * no queue metadata (never connected, or everything expired).
+ */
+export const fetchScript = `${trimExpired}
+local m, q = KEYS[1], KEYS[2]
+local now = tonumber(ARGV[1])
+local meta = redis.call('HMGET', m, 'epoch', 'head', 'next', 'bytes', 'drops')
+if not meta[1] then return {false} end
+local head, nxt, bytes, drops = tonumber(meta[2]), tonumber(meta[3]), tonumber(meta[4]), tonumber(meta[5])
+local expired
+head, bytes, expired = trim_expired(q, head, nxt, bytes, now)
+if expired > 0 then
+  drops = drops + expired
+  redis.call('HSET', m, 'head', head, 'bytes', bytes, 'drops', drops)
+end
+local result = {meta[1], head, nxt, drops, expired}
+local from = math.max(tonumber(ARGV[2]), head)
+local last = math.min(nxt - 1, from + tonumber(ARGV[3]) - 1)
+if last >= from then
+  local entries = redis.call('LRANGE', q, from - head, last - head)
+  local budget = tonumber(ARGV[4])
+  for i, entry in ipairs(entries) do
+    result[#result + 1] = entry
+    local _, _, s = string.find(entry, '^%d+:%d+:(%d+):')
+    budget = budget - tonumber(s)
+    if budget <= 0 then break end
+  end
+end
+return result
+`;
+
+/**
+ * KEYS: meta, queue. ARGV: upTo, epoch.
+ * Returns {head} after removing every entry with seq <= upTo; {-1} without metadata,
+ * {-2} when the epoch differs (the ack belongs to a queue that no longer exists).
+ */
+export const ackScript = `
+local m, q = KEYS[1], KEYS[2]
+local meta = redis.call('HMGET', m, 'epoch', 'head', 'next', 'bytes')
+if not meta[1] then return {-1} end
+if meta[1] ~= ARGV[2] then return {-2} end
+local head, nxt, bytes = tonumber(meta[2]), tonumber(meta[3]), tonumber(meta[4])
+local upTo = math.min(tonumber(ARGV[1]), nxt - 1)
+local n = upTo - head + 1
+if n > 0 then
+  local popped = redis.call('LPOP', q, n)
+  for _, entry in ipairs(popped) do
+    local _, _, s = string.find(entry, '^%d+:%d+:(%d+):')
+    bytes = bytes - tonumber(s)
+  end
+  head = head + #popped
+  redis.call('HSET', m, 'head', head, 'bytes', bytes)
+  -- An empty queue keeps its epoch for good: only a queue left unacked past retention expires.
+  if head >= nxt then redis.call('PERSIST', m) end
+end
+return {head}
+`;
+
+/**
+ * KEYS: meta, queue. ARGV: newEpoch, connectionId, channel.
+ * Creates the queue metadata when missing, records the connection as the device's
+ * current one and tells every other connection of the device (on any pod) to close.
+ * Returns {epoch, head, next, drops, created}.
+ */
+export const claimScript = `
+local m, q = KEYS[1], KEYS[2]
+local created = 0
+if not redis.call('HGET', m, 'epoch') then
+  redis.call('HSET', m, 'epoch', ARGV[1], 'head', 1, 'next', 1, 'bytes', 0, 'drops', 0)
+  redis.call('DEL', q)
+  created = 1
+end
+redis.call('HSET', m, 'conn', ARGV[2])
+redis.call('SPUBLISH', ARGV[3], 'c' .. ARGV[2])
+local meta = redis.call('HMGET', m, 'epoch', 'head', 'next', 'drops')
+return {meta[1], tonumber(meta[2]), tonumber(meta[3]), tonumber(meta[4]), created}
+`;
+
+/**
+ * KEYS: presence hash. ARGV: device, connectionId, status, channel, eventJson.
+ * Marks the device online under this connection; publishes only when what watchers see
+ * (online + status) changed. Returns 1 when it published.
+ */
+export const presenceOnlineScript = `
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3])
+if old then
+  local _, _, oldStatus = string.find(old, '|([a-z]+)$')
+  if oldStatus == ARGV[3] then return 0 end
+end
+redis.call('SPUBLISH', ARGV[4], ARGV[5])
+return 1
+`;
+
+/**
+ * KEYS: presence hash. ARGV: device, connectionId, channel, eventJson.
+ * Marks the device offline only if this connection is still the one recorded, so a
+ * displaced or crashed connection never hides the device's newer one. Returns 1 when it
+ * changed something.
+ */
+export const presenceOfflineScript = `
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if not old then return 0 end
+if string.sub(old, 1, #ARGV[2] + 1) ~= ARGV[2] .. '|' then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('SPUBLISH', ARGV[3], ARGV[4])
+return 1
+`;

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what Grove's local stack and tests need when it is missing: redis-server
+# (and mosquitto for the benchmark) from Debian's packages, and the npm dependencies,
+# which bring the pinned Node.js 24 runtime.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+if [ "${GROVE_WITH_MOSQUITTO:-0}" = 1 ] && ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
+  missing+=(mosquitto)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "grove: installing ${missing[*]} from Debian's packages" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "grove: missing ${missing[*]}; install them (Debian: apt-get install ${missing[*]}) and retry" >&2
+    exit 1
+  fi
+fi
+# Debian's package starts a system redis on 6379; Grove never uses it, and leaves it alone.
+
+if [ ! -x node_modules/.bin/jest ] || [ ! -d node_modules/node ]; then
+  echo "grove: installing npm dependencies" >&2
+  npm ci --no-audit --no-fund >&2
+fi
