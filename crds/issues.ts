@@ -42,7 +42,7 @@ function flatten(
     }
     if (issue.code === 'invalid_key') {
       const detail = issue.issues.map((i) => i.message).join('; ');
-      out.push([path, `invalid key ${JSON.stringify(issue.input)}: ${detail}`]);
+      out.push([path, `invalid key: ${detail}`]);
       continue;
     }
     out.push([path, issue.message]);

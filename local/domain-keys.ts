@@ -12,7 +12,10 @@ export function domainKeyFile(dataDir: string, domain: string): string {
  * written exclusively with mode 0600: when two processes race, both end up with the key
  * the winner wrote.
  */
-export async function loadOrCreateDomainKeys(dataDir: string, domain: string): Promise<DomainSigningKey[]> {
+export async function loadOrCreateDomainKeys(
+  dataDir: string,
+  domain: string,
+): Promise<DomainSigningKey[]> {
   const file = domainKeyFile(dataDir, domain);
   try {
     return parseKeys(await readFile(file, 'utf8'), file);
@@ -33,7 +36,9 @@ export async function loadOrCreateDomainKeys(dataDir: string, domain: string): P
 function parseKeys(text: string, file: string): DomainSigningKey[] {
   const value = JSON.parse(text) as unknown;
   if (!Array.isArray(value) || value.length === 0) {
-    throw new Error(`${file}: expected a JSON array of signing keys; delete the file to create a new key`);
+    throw new Error(
+      `${file}: expected a JSON array of signing keys; delete the file to create a new key`,
+    );
   }
   return value as DomainSigningKey[];
 }

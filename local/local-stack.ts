@@ -64,9 +64,18 @@ export async function runLocalStack(configFile: string): Promise<void> {
   process.on('SIGTERM', () => void stopAll(0));
 
   const redisUrl = `redis://127.0.0.1:${spec.redis.port}`;
-  const probe = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const probe = new Redis(redisUrl, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   probe.on('error', () => undefined);
-  if (await probe.connect().then(() => true, () => false)) {
+  if (
+    await probe.connect().then(
+      () => true,
+      () => false,
+    )
+  ) {
     probe.disconnect();
     throw new Error(
       `port ${spec.redis.port} is already in use (another local stack?): stop it, or set spec.redis.port in ${config.file}`,
@@ -75,24 +84,37 @@ export async function runLocalStack(configFile: string): Promise<void> {
   const redis = spawn(
     'redis-server',
     [
-      '--port', String(spec.redis.port),
-      '--bind', '127.0.0.1',
-      '--dir', redisDir,
-      '--appendonly', 'yes',
-      '--appendfsync', spec.redis.appendfsync,
-      '--save', '',
-      '--maxmemory-policy', 'noeviction',
+      '--port',
+      String(spec.redis.port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      redisDir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      spec.redis.appendfsync,
+      '--save',
+      '',
+      '--maxmemory-policy',
+      'noeviction',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   redis.on('error', (error) => {
-    process.stderr.write(`grove: cannot start redis-server (${error.message}); install it: apt-get install redis-server\n`);
+    process.stderr.write(
+      `grove: cannot start redis-server (${error.message}); install it: apt-get install redis-server\n`,
+    );
     void stopAll(1);
   });
   children.push({ name: 'redis', child: redis });
   pipeWithPrefix(redis, 'redis');
   await waitUntil('redis-server', async () => {
-    const client = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const client = new Redis(redisUrl, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     client.on('error', () => undefined);
     try {
       await client.connect();
@@ -124,14 +146,20 @@ export async function runLocalStack(configFile: string): Promise<void> {
   for (const relay of localRelayConfigs(config, keys)) {
     const file = path.join(configsDir, `${relay.name}.json`);
     await writeFile(file, `${JSON.stringify(relay.config, null, 2)}\n`, { mode: 0o600 });
-    const child = spawn(process.execPath, [path.join(root, 'bin', 'grove.js'), 'relay', '--config', file], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [path.join(root, 'bin', 'grove.js'), 'relay', '--config', file],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     children.push({ name: relay.name, child });
     pipeWithPrefix(child, relay.name);
     child.on('exit', (code, signal) => {
       if (stopping) return;
-      process.stderr.write(`grove: ${relay.name} exited (${signal ?? String(code)}); stopping the stack\n`);
+      process.stderr.write(
+        `grove: ${relay.name} exited (${signal ?? String(code)}); stopping the stack\n`,
+      );
       void stopAll(1);
     });
     const port = relay.config.port ?? 0;
@@ -154,7 +182,10 @@ export async function runLocalStack(configFile: string): Promise<void> {
     '',
     'Grove local stack is running.',
     `  Redis:   ${redisUrl} (AOF in ${redisDir})`,
-    ...spec.relays.map((relay) => `  Relay:   ws://127.0.0.1:${relay.port}  (${relay.name}; metrics http://127.0.0.1:${relay.port}/metrics)`),
+    ...spec.relays.map(
+      (relay) =>
+        `  Relay:   ws://127.0.0.1:${relay.port}  (${relay.name}; metrics http://127.0.0.1:${relay.port}/metrics)`,
+    ),
     '',
   ];
   if (seed !== undefined && first !== undefined && other !== undefined) {
@@ -174,7 +205,11 @@ export async function runLocalStack(configFile: string): Promise<void> {
   process.stdout.write(lines.join('\n'));
 }
 
-async function stopChild(child: ChildProcess, signal: NodeJS.Signals, timeoutMs: number): Promise<void> {
+async function stopChild(
+  child: ChildProcess,
+  signal: NodeJS.Signals,
+  timeoutMs: number,
+): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill(signal);
