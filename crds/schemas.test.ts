@@ -25,16 +25,20 @@ import {
 } from './index.js';
 import * as crds from './index.js';
 
-const sampleDocs = parseAllDocuments(
+const sampleStream = parseAllDocuments(
   readFileSync(new URL('../config/local.yaml', import.meta.url), 'utf8'),
-) as ReturnType<typeof parseAllDocuments> & unknown[];
+);
+const samples = (Array.isArray(sampleStream) ? sampleStream : []).map((doc) => {
+  const value: unknown = doc.toJS();
+  return value;
+});
 
-function sample(kind: string): Record<string, unknown> {
-  for (const doc of sampleDocs) {
-    const value = (doc as { toJS(): unknown }).toJS() as Record<string, unknown>;
-    if (value.kind === kind) return value;
-  }
-  throw new Error(`no ${kind} in config/local.yaml`);
+function sample(kind: string): unknown {
+  const found = samples.find(
+    (doc) => typeof doc === 'object' && doc !== null && (doc as { kind?: unknown }).kind === kind,
+  );
+  if (found === undefined) throw new Error(`no ${kind} in config/local.yaml`);
+  return found;
 }
 
 const meta = { apiVersion: 'grove.dev/v1alpha1' };
