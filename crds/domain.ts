@@ -26,8 +26,8 @@ export const signingKeySchema = z
       ),
   })
   .describe(
-    'The key the Manager signs relay tokens with; the operator keeps it in a Secret and rotates it ' +
-      'when the Secret is deleted.',
+    'The key relay tokens of this domain are signed with; the operator keeps the private key in ' +
+      'a Secret (status.signingKeySecret) and publishes the public keys in status.publicKeys.',
   );
 
 export const domainSpecSchema = z

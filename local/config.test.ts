@@ -212,6 +212,24 @@ describe('local config parsing', () => {
     ]);
   });
 
+  it('does not report a reference to an invalid document as missing', () => {
+    const text = yaml(domain(), pool('local', { replicas: -1 }), stack({ seed: [seed()] }));
+    expect(issuesOf(text)).toEqual([
+      `${FILE}: document 2 (RelayPool "local"): spec.replicas: Too small: expected number to be >=0`,
+    ]);
+  });
+
+  it('counts an invalid LocalStack when enforcing a single one', () => {
+    const text = yaml(pool(), stack({ redis: { port: 0 } }), {
+      ...stack(),
+      metadata: { name: 'b' },
+    });
+    expect(issuesOf(text)).toEqual([
+      `${FILE}: document 2 (LocalStack "local"): spec.redis.port: Too small: expected number to be >=1`,
+      `${FILE}: document 3 (LocalStack "b"): only one LocalStack document is allowed (the first is document 2)`,
+    ]);
+  });
+
   it('rejects references to relay pools that are not in the file', () => {
     const text = yaml(
       domain('example', { relayPools: ['local', 'eu'] }),

@@ -29,6 +29,14 @@ type Parsed =
   | { kind: 'RelayPool'; value: RelayPool }
   | { kind: 'LocalStack'; value: LocalStack };
 
+/** A document of a supported kind, valid or not: what references and counts are checked against. */
+interface Declared {
+  kind: SupportedKind;
+  name: string | undefined;
+  index: number;
+  label: string;
+}
+
 /** A document that passed its schema, with what is needed to point at it in messages. */
 interface Entry {
   index: number;
@@ -44,10 +52,14 @@ function isSupportedKind(kind: string): kind is SupportedKind {
   return (SUPPORTED_KINDS as readonly string[]).includes(kind);
 }
 
+function nameOf(doc: Record<string, unknown>): string | undefined {
+  const meta = doc.metadata;
+  return isRecord(meta) && typeof meta.name === 'string' ? meta.name : undefined;
+}
+
 function describeDocument(index: number, doc: unknown): string {
   const kind = isRecord(doc) && typeof doc.kind === 'string' ? doc.kind : undefined;
-  const meta = isRecord(doc) ? doc.metadata : undefined;
-  const name = isRecord(meta) && typeof meta.name === 'string' ? meta.name : undefined;
+  const name = isRecord(doc) ? nameOf(doc) : undefined;
   if (kind === undefined) return `document ${index}`;
   return name === undefined
     ? `document ${index} (${kind})`
@@ -98,24 +110,37 @@ function duplicates<T>(
   });
 }
 
-/** Rules that span documents: unique names, references, and the seed's internal consistency. */
-function crossCheck(entries: readonly Entry[], stacks: readonly Entry[]): string[] {
+/**
+ * Rules that span documents: one LocalStack, unique names, references, and the seed's
+ * internal consistency. Names and counts come from every document of a supported kind, so
+ * a document that failed its schema is not reported a second time as missing.
+ */
+function crossCheck(declared: readonly Declared[], entries: readonly Entry[]): string[] {
   const issues: string[] = [];
-  for (const kind of SUPPORTED_KINDS) {
-    const ofKind = entries.filter((e) => e.parsed.kind === kind);
+  const stacks = declared.filter((d) => d.kind === 'LocalStack');
+  const [firstStack] = stacks;
+  if (!firstStack) issues.push('no LocalStack document; add one with "kind: LocalStack"');
+  for (const extra of stacks.slice(1)) {
+    issues.push(
+      `${extra.label}: only one LocalStack document is allowed (the first is document ${firstStack?.index ?? '?'})`,
+    );
+  }
+
+  for (const kind of ['Domain', 'Policy', 'RelayPool'] as const) {
+    const ofKind = declared.filter((d) => d.kind === kind && d.name !== undefined);
     duplicates(
       ofKind,
-      (e) => e.parsed.value.metadata.name,
-      (e, _i, first) => {
+      (d) => d.name ?? '',
+      (d, _i, first) => {
         issues.push(
-          `${e.label}: metadata.name: duplicate ${kind} name (also document ${ofKind[first]?.index ?? '?'})`,
+          `${d.label}: metadata.name: duplicate ${kind} name (also document ${ofKind[first]?.index ?? '?'})`,
         );
       },
     );
   }
 
-  const names = (kind: SupportedKind): Set<string> =>
-    new Set(entries.filter((e) => e.parsed.kind === kind).map((e) => e.parsed.value.metadata.name));
+  const names = (kind: SupportedKind): Set<string | undefined> =>
+    new Set(declared.filter((d) => d.kind === kind).map((d) => d.name));
   const poolNames = names('RelayPool');
   const domainNames = names('Domain');
 
@@ -130,7 +155,8 @@ function crossCheck(entries: readonly Entry[], stacks: readonly Entry[]): string
     });
   }
 
-  const [stackEntry] = stacks;
+  const stackEntry = entries.find((e) => e.index === firstStack?.index);
+
   if (stackEntry?.parsed.kind !== 'LocalStack') return issues;
   const { label } = stackEntry;
   const spec = stackEntry.parsed.value.spec;
@@ -255,8 +281,8 @@ export function parseLocalConfig(text: string, file: string): LocalConfig {
   if (syntax.length > 0) throw new ConfigError(syntax);
 
   const issues: string[] = [];
+  const declared: Declared[] = [];
   const entries: Entry[] = [];
-  let sawLocalStack = false;
   for (const [i, doc] of docList.entries()) {
     const index = i + 1;
     const value: unknown = doc.toJS();
@@ -277,21 +303,12 @@ export function parseLocalConfig(text: string, file: string): LocalConfig {
       issues.push(`${label}: kind: ${JSON.stringify(kind)} ${why}; ${expected}`);
       continue;
     }
-    if (kind === 'LocalStack') sawLocalStack = true;
+    declared.push({ kind, name: nameOf(value), index, label });
     const result = parseDocument(value, kind);
     issues.push(...result.issues.map((issue) => `${label}: ${issue}`));
     if (result.parsed) entries.push({ index, label, parsed: result.parsed });
   }
-
-  const stacks = entries.filter((e) => e.parsed.kind === 'LocalStack');
-  // A LocalStack that failed its schema was already reported; do not also call it missing.
-  if (!sawLocalStack) issues.push('no LocalStack document; add one with "kind: LocalStack"');
-  stacks.slice(1).forEach((extra) => {
-    issues.push(
-      `${extra.label}: only one LocalStack document is allowed (the first is document ${stacks[0]?.index ?? '?'})`,
-    );
-  });
-  issues.push(...crossCheck(entries, stacks));
+  issues.push(...crossCheck(declared, entries));
   if (issues.length > 0) fail(issues);
 
   const domains: Domain[] = [];

@@ -238,6 +238,9 @@ export class GroveClient extends EventEmitter {
   private enqueueDelivery(frame: Extract<RelayFrame, { t: 'msg' } | { t: 'skip' }>): void {
     const link = this.link;
     this.handlerChain = this.handlerChain.then(async () => {
+      // The next link redelivers what an ended link left unacked; handling it now would let
+      // it overtake a message whose handler failed.
+      if (this.link !== link) return;
       if (frame.t === 'skip') {
         this.emit('resync', { reason: 'expired' });
       } else if (this.seen.add(frame.id)) {
@@ -254,7 +257,11 @@ export class GroveClient extends EventEmitter {
           // Not acked: the relay redelivers it after the next reconnect.
           this.seen.delete(frame.id);
           this.emit('handler-error', error);
-          link?.close();
+          if (link !== undefined && this.link === link) {
+            // A link closed from this side reports no close of its own: reconnect here.
+            link.close();
+            this.onClosed({ code: 1000, reason: 'message handler failed', reconnect: true, transportFailed: false });
+          }
           return;
         }
       }

@@ -36,6 +36,8 @@ export class DeviceConnection {
   private cursor = 1;
   /** Everything below this seq is acknowledged (the queue head as last seen). */
   private head = 1;
+  /** One past the newest seq known to exist (from wake-ups and reads): no read when caught up. */
+  private knownNext = 1;
   private fetching = false;
   private wakePending = false;
   private acking = false;
@@ -60,6 +62,8 @@ export class DeviceConnection {
       }
       return;
     }
+    const seq = Number(message.slice(1));
+    if (seq >= this.knownNext) this.knownNext = seq + 1;
     this.pump();
   };
   private readonly onPresence = (message: string): void => {
@@ -176,6 +180,7 @@ export class DeviceConnection {
       this.epoch = claim.epoch;
       this.head = claim.head;
       this.cursor = claim.head;
+      this.knownNext = claim.next;
       this.drops = claim.drops;
       const resync = knownEpoch !== undefined && knownEpoch !== claim.epoch;
       if (resync) this.core.metrics.resyncs.inc({ reason: 'epoch' });
@@ -297,7 +302,7 @@ export class DeviceConnection {
     const next = this.pendingAck;
     this.pendingAck = undefined;
     if (next !== undefined && next >= this.head) void this.flushAck(next);
-    else this.pump();
+    else if (this.cursor < this.knownNext) this.pump();
   }
 
   private async watch(kind: 'watch' | 'unwatch', identities: string[], claims: DeviceClaims) {
@@ -318,6 +323,12 @@ export class DeviceConnection {
         this.error(ErrorCode.storageUnavailable, `could not watch ${identity}; watch again`);
       }
     }
+  }
+
+  /** Records this connection's presence again (after this pod was wrongly swept as dead). */
+  async reassertPresence(): Promise<void> {
+    if (this.closed || !this.counted) return;
+    await this.core.presence.online(this.core.config.podId, this.handle_(), this.status);
   }
 
   /** Reads more of the queue when the window and the socket buffer allow. */
@@ -358,6 +369,7 @@ export class DeviceConnection {
           this.epoch = claim.epoch;
           this.head = claim.head;
           this.cursor = claim.head;
+          this.knownNext = claim.next;
           this.drops = claim.drops;
           this.sentAt.clear();
           this.core.metrics.resyncs.inc({ reason: 'epoch' });
@@ -372,6 +384,7 @@ export class DeviceConnection {
         }
         if (window.head > this.head) this.head = window.head;
         if (this.cursor < window.head) this.cursor = window.head;
+        if (window.next > this.knownNext) this.knownNext = window.next;
         if (window.entries.length === 0) {
           if (!this.wakePending) return;
           continue;

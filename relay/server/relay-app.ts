@@ -107,6 +107,7 @@ export class RelayApp {
       if (wasMissing && !first) {
         // Another pod judged this one dead (a long pause) and took its devices offline: re-assert.
         this.log.warn('relay pod was swept as dead; restoring presence of its devices');
+        await Promise.all([...this.connections].map((connection) => connection.reassertPresence()));
       }
     } catch {
       this.metrics.redisErrors.inc();

@@ -1,0 +1,341 @@
+import type { GroveClient } from '../../client/sdk/grove-client.js';
+import type { RelayProcess } from '../../test/support/relay-process.js';
+import { deviceRef, GroveStack } from '../lib/grove-stack.js';
+import {
+  CpuMeter,
+  now,
+  perUnit,
+  prng,
+  round,
+  rssBytes,
+  sleep,
+  summarize,
+  until,
+  withTimeout,
+} from '../lib/util.js';
+import type { BenchParams } from './params.js';
+
+/** Prefixes of the benchmark's identities (each owns one device, `<prefix><i>d`). */
+export const PREFIX = {
+  receiver: 'r',
+  sender: 's',
+  member: 'w',
+  backlog: 'b',
+  idle: 'i',
+} as const;
+
+export const WORKSPACE = 'team';
+
+/** The directory the benchmark seeds: every identity and device any workload uses. */
+export function groveSeed(params: BenchParams) {
+  const identities: { id: string; devices: string[] }[] = [];
+  const add = (prefix: string, count: number) => {
+    for (let i = 0; i < count; i++) {
+      const ref = deviceRef(prefix, i);
+      identities.push({ id: ref.identity, devices: [ref.device] });
+    }
+  };
+  const senders = Math.max(params.oneToOne.senders, params.fanOut.senders, params.backlog.senders);
+  add(PREFIX.receiver, params.oneToOne.devices);
+  add(PREFIX.sender, senders);
+  add(PREFIX.member, params.fanOut.members);
+  add(PREFIX.backlog, 1);
+  add(PREFIX.idle, params.idle.warmup + params.idle.connections);
+  const members = Array.from({ length: params.fanOut.members }, (_, i) => deviceRef(PREFIX.member, i).identity);
+  return { identities, workspaces: [{ id: WORKSPACE, members }] };
+}
+
+function cpuMeter(stack: GroveStack, relays: RelayProcess[] = stack.relays): CpuMeter {
+  return new CpuMeter({
+    relays: relays.map((relay) => GroveStack.relayPid(relay)),
+    redis: [stack.redisPid],
+  });
+}
+
+/**
+ * Runs `total` sends over `senders` × `lanes` concurrent lanes; each lane awaits the relay's
+ * durable ack ("sent") before its next send. Records the send start of message i.
+ */
+async function sendAll(
+  senders: GroveClient[],
+  lanes: number,
+  total: number,
+  send: (client: GroveClient, i: number) => Promise<unknown>,
+  startedAt: Float64Array,
+): Promise<void> {
+  let next = 0;
+  const lane = async (client: GroveClient) => {
+    while (next < total) {
+      const i = next++;
+      startedAt[i] = now();
+      await send(client, i);
+    }
+  };
+  await Promise.all(senders.flatMap((client) => Array.from({ length: lanes }, () => lane(client))));
+}
+
+const ids = (run: string, i: number) => `${run}-${i}`;
+const indexOf = (id: string) => Number(id.slice(id.lastIndexOf('-') + 1));
+
+/** Workload 1: 1:1 messages to random online devices. */
+export async function groveOneToOne(stack: GroveStack, params: BenchParams, run: string) {
+  const p = params.oneToOne;
+  const timeout = params.phaseTimeoutMs;
+  const startedAt = new Float64Array(p.messages);
+  const latency = new Float64Array(p.messages).fill(NaN);
+  let delivered = 0;
+  let duplicates = 0;
+  let lastDelivery = 0;
+  const receivers = Array.from({ length: p.devices }, (_, i) => deviceRef(PREFIX.receiver, i));
+  const connectStart = now();
+  const devices = await withTimeout(
+    stack.connect(receivers, {
+      onMessage: (_device, message) => {
+        const i = indexOf(message.id);
+        if (!Number.isNaN(latency[i] ?? NaN)) {
+          duplicates++;
+          return;
+        }
+        lastDelivery = now();
+        latency[i] = lastDelivery - (startedAt[i] ?? 0);
+        delivered++;
+      },
+    }),
+    timeout,
+    'receivers connect',
+  );
+  const connectMs = now() - connectStart;
+  const senders = await stack.connect(Array.from({ length: p.senders }, (_, i) => deviceRef(PREFIX.sender, i)));
+  const payload = Buffer.alloc(p.payloadBytes, 0x61);
+  const random = prng(1);
+  const targets = Array.from({ length: p.messages }, () => Math.floor(random() * p.devices));
+  const meter = cpuMeter(stack);
+  meter.start();
+  const t0 = now();
+  await withTimeout(
+    sendAll(
+      senders,
+      p.lanes,
+      p.messages,
+      (client, i) =>
+        client.send([`device:${deviceRef(PREFIX.receiver, targets[i] ?? 0).device}`], payload, { id: ids(run, i) }),
+      startedAt,
+    ),
+    timeout,
+    'sends',
+  );
+  const sendsAcked = now();
+  const complete = await until(() => delivered >= p.messages, timeout, 'deliveries').then(
+    () => true,
+    () => false,
+  );
+  const cpu = meter.stop();
+  const elapsed = lastDelivery - t0;
+  await GroveStack.closeAll([...devices, ...senders]);
+  return {
+    devices: p.devices,
+    relays: stack.relays.length,
+    messages: p.messages,
+    senders: p.senders,
+    concurrentSends: p.senders * p.lanes,
+    payloadBytes: p.payloadBytes,
+    delivered,
+    duplicates,
+    complete,
+    connectDevicesPerSec: round((p.devices / connectMs) * 1000, 0),
+    elapsedMs: round(elapsed, 0),
+    messagesPerSec: round((delivered / elapsed) * 1000, 0),
+    sendAcksPerSec: round((p.messages / (sendsAcked - t0)) * 1000, 0),
+    latency: summarize(latency),
+    cpuMsPerMessage: perUnit(cpu, delivered),
+  };
+}
+
+/** Workload 2: sends to a 100-member workspace, every member's device online. */
+export async function groveFanOut(stack: GroveStack, params: BenchParams, run: string) {
+  const p = params.fanOut;
+  const timeout = params.phaseTimeoutMs;
+  const startedAt = new Float64Array(p.messages);
+  const counts = new Uint16Array(p.messages);
+  const latency = new Float64Array(p.messages).fill(NaN);
+  let deliveries = 0;
+  let lastDelivery = 0;
+  const members = await withTimeout(
+    stack.connect(
+      Array.from({ length: p.members }, (_, i) => deviceRef(PREFIX.member, i)),
+      {
+        onMessage: (_device, message) => {
+          const i = indexOf(message.id);
+          deliveries++;
+          lastDelivery = now();
+          const count = (counts[i] = (counts[i] ?? 0) + 1);
+          if (count === p.members) latency[i] = lastDelivery - (startedAt[i] ?? 0);
+        },
+      },
+    ),
+    timeout,
+    'members connect',
+  );
+  // Senders are not members: every send reaches all 100 member devices.
+  const senders = await stack.connect(Array.from({ length: p.senders }, (_, i) => deviceRef(PREFIX.sender, i)));
+  const payload = Buffer.alloc(p.payloadBytes, 0x62);
+  let recipients = 0;
+  const meter = cpuMeter(stack);
+  meter.start();
+  const t0 = now();
+  await withTimeout(
+    sendAll(
+      senders,
+      p.lanes,
+      p.messages,
+      async (client, i) => {
+        const receipt = await client.send([`workspace:${WORKSPACE}`], payload, { id: ids(run, i) });
+        recipients = receipt.recipients;
+      },
+      startedAt,
+    ),
+    timeout,
+    'sends',
+  );
+  const sendsAcked = now();
+  const expected = p.messages * p.members;
+  const complete = await until(() => deliveries >= expected, timeout, 'deliveries').then(
+    () => true,
+    () => false,
+  );
+  const cpu = meter.stop();
+  const elapsed = lastDelivery - t0;
+  await GroveStack.closeAll([...members, ...senders]);
+  return {
+    members: p.members,
+    recipientsPerSend: recipients,
+    messages: p.messages,
+    concurrentSends: p.senders * p.lanes,
+    payloadBytes: p.payloadBytes,
+    deliveries,
+    complete,
+    elapsedMs: round(elapsed, 0),
+    sendsPerSec: round((p.messages / elapsed) * 1000, 0),
+    deliveriesPerSec: round((deliveries / elapsed) * 1000, 0),
+    sendAcksPerSec: round((p.messages / (sendsAcked - t0)) * 1000, 0),
+    latencyToLastRecipient: summarize(latency),
+    cpuMsPerDelivery: perUnit(cpu, deliveries),
+  };
+}
+
+/** Workload 3: a backlog queued for one offline device, drained after it reconnects. */
+export async function groveBacklog(stack: GroveStack, params: BenchParams, run: string) {
+  const p = params.backlog;
+  const timeout = params.phaseTimeoutMs;
+  const ref = deviceRef(PREFIX.backlog, 0);
+  // Connect once and leave: the device is known and now offline (as an MQTT session is).
+  await GroveStack.closeAll(await stack.connect([ref]));
+  const redisBefore = (await stack.redisInfo()).usedMemory;
+  const senders = await stack.connect(Array.from({ length: p.senders }, (_, i) => deviceRef(PREFIX.sender, i)));
+  const payload = Buffer.alloc(p.payloadBytes, 0x63);
+  const startedAt = new Float64Array(p.messages);
+  const fillMeter = cpuMeter(stack);
+  fillMeter.start();
+  const fillStart = now();
+  await withTimeout(
+    sendAll(
+      senders,
+      p.lanes,
+      p.messages,
+      (client, i) => client.send([`device:${ref.device}`], payload, { id: ids(run, i) }),
+      startedAt,
+    ),
+    timeout * 2,
+    'backlog fill',
+  );
+  const fillMs = now() - fillStart;
+  const fillCpu = fillMeter.stop();
+  await GroveStack.closeAll(senders);
+  const redisAfter = (await stack.redisInfo()).usedMemory;
+  await sleep(500);
+  let received = 0;
+  let duplicates = 0;
+  const seen = new Uint8Array(p.messages);
+  const meter = cpuMeter(stack);
+  meter.start();
+  const t0 = now();
+  const [device] = await stack.connect([ref], {
+    onMessage: (_device, message) => {
+      const i = indexOf(message.id);
+      if (seen[i] === 1) duplicates++;
+      else {
+        seen[i] = 1;
+        received++;
+      }
+    },
+  });
+  const complete = await until(() => received >= p.messages, timeout, 'backlog drain').then(
+    () => true,
+    () => false,
+  );
+  const drainMs = now() - t0;
+  const cpu = meter.stop();
+  if (device !== undefined) await GroveStack.closeAll([device]);
+  return {
+    messages: p.messages,
+    payloadBytes: p.payloadBytes,
+    fill: {
+      concurrentSends: p.senders * p.lanes,
+      ms: round(fillMs, 0),
+      messagesPerSec: round((p.messages / fillMs) * 1000, 0),
+      cpuMsPerMessage: perUnit(fillCpu, p.messages),
+      redisBytesPerQueuedMessage: round((redisAfter - redisBefore) / p.messages, 0),
+    },
+    received,
+    duplicates,
+    complete,
+    drainMs: round(drainMs, 0),
+    drainMessagesPerSec: round((received / drainMs) * 1000, 0),
+    cpuMsPerMessage: perUnit(cpu, Math.max(received, 1)),
+  };
+}
+
+async function relayHeapUsed(relay: RelayProcess): Promise<number> {
+  return relay.metric('nodejs_heap_size_used_bytes');
+}
+
+/** Workload 4: memory per idle authenticated connection, on a relay of its own. */
+export async function groveIdleMemory(stack: GroveStack, params: BenchParams) {
+  const p = params.idle;
+  const timeout = params.phaseTimeoutMs;
+  const relay = await stack.addRelay();
+  const pid = GroveStack.relayPid(relay);
+  const refs = Array.from({ length: p.warmup + p.connections }, (_, i) => deviceRef(PREFIX.idle, i));
+  // Warm up: the first connections pay for JIT, the directory cache and buffers.
+  const warm = await withTimeout(stack.connect(refs.slice(0, p.warmup), { relays: [relay] }), timeout, 'warm-up');
+  await sleep(2000);
+  const before = {
+    rss: rssBytes(pid),
+    heapUsed: await relayHeapUsed(relay),
+    redis: (await stack.redisInfo()).usedMemory,
+  };
+  const t0 = now();
+  const idle = await withTimeout(
+    stack.connect(refs.slice(p.warmup), { relays: [relay], concurrency: 100 }),
+    timeout,
+    'idle connections',
+  );
+  const connectMs = now() - t0;
+  await sleep(3000);
+  const after = {
+    rss: rssBytes(pid),
+    heapUsed: await relayHeapUsed(relay),
+    redis: (await stack.redisInfo()).usedMemory,
+  };
+  await GroveStack.closeAll([...warm, ...idle]);
+  return {
+    connections: p.connections,
+    warmupConnections: p.warmup,
+    connectsPerSec: round((p.connections / connectMs) * 1000, 0),
+    relayRssBefore: before.rss,
+    relayRssAfter: after.rss,
+    relayRssBytesPerConnection: round((after.rss - before.rss) / p.connections, 0),
+    relayHeapUsedBytesPerConnection: round((after.heapUsed - before.heapUsed) / p.connections, 0),
+    redisBytesPerConnection: round((after.redis - before.redis) / p.connections, 0),
+  };
+}

@@ -1,0 +1,329 @@
+import type { Socket } from 'node:net';
+import { connect, type MqttClient } from 'mqtt';
+import type { MosquittoBroker } from '../lib/mosquitto.js';
+import {
+  CpuMeter,
+  indexedPayload,
+  now,
+  perUnit,
+  prng,
+  round,
+  rssBytes,
+  runPool,
+  sleep,
+  summarize,
+  until,
+  withTimeout,
+} from '../lib/util.js';
+import type { BenchParams } from './params.js';
+
+type OnMessage = (topic: string, payload: Buffer) => void;
+
+/**
+ * One MQTT 3.1.1 client. Handlers are attached before CONNECT goes out, so a persistent
+ * session's queued messages arriving with the CONNACK are counted. No reconnects: a broken
+ * connection fails the workload instead of hiding in it.
+ */
+async function mqttClient(
+  broker: MosquittoBroker,
+  clientId: string,
+  clean: boolean,
+  onMessage?: OnMessage,
+): Promise<MqttClient> {
+  const client = connect(broker.url, {
+    clientId,
+    clean,
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+    keepalive: 60,
+    connectTimeout: 10_000,
+  });
+  if (onMessage !== undefined) client.on('message', onMessage);
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => {
+      (client.stream as Partial<Socket>).setNoDelay?.(true);
+      resolve();
+    });
+    client.once('error', reject);
+    client.once('close', () => reject(new Error(`${clientId}: connection closed`)));
+  });
+  client.on('error', () => undefined);
+  return client;
+}
+
+/** Connects `count` subscribers (persistent sessions, QoS 1) to `topic(i)`. */
+async function subscribers(
+  broker: MosquittoBroker,
+  count: number,
+  clientId: (i: number) => string,
+  topic: (i: number) => string,
+  onMessage?: (i: number, payload: Buffer) => void,
+): Promise<MqttClient[]> {
+  const clients: MqttClient[] = new Array<MqttClient>(count);
+  await runPool(count, 50, async (i) => {
+    const client = await mqttClient(
+      broker,
+      clientId(i),
+      false,
+      onMessage === undefined ? undefined : (_topic, payload) => onMessage(i, payload),
+    );
+    clients[i] = client;
+    await client.subscribeAsync(topic(i), { qos: 1 });
+  });
+  return clients;
+}
+
+async function publishers(broker: MosquittoBroker, count: number, run: string): Promise<MqttClient[]> {
+  const clients: MqttClient[] = [];
+  for (let i = 0; i < count; i++) clients.push(await mqttClient(broker, `${run}-pub-${i}`, true));
+  return clients;
+}
+
+/** Same lanes as the Grove side: each awaits the PUBACK before its next publish. */
+async function publishAll(
+  clients: MqttClient[],
+  lanes: number,
+  total: number,
+  topic: (i: number) => string,
+  payloadBytes: number,
+  startedAt: Float64Array,
+): Promise<void> {
+  let next = 0;
+  const lane = async (client: MqttClient) => {
+    while (next < total) {
+      const i = next++;
+      startedAt[i] = now();
+      await client.publishAsync(topic(i), indexedPayload(i, payloadBytes), { qos: 1 });
+    }
+  };
+  await Promise.all(clients.flatMap((client) => Array.from({ length: lanes }, () => lane(client))));
+}
+
+async function endAll(clients: MqttClient[]): Promise<void> {
+  await runPool(clients.length, 200, async (i) => {
+    await clients[i]?.endAsync();
+  });
+}
+
+function meter(broker: MosquittoBroker): CpuMeter {
+  return new CpuMeter({ broker: [broker.pid] });
+}
+
+/** Workload 1 on Mosquitto: QoS 1 publishes to `dev/<i>`, one persistent subscriber each. */
+export async function mosquittoOneToOne(broker: MosquittoBroker, params: BenchParams, run: string) {
+  const p = params.oneToOne;
+  const timeout = params.phaseTimeoutMs;
+  const startedAt = new Float64Array(p.messages);
+  const latency = new Float64Array(p.messages).fill(NaN);
+  let delivered = 0;
+  let duplicates = 0;
+  let lastDelivery = 0;
+  const connectStart = now();
+  const subs = await withTimeout(
+    subscribers(
+      broker,
+      p.devices,
+      (i) => `${run}-dev-${i}`,
+      (i) => `${run}/dev/${i}`,
+      (_i, payload) => {
+        const index = payload.readDoubleBE(0);
+        if (!Number.isNaN(latency[index] ?? NaN)) {
+          duplicates++;
+          return;
+        }
+        lastDelivery = now();
+        latency[index] = lastDelivery - (startedAt[index] ?? 0);
+        delivered++;
+      },
+    ),
+    timeout,
+    'subscribers connect',
+  );
+  const connectMs = now() - connectStart;
+  const pubs = await publishers(broker, p.senders, run);
+  const random = prng(1);
+  const targets = Array.from({ length: p.messages }, () => Math.floor(random() * p.devices));
+  const cpu = meter(broker);
+  cpu.start();
+  const t0 = now();
+  await withTimeout(
+    publishAll(pubs, p.lanes, p.messages, (i) => `${run}/dev/${targets[i] ?? 0}`, p.payloadBytes, startedAt),
+    timeout,
+    'publishes',
+  );
+  const sendsAcked = now();
+  const complete = await until(() => delivered >= p.messages, timeout, 'deliveries').then(
+    () => true,
+    () => false,
+  );
+  const used = cpu.stop();
+  const elapsed = lastDelivery - t0;
+  await endAll([...subs, ...pubs]);
+  return {
+    devices: p.devices,
+    messages: p.messages,
+    senders: p.senders,
+    concurrentSends: p.senders * p.lanes,
+    payloadBytes: p.payloadBytes,
+    delivered,
+    duplicates,
+    complete,
+    connectDevicesPerSec: round((p.devices / connectMs) * 1000, 0),
+    elapsedMs: round(elapsed, 0),
+    messagesPerSec: round((delivered / elapsed) * 1000, 0),
+    sendAcksPerSec: round((p.messages / (sendsAcked - t0)) * 1000, 0),
+    latency: summarize(latency),
+    cpuMsPerMessage: perUnit(used, delivered),
+  };
+}
+
+/** Workload 2 on Mosquitto: 100 persistent subscribers of one topic. */
+export async function mosquittoFanOut(broker: MosquittoBroker, params: BenchParams, run: string) {
+  const p = params.fanOut;
+  const timeout = params.phaseTimeoutMs;
+  const startedAt = new Float64Array(p.messages);
+  const counts = new Uint16Array(p.messages);
+  const latency = new Float64Array(p.messages).fill(NaN);
+  let deliveries = 0;
+  let lastDelivery = 0;
+  const topic = `${run}/ws/team`;
+  const subs = await withTimeout(
+    subscribers(
+      broker,
+      p.members,
+      (i) => `${run}-member-${i}`,
+      () => topic,
+      (_i, payload) => {
+        const index = payload.readDoubleBE(0);
+        deliveries++;
+        lastDelivery = now();
+        const count = (counts[index] = (counts[index] ?? 0) + 1);
+        if (count === p.members) latency[index] = lastDelivery - (startedAt[index] ?? 0);
+      },
+    ),
+    timeout,
+    'members connect',
+  );
+  const pubs = await publishers(broker, p.senders, run);
+  const cpu = meter(broker);
+  cpu.start();
+  const t0 = now();
+  await withTimeout(publishAll(pubs, p.lanes, p.messages, () => topic, p.payloadBytes, startedAt), timeout, 'publishes');
+  const sendsAcked = now();
+  const expected = p.messages * p.members;
+  const complete = await until(() => deliveries >= expected, timeout, 'deliveries').then(
+    () => true,
+    () => false,
+  );
+  const used = cpu.stop();
+  const elapsed = lastDelivery - t0;
+  await endAll([...subs, ...pubs]);
+  return {
+    members: p.members,
+    messages: p.messages,
+    concurrentSends: p.senders * p.lanes,
+    payloadBytes: p.payloadBytes,
+    deliveries,
+    complete,
+    elapsedMs: round(elapsed, 0),
+    sendsPerSec: round((p.messages / elapsed) * 1000, 0),
+    deliveriesPerSec: round((deliveries / elapsed) * 1000, 0),
+    sendAcksPerSec: round((p.messages / (sendsAcked - t0)) * 1000, 0),
+    latencyToLastRecipient: summarize(latency),
+    cpuMsPerDelivery: perUnit(used, deliveries),
+  };
+}
+
+/** Workload 3 on Mosquitto: a persistent session offline while 100,000 QoS 1 messages queue. */
+export async function mosquittoBacklog(broker: MosquittoBroker, params: BenchParams, run: string) {
+  const p = params.backlog;
+  const timeout = params.phaseTimeoutMs;
+  const clientId = `${run}-backlog`;
+  const topic = `${run}/dev/backlog`;
+  const first = await mqttClient(broker, clientId, false);
+  await first.subscribeAsync(topic, { qos: 1 });
+  await first.endAsync();
+  const rssBefore = rssBytes(broker.pid);
+  const pubs = await publishers(broker, p.senders, run);
+  const startedAt = new Float64Array(p.messages);
+  const fillCpu = meter(broker);
+  fillCpu.start();
+  const fillStart = now();
+  await withTimeout(
+    publishAll(pubs, p.lanes, p.messages, () => topic, p.payloadBytes, startedAt),
+    timeout * 2,
+    'backlog fill',
+  );
+  const fillMs = now() - fillStart;
+  const fillUsed = fillCpu.stop();
+  await endAll(pubs);
+  const rssAfter = rssBytes(broker.pid);
+  await sleep(500);
+  let received = 0;
+  let duplicates = 0;
+  const seen = new Uint8Array(p.messages);
+  const cpu = meter(broker);
+  cpu.start();
+  const t0 = now();
+  const device = await mqttClient(broker, clientId, false, (_topic, payload) => {
+    const index = payload.readDoubleBE(0);
+    if (seen[index] === 1) duplicates++;
+    else {
+      seen[index] = 1;
+      received++;
+    }
+  });
+  const complete = await until(() => received >= p.messages, timeout, 'backlog drain').then(
+    () => true,
+    () => false,
+  );
+  const drainMs = now() - t0;
+  const used = cpu.stop();
+  await device.endAsync();
+  return {
+    messages: p.messages,
+    payloadBytes: p.payloadBytes,
+    fill: {
+      concurrentSends: p.senders * p.lanes,
+      ms: round(fillMs, 0),
+      messagesPerSec: round((p.messages / fillMs) * 1000, 0),
+      cpuMsPerMessage: perUnit(fillUsed, p.messages),
+      brokerRssBytesPerQueuedMessage: round((rssAfter - rssBefore) / p.messages, 0),
+    },
+    received,
+    duplicates,
+    complete,
+    drainMs: round(drainMs, 0),
+    drainMessagesPerSec: round((received / drainMs) * 1000, 0),
+    cpuMsPerMessage: perUnit(used, Math.max(received, 1)),
+  };
+}
+
+/** Workload 4 on Mosquitto: broker RSS per idle persistent-session subscriber. */
+export async function mosquittoIdleMemory(broker: MosquittoBroker, params: BenchParams, run: string) {
+  const p = params.idle;
+  const timeout = params.phaseTimeoutMs;
+  const clientId = (i: number) => `${run}-idle-${i}`;
+  const topic = (i: number) => `${run}/idle/${i}`;
+  const warm = await subscribers(broker, p.warmup, clientId, topic);
+  await sleep(1000);
+  const before = rssBytes(broker.pid);
+  const t0 = now();
+  const idle = await withTimeout(
+    subscribers(broker, p.connections, (i) => clientId(p.warmup + i), (i) => topic(p.warmup + i)),
+    timeout,
+    'idle connections',
+  );
+  const connectMs = now() - t0;
+  await sleep(2000);
+  const after = rssBytes(broker.pid);
+  await endAll([...warm, ...idle]);
+  return {
+    connections: p.connections,
+    warmupConnections: p.warmup,
+    connectsPerSec: round((p.connections / connectMs) * 1000, 0),
+    brokerRssBefore: before,
+    brokerRssAfter: after,
+    brokerRssBytesPerConnection: round((after - before) / p.connections, 0),
+  };
+}

@@ -1,0 +1,129 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { GroveClient, type PresenceChange } from '../../client/sdk/grove-client.js';
+import { sleep, waitFor } from '../../test/support/ports.js';
+import { RedisServer } from '../../test/support/redis-server.js';
+import {
+  makeDomain,
+  RelayProcess,
+  seedDirectory,
+  tokenFor,
+  type TestDomain,
+} from '../../test/support/relay-process.js';
+
+const DOMAIN = 'acme';
+
+describe('presence across relay pods', () => {
+  let redis: RedisServer;
+  let relayA: RelayProcess;
+  let relayB: RelayProcess;
+  let domain: TestDomain;
+  const clients: GroveClient[] = [];
+
+  async function connect(identity: string, device: string, relays: string[]): Promise<GroveClient> {
+    const client = new GroveClient({
+      relays,
+      token: await tokenFor(domain, identity, device),
+      backoff: { initialMs: 50, maxMs: 500 },
+    });
+    clients.push(client);
+    await client.start();
+    return client;
+  }
+
+  /** A watcher that records every presence event it gets about `identity`. */
+  async function watcher(relays: string[], identity: string) {
+    const client = await connect('alice', 'a1', relays);
+    const events: PresenceChange[] = [];
+    client.on('presence', (event: PresenceChange) => events.push(event));
+    client.watch([identity]);
+    return { client, events };
+  }
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    domain = await makeDomain(DOMAIN);
+    await seedDirectory({ url: redis.url, cluster: false }, DOMAIN, {
+      identities: [
+        { id: 'alice', devices: ['a1'] },
+        { id: 'bob', devices: ['b1', 'b2'] },
+        { id: 'carol', devices: ['c1'] },
+      ],
+      workspaces: [],
+    });
+    const target = { url: redis.url, cluster: false };
+    [relayA, relayB] = await Promise.all([
+      RelayProcess.start({ redis: target, domains: [domain] }),
+      RelayProcess.start({ redis: target, domains: [domain] }),
+    ]);
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.close()));
+    await Promise.all([relayA.kill9(), relayB.kill9()]);
+    await redis.stop();
+  });
+
+  it('reports a device connecting, changing status and disconnecting on another pod', async () => {
+    const { client: watching, events } = await watcher([relayA.url], 'bob');
+    await sleep(200);
+    expect(events).toEqual([]);
+
+    const bob = await connect('bob', 'b1', [relayB.url]);
+    await waitFor(() => events.length >= 1, 'online event');
+    expect(events).toEqual([{ identity: 'bob', device: 'b1', state: 'online', status: 'active' }]);
+
+    bob.setStatus('idle');
+    await waitFor(() => events.length >= 2, 'status event');
+    expect(events[1]).toEqual({ identity: 'bob', device: 'b1', state: 'online', status: 'idle' });
+
+    // Setting the same status again changes nothing watchers can see.
+    bob.setStatus('idle');
+    await sleep(200);
+    expect(events).toHaveLength(2);
+
+    await bob.close();
+    await waitFor(() => events.length >= 3, 'offline event');
+    expect(events[2]).toEqual({ identity: 'bob', device: 'b1', state: 'offline' });
+    await sleep(200);
+    expect(events).toHaveLength(3);
+    await watching.close();
+  });
+
+  it('gives a new watcher the current presence of devices online on another pod', async () => {
+    const bob = await connect('bob', 'b2', [relayB.url]);
+    bob.setStatus('idle');
+    await sleep(100);
+    const { client: watching, events } = await watcher([relayA.url], 'bob');
+    await waitFor(() => events.length >= 1, 'snapshot');
+    expect(events).toEqual([{ identity: 'bob', device: 'b2', state: 'online', status: 'idle' }]);
+    await bob.close();
+    await waitFor(() => events.length >= 2, 'offline');
+    expect(events[1]).toEqual({ identity: 'bob', device: 'b2', state: 'offline' });
+    await watching.close();
+  });
+
+  it('takes the devices of a kill -9 relay offline within the dead-pod bound', async () => {
+    const relayC = await RelayProcess.start({
+      redis: { url: redis.url, cluster: false },
+      domains: [domain],
+    });
+    try {
+      const { client: watching, events } = await watcher([relayA.url], 'carol');
+      // Only relay C in the list: after the crash the device stays offline.
+      await connect('carol', 'c1', [relayC.url]);
+      await waitFor(() => events.length >= 1, 'online');
+      expect(events[0]).toEqual({ identity: 'carol', device: 'c1', state: 'online', status: 'active' });
+
+      await relayC.kill9();
+      const killedAt = Date.now();
+      await waitFor(() => events.length >= 2, 'offline after the crash', 8000, 20);
+      const elapsed = Date.now() - killedAt;
+      expect(events[1]).toEqual({ identity: 'carol', device: 'c1', state: 'offline' });
+      // deadAfterMs 2000 + sweepMs 500 + heartbeat slack.
+      expect(elapsed).toBeLessThan(5000);
+      await watching.close();
+    } finally {
+      await relayC.kill9();
+    }
+  });
+});
