@@ -32,9 +32,14 @@ async function main(argv: string[]): Promise<void> {
     case 'relay': {
       const { values } = parseArgs({
         args,
-        options: { config: { type: 'string' }, port: { type: 'string' }, 'pod-id': { type: 'string' } },
+        options: {
+          config: { type: 'string' },
+          port: { type: 'string' },
+          'pod-id': { type: 'string' },
+        },
       });
-      if (values.config === undefined) throw new CliError('USAGE', 'missing --config FILE', ExitCode.usage);
+      if (values.config === undefined)
+        throw new CliError('USAGE', 'missing --config FILE', ExitCode.usage);
       await runRelay(values.config, {
         ...(values.port === undefined ? {} : { port: Number(values.port) }),
         ...(values['pod-id'] === undefined ? {} : { podId: values['pod-id'] }),
@@ -81,11 +86,16 @@ main(process.argv.slice(2)).then(
       process.exit(error.exitCode);
     }
     if (error instanceof ConfigError) {
-      err(JSON.stringify({ error: { code: error.code, message: error.message, issues: error.issues } }));
+      err(
+        JSON.stringify({
+          error: { code: error.code, message: error.message, issues: error.issues },
+        }),
+      );
       process.exit(ExitCode.failure);
     }
     const message = error instanceof Error ? error.message : String(error);
-    const code = (error as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 'USAGE' : 'FAILED';
+    const code =
+      (error as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 'USAGE' : 'FAILED';
     err(JSON.stringify({ error: { code, message } }));
     process.exit(code === 'USAGE' ? ExitCode.usage : ExitCode.failure);
   },

@@ -3,18 +3,29 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { relayLimitsSchema } from '../crds/relay-limits.js';
 
-const jwk = z.looseObject({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string(), kid: z.string() });
+const jwk = z.looseObject({
+  kty: z.literal('OKP'),
+  crv: z.literal('Ed25519'),
+  x: z.string(),
+  kid: z.string(),
+});
 
 /**
  * What one relay process needs to run. The local stack writes it from the CR-shaped
  * config; the operator renders it into a ConfigMap.
  */
 export const relayConfigSchema = z.object({
-  podId: z.string().min(1).default(() => `${hostname()}-${process.pid}`),
+  podId: z
+    .string()
+    .min(1)
+    .default(() => `${hostname()}-${process.pid}`),
   host: z.string().default('0.0.0.0'),
   port: z.number().int().min(0).max(65535).default(8443),
   redis: z.object({
-    url: z.string().min(1).describe('redis://host:port, or host:port,host:port seeds for a cluster'),
+    url: z
+      .string()
+      .min(1)
+      .describe('redis://host:port, or host:port,host:port seeds for a cluster'),
     cluster: z.boolean().default(false),
     password: z.string().optional(),
   }),
@@ -45,7 +56,11 @@ export const relayConfigSchema = z.object({
     .object({
       helloTimeoutMs: z.number().int().positive().default(10_000),
       pingIntervalMs: z.number().int().positive().default(15_000),
-      maxBufferedBytes: z.number().int().positive().default(8 * 1024 * 1024),
+      maxBufferedBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(8 * 1024 * 1024),
       slowConsumerTimeoutMs: z.number().int().positive().default(10_000),
       maxFramesPerSecond: z.number().int().positive().default(2000),
       maxBadFrames: z.number().int().positive().default(10),
@@ -56,7 +71,11 @@ export const relayConfigSchema = z.object({
   longPoll: z
     .object({
       maxWaitSeconds: z.number().int().positive().default(25),
-      responseCapBytes: z.number().int().positive().default(256 * 1024),
+      responseCapBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(256 * 1024),
     })
     .prefault({}),
 });
@@ -74,7 +93,9 @@ export async function loadRelayConfig(path: string): Promise<RelayConfig> {
   }
   const parsed = relayConfigSchema.safeParse(json);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `${path}: ${issue.path.join('.')}: ${issue.message}`);
+    const lines = parsed.error.issues.map(
+      (issue) => `${path}: ${issue.path.join('.')}: ${issue.message}`,
+    );
     throw new Error(lines.join('\n'));
   }
   return parsed.data;

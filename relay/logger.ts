@@ -5,9 +5,14 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
-export function jsonLogger(component: string, write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
+export function jsonLogger(
+  component: string,
+  write: (line: string) => void = (line) => process.stderr.write(line),
+): Logger {
   const log = (level: string, message: string, fields?: Record<string, unknown>) => {
-    write(`${JSON.stringify({ time: new Date().toISOString(), level, component, message, ...fields })}\n`);
+    write(
+      `${JSON.stringify({ time: new Date().toISOString(), level, component, message, ...fields })}\n`,
+    );
   };
   return {
     info: (message, fields) => log('info', message, fields),

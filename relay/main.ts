@@ -3,12 +3,19 @@ import { jsonLogger } from './logger.js';
 import { RelayApp } from './server/relay-app.js';
 
 /** `grove relay`: runs one relay process until SIGTERM/SIGINT, then drains. */
-export async function runRelay(configPath: string, overrides: Partial<Pick<RelayConfig, 'port' | 'podId'>>) {
+export async function runRelay(
+  configPath: string,
+  overrides: Partial<Pick<RelayConfig, 'port' | 'podId'>>,
+) {
   const config = { ...(await loadRelayConfig(configPath)), ...overrides };
   const log = jsonLogger('relay');
   const relay = new RelayApp(config, log);
   const address = await relay.listen();
-  log.info('relay listening', { address, podId: config.podId, domains: config.domains.map((d) => d.name) });
+  log.info('relay listening', {
+    address,
+    podId: config.podId,
+    domains: config.domains.map((d) => d.name),
+  });
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

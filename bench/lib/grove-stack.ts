@@ -52,6 +52,7 @@ export class GroveStack {
     readonly domain: TestDomain,
     readonly fsync: Fsync,
     private readonly profileDir: string | undefined,
+    private readonly onChild: (pid: number) => void,
   ) {}
 
   static async start(options: {
@@ -59,6 +60,8 @@ export class GroveStack {
     relays: number;
     seed: DirectorySeed;
     profileDir?: string | undefined;
+    /** Told the pid of every server process started (so a cut-short run can kill them). */
+    onChild?: (pid: number) => void;
   }): Promise<GroveStack> {
     const redis = await RedisServer.start({
       appendonly: true,
@@ -66,9 +69,16 @@ export class GroveStack {
       args: ['--appendfsync', options.fsync],
     });
     const domain = await makeDomain('bench', BENCH_LIMITS);
-    await seedDirectory({ url: redis.url, cluster: false }, domain.name, options.seed);
-    const stack = new GroveStack(redis, [], domain, options.fsync, options.profileDir);
-    for (let i = 0; i < options.relays; i++) await stack.addRelay();
+    const onChild = options.onChild ?? (() => undefined);
+    const stack = new GroveStack(redis, [], domain, options.fsync, options.profileDir, onChild);
+    onChild(stack.redisPid);
+    try {
+      await seedDirectory({ url: redis.url, cluster: false }, domain.name, options.seed);
+      for (let i = 0; i < options.relays; i++) await stack.addRelay();
+    } catch (error) {
+      await stack.stop();
+      throw error;
+    }
     return stack;
   }
 
@@ -86,6 +96,7 @@ export class GroveStack {
         overrides: RELAY_OVERRIDES,
       });
       this.relays.push(relay);
+      this.onChild(GroveStack.relayPid(relay));
       return relay;
     } finally {
       if (saved === undefined) delete process.env.NODE_OPTIONS;

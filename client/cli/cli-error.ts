@@ -24,6 +24,7 @@ export function required(values: Record<string, unknown>, names: string[]): void
 export function positiveSeconds(value: string | undefined, option: string): number | undefined {
   if (value === undefined) return undefined;
   const seconds = Number(value);
-  if (!Number.isFinite(seconds) || seconds <= 0) throw usage(`--${option} must be a positive number of seconds`);
+  if (!Number.isFinite(seconds) || seconds <= 0)
+    throw usage(`--${option} must be a positive number of seconds`);
   return seconds;
 }

@@ -11,7 +11,11 @@ export const connectOptions = {
 } as const;
 
 export function clientFrom(
-  values: { relay?: string | undefined; token?: string | undefined; transport?: string | undefined },
+  values: {
+    relay?: string | undefined;
+    token?: string | undefined;
+    transport?: string | undefined;
+  },
   extra: Partial<GroveClientOptions> = {},
 ): GroveClient {
   if (values.relay === undefined) throw usage('missing --relay URL[,URL…]');
@@ -26,7 +30,12 @@ export function clientFrom(
   if (!['auto', 'websocket', 'long-poll'].includes(transport)) {
     throw usage('--transport must be auto, websocket or long-poll');
   }
-  return new GroveClient({ relays, token: values.token, transport: transport as Transport, ...extra });
+  return new GroveClient({
+    relays,
+    token: values.token,
+    transport: transport as Transport,
+    ...extra,
+  });
 }
 
 /** `--data TEXT` or `--data @FILE`. */

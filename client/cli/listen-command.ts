@@ -14,15 +14,23 @@ export async function listenCommand(
 ): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { ...connectOptions, count: { type: 'string' }, timeout: { type: 'string' }, epoch: { type: 'string' } },
+    options: {
+      ...connectOptions,
+      count: { type: 'string' },
+      timeout: { type: 'string' },
+      epoch: { type: 'string' },
+    },
     strict: true,
   });
   const count = values.count === undefined ? undefined : Number(values.count);
-  if (count !== undefined && (!Number.isInteger(count) || count <= 0)) throw usage('--count must be a positive integer');
+  if (count !== undefined && (!Number.isInteger(count) || count <= 0))
+    throw usage('--count must be a positive integer');
   const timeout = positiveSeconds(values.timeout, 'timeout');
   let received = 0;
-  let finish: (() => void) | undefined;
-  const done = new Promise<void>((resolve) => (finish = resolve));
+  type Outcome =
+    { kind: 'count' | 'stopped' | 'timeout' } | { kind: 'fatal'; error: ConnectionRefused };
+  let finish: ((outcome: Outcome) => void) | undefined;
+  const done = new Promise<Outcome>((resolve) => (finish = resolve));
   const client = clientFrom(values, {
     ...(values.epoch === undefined ? {} : { epoch: values.epoch }),
     onMessage: (message) => {
@@ -37,35 +45,31 @@ export async function listenCommand(
         }),
       );
       received++;
-      if (count !== undefined && received >= count) finish?.();
+      if (count !== undefined && received >= count) finish?.({ kind: 'count' });
     },
   });
   client.on('resync', (event: { reason: string }) => {
     err(JSON.stringify({ event: 'resync', reason: event.reason, epoch: client.epoch }));
   });
   client.on('handler-error', () => undefined);
-  let fatal: ConnectionRefused | undefined;
-  client.on('fatal', (error: ConnectionRefused) => {
-    fatal = error;
-    finish?.();
-  });
-  let timedOut = false;
+  client.on('fatal', (error: ConnectionRefused) => finish?.({ kind: 'fatal', error }));
   const timer =
     timeout === undefined
       ? undefined
-      : setTimeout(() => {
-          timedOut = true;
-          finish?.();
-        }, timeout * 1000);
-  const stop = () => finish?.();
+      : setTimeout(() => finish?.({ kind: 'timeout' }), timeout * 1000);
+  const stop = () => finish?.({ kind: 'stopped' });
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   client.start().catch(() => undefined);
-  await done;
+  const outcome = await done;
   if (timer !== undefined) clearTimeout(timer);
   await client.close();
-  if (fatal !== undefined) throw new CliError('CONNECTION_REFUSED', fatal.message);
-  if (timedOut && count !== undefined && received < count) {
-    throw new CliError('TIMEOUT', `received ${received} of ${count} messages within ${timeout ?? 0} s`, ExitCode.timeout);
+  if (outcome.kind === 'fatal') throw new CliError('CONNECTION_REFUSED', outcome.error.message);
+  if (outcome.kind === 'timeout' && count !== undefined) {
+    throw new CliError(
+      'TIMEOUT',
+      `received ${received} of ${count} messages within ${timeout ?? 0} s`,
+      ExitCode.timeout,
+    );
   }
 }

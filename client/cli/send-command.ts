@@ -42,7 +42,13 @@ export async function sendCommand(args: string[], out: (line: string) => void): 
       new Promise<never>((_resolve, reject) => {
         timer.refresh();
         setTimeout(() => {
-          reject(new CliError('TIMEOUT', `no durable ack within ${timeout} s; retry with --id to avoid a duplicate`, ExitCode.timeout));
+          reject(
+            new CliError(
+              'TIMEOUT',
+              `no durable ack within ${timeout} s; retry with --id to avoid a duplicate`,
+              ExitCode.timeout,
+            ),
+          );
         }, timeout * 1000).unref();
       }),
       client.start().then(() => new Promise<never>(() => undefined)),

@@ -8,7 +8,10 @@ import { CliError, positiveSeconds, required, usage } from './cli-error.js';
 /** `grove token issue`: a device token signed with the domain's key from the local config. */
 export async function tokenCommand(args: string[], out: (line: string) => void): Promise<void> {
   const [sub, ...rest] = args;
-  if (sub !== 'issue') throw usage('usage: grove token issue --config FILE --domain D --identity I --device X [--ttl SECONDS] [--raw]');
+  if (sub !== 'issue')
+    throw usage(
+      'usage: grove token issue --config FILE --domain D --identity I --device X [--ttl SECONDS] [--raw]',
+    );
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -23,8 +26,12 @@ export async function tokenCommand(args: string[], out: (line: string) => void):
   });
   required(values, ['config', 'domain', 'identity', 'device']);
   const { config: file = '', domain = '', identity = '', device = '' } = values;
-  for (const [name, value] of [['identity', identity], ['device', device]] as const) {
-    if (!idPattern.test(value)) throw usage(`--${name} "${value}" is not a valid id (${idPattern.source})`);
+  for (const [name, value] of [
+    ['identity', identity],
+    ['device', device],
+  ] as const) {
+    if (!idPattern.test(value))
+      throw usage(`--${name} "${value}" is not a valid id (${idPattern.source})`);
   }
   const config = await loadLocalConfig(file);
   const domainResource = config.domains.find((d) => d.metadata.name === domain);

@@ -145,11 +145,13 @@ export class GroveClient extends EventEmitter {
     const relay = this.options.relays[this.relayIndex % this.options.relays.length] ?? '';
     let token: string;
     try {
-      token = typeof this.options.token === 'string' ? this.options.token : await this.options.token();
+      token =
+        typeof this.options.token === 'string' ? this.options.token : await this.options.token();
     } catch {
       this.scheduleReconnect();
       return;
     }
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- may change during the await
     if (this.stopped) return;
     const endpoints = relayEndpoints(relay);
     const handlers = {
@@ -177,7 +179,8 @@ export class GroveClient extends EventEmitter {
     switch (frame.t) {
       case 'welcome': {
         this.attempt = 0;
-        const resync = frame.resync || (this.epochSeen !== undefined && this.epochSeen !== frame.epoch);
+        const resync =
+          frame.resync || (this.epochSeen !== undefined && this.epochSeen !== frame.epoch);
         this.epochSeen = frame.epoch;
         this.ackUpTo = frame.head - 1;
         this.connectedOnce = true;
@@ -192,7 +195,11 @@ export class GroveClient extends EventEmitter {
         if (pending === undefined) return;
         this.pending.delete(frame.id);
         if (pending.timer !== undefined) clearTimeout(pending.timer);
-        pending.resolve({ id: frame.id, recipients: frame.recipients, duplicates: frame.duplicates });
+        pending.resolve({
+          id: frame.id,
+          recipients: frame.recipients,
+          duplicates: frame.duplicates,
+        });
         return;
       }
       case 'error': {
@@ -260,7 +267,12 @@ export class GroveClient extends EventEmitter {
           if (link !== undefined && this.link === link) {
             // A link closed from this side reports no close of its own: reconnect here.
             link.close();
-            this.onClosed({ code: 1000, reason: 'message handler failed', reconnect: true, transportFailed: false });
+            this.onClosed({
+              code: 1000,
+              reason: 'message handler failed',
+              reconnect: true,
+              transportFailed: false,
+            });
           }
           return;
         }
@@ -285,14 +297,19 @@ export class GroveClient extends EventEmitter {
     this.link = undefined;
     this.emit('disconnected', closed);
     if (this.stopped) return;
-    if (closed.transportFailed && this.transport === 'websocket' && this.options.transport !== 'websocket') {
+    if (
+      closed.transportFailed &&
+      this.transport === 'websocket' &&
+      this.options.transport !== 'websocket'
+    ) {
       // WebSocket is blocked on this network (or by a proxy): use plain HTTP from now on.
       this.transport = 'long-poll';
       void this.connect();
       return;
     }
     if (!closed.reconnect) {
-      const renewable = closed.code === CloseCode.authExpired && typeof this.options.token === 'function';
+      const renewable =
+        closed.code === CloseCode.authExpired && typeof this.options.token === 'function';
       if (!renewable) {
         this.stopped = true;
         this.failPending(new ConnectionRefused(closed.code, closed.reason));
@@ -317,7 +334,11 @@ export class GroveClient extends EventEmitter {
    * Sends a message and resolves once the relay has it durably queued for every recipient.
    * Retries under the same id across reconnects; rejects only when the relay refuses it.
    */
-  send(to: string[], data: Buffer | string, options: { id?: string; ttl?: number } = {}): Promise<SendReceipt> {
+  send(
+    to: string[],
+    data: Buffer | string,
+    options: { id?: string; ttl?: number } = {},
+  ): Promise<SendReceipt> {
     if (this.stopped) return Promise.reject(new Error('client is closed'));
     const message: OutgoingMessage = {
       id: options.id ?? ulid(),

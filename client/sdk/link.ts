@@ -1,6 +1,16 @@
 /** What the SDK receives from a relay, over either transport. */
 export type RelayFrame =
-  | { t: 'welcome'; epoch: string; head: number; drops: number; resync: boolean; domain: string; identity: string; device: string; limits: Record<string, number> }
+  | {
+      t: 'welcome';
+      epoch: string;
+      head: number;
+      drops: number;
+      resync: boolean;
+      domain: string;
+      identity: string;
+      device: string;
+      limits: Record<string, number>;
+    }
   | { t: 'sent'; id: string; recipients: number; duplicates: number }
   | { t: 'error'; id?: string; code: string; message: string; retryAfterMs?: number }
   | {
@@ -15,7 +25,13 @@ export type RelayFrame =
     }
   | { t: 'skip'; seq: number; reason: string }
   | { t: 'resync'; reason: string; epoch: string; drops: number }
-  | { t: 'presence'; identity: string; device: string; state: 'online' | 'offline'; status?: string }
+  | {
+      t: 'presence';
+      identity: string;
+      device: string;
+      state: 'online' | 'offline';
+      status?: string;
+    }
   | { t: 'pong' };
 
 export interface OutgoingMessage {

@@ -55,10 +55,14 @@ export class LongPollLink implements Link {
       signal: this.abort.signal,
       headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
     });
-    const body = (await response.json().catch(() => ({}))) as unknown;
+    const body: unknown = await response.json().catch(() => ({}));
     if (!response.ok) {
       const error = (body as ErrorBody).error;
-      throw new HttpError(response.status, error?.code ?? `HTTP_${response.status}`, error?.message ?? '');
+      throw new HttpError(
+        response.status,
+        error?.code ?? `HTTP_${response.status}`,
+        error?.message ?? '',
+      );
     }
     return body;
   }
@@ -71,6 +75,7 @@ export class LongPollLink implements Link {
         if (this.epoch !== undefined) params.set('epoch', this.epoch);
         if (this.epoch !== undefined && this.acked > 0) params.set('ack', String(this.acked));
         const reply = (await this.request(`/v1/poll?${params.toString()}`)) as PollReply;
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- may change during the await
         if (this.ended) return;
         if (!this.welcomed || reply.resync) {
           this.acked = reply.head - 1;
@@ -88,7 +93,12 @@ export class LongPollLink implements Link {
               limits: {},
             });
           } else {
-            this.handlers.frame({ t: 'resync', reason: 'epoch', epoch: reply.epoch, drops: reply.drops });
+            this.handlers.frame({
+              t: 'resync',
+              reason: 'epoch',
+              epoch: reply.epoch,
+              drops: reply.drops,
+            });
           }
         }
         this.epoch = reply.epoch;
@@ -112,10 +122,20 @@ export class LongPollLink implements Link {
         this.end({ code, reason: error.message, reconnect: false, transportFailed: false });
         return;
       }
-      this.end({ code: 4002, reason: `${error.code}: ${error.message}`, reconnect: true, transportFailed: false });
+      this.end({
+        code: 4002,
+        reason: `${error.code}: ${error.message}`,
+        reconnect: true,
+        transportFailed: false,
+      });
       return;
     }
-    this.end({ code: 1006, reason: (error as Error).message, reconnect: true, transportFailed: !this.welcomed });
+    this.end({
+      code: 1006,
+      reason: (error as Error).message,
+      reconnect: true,
+      transportFailed: !this.welcomed,
+    });
   }
 
   private end(closed: LinkClosed): void {
@@ -129,11 +149,19 @@ export class LongPollLink implements Link {
   send(message: OutgoingMessage): void {
     this.request('/v1/poll/send', { method: 'POST', body: JSON.stringify(message) })
       .then((result) => {
-        this.handlers.frame({ t: 'sent', ...(result as { id: string; recipients: number; duplicates: number }) });
+        this.handlers.frame({
+          t: 'sent',
+          ...(result as { id: string; recipients: number; duplicates: number }),
+        });
       })
       .catch((error: unknown) => {
         if (error instanceof HttpError) {
-          this.handlers.frame({ t: 'error', id: message.id, code: error.code, message: error.message });
+          this.handlers.frame({
+            t: 'error',
+            id: message.id,
+            code: error.code,
+            message: error.message,
+          });
         }
         // A network failure: the SDK resends on the next link.
       });
@@ -165,7 +193,13 @@ export class LongPollLink implements Link {
       for (const [key, p] of now) {
         if (this.presence.get(key) !== p.status) {
           this.presence.set(key, p.status ?? 'active');
-          this.handlers.frame({ t: 'presence', identity: p.identity, device: p.device, state: 'online', ...(p.status === undefined ? {} : { status: p.status }) });
+          this.handlers.frame({
+            t: 'presence',
+            identity: p.identity,
+            device: p.device,
+            state: 'online',
+            ...(p.status === undefined ? {} : { status: p.status }),
+          });
         }
       }
       for (const key of [...this.presence.keys()]) {

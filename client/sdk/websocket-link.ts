@@ -18,10 +18,10 @@ export class WebSocketLink implements Link {
     this.socket.on('open', () => {
       this.raw({ t: 'hello', ...hello });
     });
-    this.socket.on('message', (data) => {
+    this.socket.on('message', (data: Buffer) => {
       let frame: RelayFrame;
       try {
-        frame = JSON.parse(data.toString()) as RelayFrame;
+        frame = JSON.parse(data.toString('utf8')) as RelayFrame;
       } catch {
         return;
       }
@@ -39,7 +39,12 @@ export class WebSocketLink implements Link {
       this.socket.terminate();
     });
     this.socket.on('error', (error) => {
-      this.end({ code: 1006, reason: error.message, reconnect: true, transportFailed: !this.welcomed });
+      this.end({
+        code: 1006,
+        reason: error.message,
+        reconnect: true,
+        transportFailed: !this.welcomed,
+      });
     });
     this.socket.on('close', (code, reason) => {
       this.end({

@@ -109,8 +109,15 @@ export class DeviceTokenVerifier {
           requiredClaims: ['exp', 'sub'],
         });
         const device = payload['dev'];
-        if (typeof device !== 'string' || typeof payload.sub !== 'string' || payload.exp === undefined) {
-          throw new RelayError(ErrorCode.authMalformed, 'token lacks "sub" (identity) or "dev" (device)');
+        if (
+          typeof device !== 'string' ||
+          typeof payload.sub !== 'string' ||
+          payload.exp === undefined
+        ) {
+          throw new RelayError(
+            ErrorCode.authMalformed,
+            'token lacks "sub" (identity) or "dev" (device)',
+          );
         }
         return { domain, identity: payload.sub, device, expiresAt: payload.exp };
       } catch (error) {

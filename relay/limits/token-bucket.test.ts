@@ -55,7 +55,7 @@ describe('TokenBucket', () => {
     expect(bucket.take()).toBe(0);
     expect(bucket.take()).toBe(2000);
     clock.advance(1999);
-    expect(bucket.take()).toBe(2);
+    expect(bucket.take()).toBe(1);
   });
 });
 

@@ -8,7 +8,11 @@ export function parseRecipient(ref: string): RecipientRef {
   const colon = ref.indexOf(':');
   const kind = ref.slice(0, colon);
   const id = ref.slice(colon + 1);
-  if (colon < 0 || id === '' || (kind !== 'device' && kind !== 'identity' && kind !== 'workspace')) {
+  if (
+    colon < 0 ||
+    id === '' ||
+    (kind !== 'device' && kind !== 'identity' && kind !== 'workspace')
+  ) {
     throw new Error(`recipient "${ref}" must be device:ID, identity:ID or workspace:ID`);
   }
   return { kind, id };

@@ -53,7 +53,15 @@ export type HelloFrame = z.infer<typeof helloFrame>;
 export type SendFrame = z.infer<typeof sendFrame>;
 export type ClientFrame = z.infer<typeof clientFrame>;
 
-export type DecodeResult = { ok: true; frame: ClientFrame } | { ok: false; message: string };
+export type DecodeResult =
+  { ok: true; frame: ClientFrame } | { ok: false; message: string; id?: string };
+
+/** The id of a refused send frame, when it is a valid one: the sender can then match the error. */
+function sendIdOf(json: unknown): { id?: string } {
+  if (typeof json !== 'object' || json === null) return {};
+  const { t, id } = json as { t?: unknown; id?: unknown };
+  return t === 'send' && messageId.safeParse(id).success ? { id: id as string } : {};
+}
 
 /** Parses one text frame from a client; never throws. */
 export function decodeClientFrame(text: string): DecodeResult {
@@ -67,7 +75,11 @@ export function decodeClientFrame(text: string): DecodeResult {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const path = issue?.path.join('.') ?? '';
-    return { ok: false, message: `${path === '' ? 'frame' : path}: ${issue?.message ?? 'invalid'}` };
+    return {
+      ok: false,
+      message: `${path === '' ? 'frame' : path}: ${issue?.message ?? 'invalid'}`,
+      ...sendIdOf(json),
+    };
   }
   return { ok: true, frame: parsed.data };
 }
@@ -96,5 +108,11 @@ export type ServerFrame =
   | { t: 'error'; id?: string; code: string; message: string; retryAfterMs?: number }
   | { t: 'skip'; seq: number; reason: 'expired' }
   | { t: 'resync'; reason: 'epoch' | 'dropped'; epoch: string; drops: number }
-  | { t: 'presence'; identity: string; device: string; state: 'online' | 'offline'; status?: string }
+  | {
+      t: 'presence';
+      identity: string;
+      device: string;
+      state: 'online' | 'offline';
+      status?: string;
+    }
   | { t: 'pong' };

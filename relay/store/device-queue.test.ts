@@ -3,7 +3,8 @@ import { parseEntry } from './device-queue.js';
 
 describe('parseEntry', () => {
   it('reads an inline entry: seq, expiry, size and the JSON body', () => {
-    const body = '{"createdAt":1,"id":"m1","from":{"identity":"a","device":"a1"},"to":["device:b1"],"data":"aGk="}';
+    const body =
+      '{"createdAt":1,"id":"m1","from":{"identity":"a","device":"a1"},"to":["device:b1"],"data":"aGk="}';
     expect(parseEntry(`12:1700000000000:2:I${body}`)).toEqual({
       seq: 12,
       expiresAt: 1_700_000_000_000,
@@ -13,7 +14,8 @@ describe('parseEntry', () => {
   });
 
   it('reads an entry with a payload reference up to the newline, and the body after it', () => {
-    const body = '{"createdAt":1,"id":"m2","from":{"identity":"a","device":"a1"},"to":["workspace:w"]}';
+    const body =
+      '{"createdAt":1,"id":"m2","from":{"identity":"a","device":"a1"},"to":["workspace:w"]}';
     const ref = 'g:{p:acme:a1:m2}';
     expect(parseEntry(`3:99:10000:R${ref}\n${body}`)).toEqual({
       seq: 3,

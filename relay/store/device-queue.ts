@@ -53,7 +53,13 @@ export function parseEntry(raw: string): QueueEntry {
   const kind = raw.charAt(c + 1);
   if (kind === 'R') {
     const newline = raw.indexOf('\n', c + 2);
-    return { seq, expiresAt, bytes, payloadRef: raw.slice(c + 2, newline), body: raw.slice(newline + 1) };
+    return {
+      seq,
+      expiresAt,
+      bytes,
+      payloadRef: raw.slice(c + 2, newline),
+      body: raw.slice(newline + 1),
+    };
   }
   return { seq, expiresAt, bytes, body: raw.slice(c + 2) };
 }
@@ -75,14 +81,22 @@ export class DeviceQueueStore {
   async enqueue(
     domain: string,
     device: string,
-    message: { dedupKey: string; expiresAt: number; body: string; bytes: number; payloadRef?: string },
+    message: {
+      dedupKey: string;
+      expiresAt: number;
+      body: string;
+      bytes: number;
+      payloadRef?: string;
+    },
     bounds: QueueBounds,
   ): Promise<EnqueueResult> {
     const keys = deviceKeys(domain, device);
     const now = this.clock();
     const retentionMs = bounds.retentionSeconds * 1000;
     const stored =
-      message.payloadRef === undefined ? `I${message.body}` : `R${message.payloadRef}\n${message.body}`;
+      message.payloadRef === undefined
+        ? `I${message.body}`
+        : `R${message.payloadRef}\n${message.body}`;
     const [queued, seq, receivers, expired, dropped] = await this.redis.groveEnqueue(
       keys.meta,
       keys.queue,
@@ -116,7 +130,14 @@ export class DeviceQueueStore {
     maxBytes: number,
   ): Promise<QueueWindow | undefined> {
     const keys = deviceKeys(domain, device);
-    const reply = await this.redis.groveFetch(keys.meta, keys.queue, this.clock(), fromSeq, maxCount, maxBytes);
+    const reply = await this.redis.groveFetch(
+      keys.meta,
+      keys.queue,
+      this.clock(),
+      fromSeq,
+      maxCount,
+      maxBytes,
+    );
     const [epoch, head, next, drops, expired, ...entries] = reply;
     if (epoch === null || epoch === undefined) return undefined;
     return {
@@ -130,7 +151,12 @@ export class DeviceQueueStore {
   }
 
   /** Returns the new head, or 'stale' when the epoch changed under the connection. */
-  async ack(domain: string, device: string, upTo: number, epoch: string): Promise<number | 'stale'> {
+  async ack(
+    domain: string,
+    device: string,
+    upTo: number,
+    epoch: string,
+  ): Promise<number | 'stale'> {
     const keys = deviceKeys(domain, device);
     const [head] = await this.redis.groveAck(keys.meta, keys.queue, upTo, epoch);
     if (head === undefined || head < 0) return 'stale';

@@ -74,7 +74,9 @@ export class DirectoryCache {
       this.redis.hgetall(keys.workspaces),
     ]);
     const deviceToIdentity = new Map(Object.entries(devices));
-    const identityToDevices = new Map<string, string[]>(Object.keys(identities).map((id) => [id, []]));
+    const identityToDevices = new Map<string, string[]>(
+      Object.keys(identities).map((id) => [id, []]),
+    );
     for (const [device, identity] of deviceToIdentity) {
       identityToDevices.get(identity)?.push(device);
     }
@@ -87,7 +89,11 @@ export class DirectoryCache {
 }
 
 /** Writes a domain's directory (the local stack's seed; later the Manager) and notifies relays. */
-export async function writeDirectory(redis: RedisClient, domain: string, seed: DirectorySeed): Promise<void> {
+export async function writeDirectory(
+  redis: RedisClient,
+  domain: string,
+  seed: DirectorySeed,
+): Promise<void> {
   const keys = directoryKeys(domain);
   const devices: Record<string, string> = {};
   const identities: Record<string, string> = {};
@@ -96,7 +102,8 @@ export async function writeDirectory(redis: RedisClient, domain: string, seed: D
     for (const device of identity.devices) devices[device] = identity.id;
   }
   const workspaces: Record<string, string> = {};
-  for (const workspace of seed.workspaces) workspaces[workspace.id] = JSON.stringify(workspace.members);
+  for (const workspace of seed.workspaces)
+    workspaces[workspace.id] = JSON.stringify(workspace.members);
   const multi = redis.multi();
   multi.del(keys.devices, keys.identities, keys.workspaces);
   if (Object.keys(devices).length > 0) multi.hset(keys.devices, devices);

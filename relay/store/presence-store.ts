@@ -24,7 +24,12 @@ function encodeHandle(handle: PresenceHandle): string {
 
 function decodeHandle(value: string): PresenceHandle | undefined {
   const [domain, identity, device, connectionId] = value.split('|');
-  if (domain === undefined || identity === undefined || device === undefined || connectionId === undefined) {
+  if (
+    domain === undefined ||
+    identity === undefined ||
+    device === undefined ||
+    connectionId === undefined
+  ) {
     return undefined;
   }
   return { domain, identity, device, connectionId };
@@ -43,7 +48,12 @@ export class PresenceStore {
 
   async online(pod: string, handle: PresenceHandle, status: PresenceStatus): Promise<void> {
     const keys = identityKeys(handle.domain, handle.identity);
-    const event: PresenceEvent = { identity: handle.identity, device: handle.device, state: 'online', status };
+    const event: PresenceEvent = {
+      identity: handle.identity,
+      device: handle.device,
+      state: 'online',
+      status,
+    };
     await Promise.all([
       this.redis.sadd(podKeys.conns(pod), encodeHandle(handle)),
       this.redis.grovePresenceOnline(
@@ -59,7 +69,11 @@ export class PresenceStore {
 
   async offline(pod: string | undefined, handle: PresenceHandle): Promise<void> {
     const keys = identityKeys(handle.domain, handle.identity);
-    const event: PresenceEvent = { identity: handle.identity, device: handle.device, state: 'offline' };
+    const event: PresenceEvent = {
+      identity: handle.identity,
+      device: handle.device,
+      state: 'offline',
+    };
     await this.redis.grovePresenceOffline(
       keys.presence,
       handle.device,

@@ -19,10 +19,21 @@ type Reply = (string | number | null)[];
 
 /** The Lua scripts as commands (ioredis sends EVALSHA and falls back to EVAL once). */
 export interface GroveCommands {
-  groveEnqueue(meta: string, queue: string, ids: string, ...args: (string | number)[]): Promise<number[]>;
+  groveEnqueue(
+    meta: string,
+    queue: string,
+    ids: string,
+    ...args: (string | number)[]
+  ): Promise<number[]>;
   groveFetch(meta: string, queue: string, ...args: (string | number)[]): Promise<Reply>;
   groveAck(meta: string, queue: string, upTo: number, epoch: string): Promise<number[]>;
-  groveClaim(meta: string, queue: string, epoch: string, conn: string, channel: string): Promise<Reply>;
+  groveClaim(
+    meta: string,
+    queue: string,
+    epoch: string,
+    conn: string,
+    channel: string,
+  ): Promise<Reply>;
   grovePresenceOnline(key: string, ...args: string[]): Promise<number>;
   grovePresenceOffline(key: string, ...args: string[]): Promise<number>;
 }

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
 import { GroveClient, type PresenceChange } from '../../client/sdk/grove-client.js';
+import { podKeys } from '../store/keys.js';
 import { sleep, waitFor } from '../../test/support/ports.js';
 import { RedisServer } from '../../test/support/redis-server.js';
 import {
@@ -47,6 +49,7 @@ describe('presence across relay pods', () => {
         { id: 'alice', devices: ['a1'] },
         { id: 'bob', devices: ['b1', 'b2'] },
         { id: 'carol', devices: ['c1'] },
+        { id: 'dan', devices: ['d1'] },
       ],
       workspaces: [],
     });
@@ -99,6 +102,26 @@ describe('presence across relay pods', () => {
     await bob.close();
     await waitFor(() => events.length >= 2, 'offline');
     expect(events[1]).toEqual({ identity: 'bob', device: 'b2', state: 'offline' });
+    await watching.close();
+  });
+
+  it('restores the presence of its devices when a live relay was swept as dead (a long pause)', async () => {
+    const { client: watching, events } = await watcher([relayA.url], 'dan');
+    await connect('dan', 'd1', [relayB.url]);
+    await waitFor(() => events.length >= 1, 'online');
+    // What another pod sees when relay B misses its heartbeats: a deadline in the past.
+    const inspect = new Redis(redis.url);
+    try {
+      await inspect.zadd(podKeys.pods, 0, relayB.podId);
+    } finally {
+      inspect.disconnect();
+    }
+    await waitFor(() => events.length >= 3, 'offline, then online again', 5000);
+    expect(events).toEqual([
+      { identity: 'dan', device: 'd1', state: 'online', status: 'active' },
+      { identity: 'dan', device: 'd1', state: 'offline' },
+      { identity: 'dan', device: 'd1', state: 'online', status: 'active' },
+    ]);
     await watching.close();
   });
 

@@ -19,7 +19,9 @@ export class RedisServer {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  static async start(options: { appendonly?: boolean; args?: string[] } = {}): Promise<RedisServer> {
+  static async start(
+    options: { appendonly?: boolean; args?: string[] } = {},
+  ): Promise<RedisServer> {
     const dir = mkdtempSync(join(tmpdir(), 'grove-redis-'));
     const args = [
       '--appendonly',
@@ -49,7 +51,8 @@ export class RedisServer {
       });
       try {
         await client.connect();
-        return (await client.ping()) === 'PONG';
+        await client.ping();
+        return true;
       } finally {
         client.disconnect();
       }

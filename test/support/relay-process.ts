@@ -22,8 +22,15 @@ export interface TestDomain {
   limits: RelayLimits;
 }
 
-export async function makeDomain(name: string, limits: Partial<RelayLimits> = {}): Promise<TestDomain> {
-  return { name, key: await generateDomainKey(`${name}-1`), limits: { ...DEFAULT_RELAY_LIMITS, ...limits } };
+export async function makeDomain(
+  name: string,
+  limits: Partial<RelayLimits> = {},
+): Promise<TestDomain> {
+  return {
+    name,
+    key: await generateDomainKey(`${name}-1`),
+    limits: { ...DEFAULT_RELAY_LIMITS, ...limits },
+  };
 }
 
 export async function tokenFor(
@@ -33,10 +40,19 @@ export async function tokenFor(
   ttlSeconds = 3600,
   nowSeconds?: number,
 ): Promise<string> {
-  return issueDeviceToken(domain.key, { domain: domain.name, identity, device }, ttlSeconds, nowSeconds);
+  return issueDeviceToken(
+    domain.key,
+    { domain: domain.name, identity, device },
+    ttlSeconds,
+    nowSeconds,
+  );
 }
 
-export async function seedDirectory(redis: RedisTarget, domain: string, seed: DirectorySeed): Promise<void> {
+export async function seedDirectory(
+  redis: RedisTarget,
+  domain: string,
+  seed: DirectorySeed,
+): Promise<void> {
   const client = connectRedis(redis, 'commands');
   try {
     await writeDirectory(client, domain, seed);
@@ -95,12 +111,16 @@ export class RelayProcess {
     const dir = mkdtempSync(join(tmpdir(), 'grove-relay-'));
     const file = join(dir, 'relay.json');
     writeFileSync(file, JSON.stringify(config));
-    const child = spawn(process.execPath, [join(root, 'bin', 'grove.js'), 'relay', '--config', file], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [join(root, 'bin', 'grove.js'), 'relay', '--config', file],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const logs: string[] = [];
-    child.stdout?.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
     const relay = new RelayProcess(port, podId, child, logs);
     await waitFor(
       async () => {
@@ -129,7 +149,9 @@ export class RelayProcess {
   /** SIGTERM: drain; resolves with the exit code. */
   async terminate(): Promise<number | null> {
     if (!this.running) return this.child.exitCode;
-    const exited = new Promise<number | null>((resolve) => this.child.once('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      this.child.once('exit', (code) => resolve(code)),
+    );
     this.child.kill('SIGTERM');
     return exited;
   }

@@ -1,0 +1,284 @@
+/**
+ * `npm run bench`: Grove against Mosquitto on this machine, in one run. Starts its own
+ * redis-server (AOF, appendfsync always, then everysec), relay processes and a mosquitto
+ * broker, runs the workloads, prints one JSON object and writes bench/results/latest.json.
+ *
+ *   --quick            scaled-down counts (about a minute)
+ *   --only=LIST        comma-separated subset of oneToOne,fanOut,backlog,idle
+ *   --fsync=MODE       always | everysec | both (default both; everysec skips `idle`)
+ *   --profile          relays run with --cpu-prof; profiles go to bench/results/profiles/
+ *   --no-mosquitto     Grove only
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { GroveStack, BENCH_LIMITS, RELAY_OVERRIDES, type Fsync } from './lib/grove-stack.js';
+import { MosquittoBroker } from './lib/mosquitto.js';
+import { ratio, round } from './lib/util.js';
+import { groveBacklog, groveFanOut, groveIdleMemory, groveOneToOne, groveSeed } from './workloads/grove.js';
+import {
+  mosquittoBacklog,
+  mosquittoFanOut,
+  mosquittoIdleMemory,
+  mosquittoOneToOne,
+} from './workloads/mosquitto.js';
+import { FULL, QUICK } from './workloads/params.js';
+
+const WORKLOADS = ['oneToOne', 'fanOut', 'backlog', 'idle'] as const;
+type Workload = (typeof WORKLOADS)[number];
+/** The whole run is bounded: past this, whatever was measured is written and the run ends. */
+const HARD_LIMIT_MS = 15 * 60 * 1000;
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const resultsDir = join(here, 'results');
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    fsync: { type: 'string', default: 'both' },
+    profile: { type: 'boolean', default: false },
+    'no-mosquitto': { type: 'boolean', default: false },
+  },
+});
+const params = values.quick ? QUICK : FULL;
+const selected = new Set<Workload>(
+  values.only === undefined
+    ? WORKLOADS
+    : values.only.split(',').map((name) => {
+        if (!(WORKLOADS as readonly string[]).includes(name)) throw new Error(`unknown workload "${name}"`);
+        return name as Workload;
+      }),
+);
+const fsyncModes: Fsync[] =
+  values.fsync === 'both' ? ['always', 'everysec'] : values.fsync === 'everysec' ? ['everysec'] : ['always'];
+const withMosquitto = !values['no-mosquitto'];
+const profileDir = values.profile ? join(resultsDir, 'profiles') : undefined;
+
+/** Pids of the servers this run started, killed if the run is cut short. */
+const childPids = new Set<number>();
+
+const log = (message: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+
+function machine() {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const redis = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout;
+  return {
+    nproc: availableParallelism(),
+    memoryBytes: totalmem(),
+    cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? 'unknown',
+    kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
+    node: process.version,
+    redis: /v=(\S+)/.exec(redis)?.[1] ?? 'unknown',
+    mosquitto: MosquittoBroker.version(),
+  };
+}
+
+type Result = Record<string, unknown>;
+
+async function attempt(name: string, run: () => Promise<Result>): Promise<Result> {
+  const started = Date.now();
+  log(`${name} …`);
+  try {
+    const result = await run();
+    log(`${name} done in ${round((Date.now() - started) / 1000, 1)} s`);
+    return result;
+  } catch (error) {
+    log(`${name} FAILED: ${(error as Error).message}`);
+    return { error: (error as Error).message };
+  }
+}
+
+const num = (value: unknown, ...path: string[]): number => {
+  let current: unknown = value;
+  for (const key of path) current = (current as Record<string, unknown> | undefined)?.[key];
+  return typeof current === 'number' ? current : NaN;
+};
+
+/** Grove / Mosquitto ratios: above 1 means Grove is higher (faster for rates, slower for latencies). */
+function ratios(workload: Workload, grove: Result | undefined, mosquitto: Result | undefined): Result | undefined {
+  if (grove === undefined || mosquitto === undefined) return undefined;
+  switch (workload) {
+    case 'oneToOne':
+      return {
+        messagesPerSec: ratio(num(grove, 'messagesPerSec'), num(mosquitto, 'messagesPerSec')),
+        p50Latency: ratio(num(grove, 'latency', 'p50Ms'), num(mosquitto, 'latency', 'p50Ms')),
+        p99Latency: ratio(num(grove, 'latency', 'p99Ms'), num(mosquitto, 'latency', 'p99Ms')),
+      };
+    case 'fanOut':
+      return {
+        deliveriesPerSec: ratio(num(grove, 'deliveriesPerSec'), num(mosquitto, 'deliveriesPerSec')),
+        p50LatencyToLast: ratio(
+          num(grove, 'latencyToLastRecipient', 'p50Ms'),
+          num(mosquitto, 'latencyToLastRecipient', 'p50Ms'),
+        ),
+        p99LatencyToLast: ratio(
+          num(grove, 'latencyToLastRecipient', 'p99Ms'),
+          num(mosquitto, 'latencyToLastRecipient', 'p99Ms'),
+        ),
+      };
+    case 'backlog':
+      return {
+        drainMessagesPerSec: ratio(num(grove, 'drainMessagesPerSec'), num(mosquitto, 'drainMessagesPerSec')),
+        fillMessagesPerSec: ratio(num(grove, 'fill', 'messagesPerSec'), num(mosquitto, 'fill', 'messagesPerSec')),
+      };
+    case 'idle':
+      return {
+        bytesPerConnection: ratio(
+          num(grove, 'relayRssBytesPerConnection'),
+          num(mosquitto, 'brokerRssBytesPerConnection'),
+        ),
+      };
+  }
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  mkdirSync(resultsDir, { recursive: true });
+  if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
+  const results: Partial<Record<Workload, Record<string, Result | undefined>>> = {};
+  const record = (workload: Workload, key: string, value: Result) => {
+    results[workload] = { ...results[workload], [key]: value };
+  };
+  const redisInfo: Record<string, unknown> = {};
+
+  let broker: MosquittoBroker | undefined;
+  if (withMosquitto) {
+    broker = await MosquittoBroker.start({ maxInflightMessages: params.inFlightWindow });
+    childPids.add(broker.pid);
+    log(`mosquitto ${MosquittoBroker.version()} on ${broker.url}`);
+  }
+  try {
+    for (const fsync of fsyncModes) {
+      const key = fsync === 'always' ? 'grove' : 'groveEverysec';
+      log(`starting redis (appendfsync ${fsync}) and 2 relays`);
+      const stack = await GroveStack.start({
+        fsync,
+        relays: 2,
+        seed: groveSeed(params),
+        profileDir,
+        onChild: (pid) => childPids.add(pid),
+      });
+      try {
+        const info = await stack.redisInfo();
+        redisInfo[fsync] = { appendfsync: info.appendfsync, version: info.version };
+        const tag = fsync === 'always' ? 'a' : 'e';
+        for (const workload of WORKLOADS) {
+          if (!selected.has(workload)) continue;
+          if (workload === 'idle' && fsync !== 'always') continue;
+          const run = `${tag}${workload}`;
+          const grove = await attempt(`${workload} grove (fsync ${fsync})`, () => {
+            switch (workload) {
+              case 'oneToOne':
+                return groveOneToOne(stack, params, run);
+              case 'fanOut':
+                return groveFanOut(stack, params, run);
+              case 'backlog':
+                return groveBacklog(stack, params, run);
+              case 'idle':
+                return groveIdleMemory(stack, params);
+            }
+          });
+          record(workload, key, grove);
+          if (broker !== undefined && fsync === fsyncModes[0]) {
+            const mq = broker;
+            const mosquitto = await attempt(`${workload} mosquitto`, () => {
+              switch (workload) {
+                case 'oneToOne':
+                  return mosquittoOneToOne(mq, params, run);
+                case 'fanOut':
+                  return mosquittoFanOut(mq, params, run);
+                case 'backlog':
+                  return mosquittoBacklog(mq, params, run);
+                case 'idle':
+                  return mosquittoIdleMemory(mq, params, run);
+              }
+            });
+            record(workload, 'mosquitto', mosquitto);
+          }
+        }
+      } finally {
+        await stack.stop();
+      }
+    }
+  } finally {
+    await broker?.stop();
+  }
+
+  for (const workload of WORKLOADS) {
+    const entry = results[workload];
+    if (entry === undefined) continue;
+    const grove = entry.grove ?? entry.groveEverysec;
+    const r = ratios(workload, grove, entry.mosquitto);
+    if (r !== undefined) entry.ratioGroveOverMosquitto = r;
+    if (entry.groveEverysec !== undefined && entry.mosquitto !== undefined && entry.grove !== undefined) {
+      const e = ratios(workload, entry.groveEverysec, entry.mosquitto);
+      if (e !== undefined) entry.ratioGroveEverysecOverMosquitto = e;
+    }
+  }
+
+  const output = {
+    benchmark: 'grove-vs-mosquitto',
+    startedAt: startedAt.toISOString(),
+    durationS: round((Date.now() - startedAt.getTime()) / 1000, 1),
+    quick: values.quick,
+    machine: machine(),
+    where: {
+      loadGenerators: `every client (Grove SDK devices over WebSocket, mqtt.js clients) runs in the benchmark process (pid ${process.pid}, one Node.js thread)`,
+      grove: 'redis-server child process (AOF on) + relay child processes (`grove relay`, 2 for workloads 1-3, a fresh 3rd for idle memory), all on loopback',
+      mosquitto: 'one mosquitto child process (single-threaded), loopback',
+      sharedCpu: 'everything shares the same cores; timings include client-side cost on both sides',
+      latencyClock: 'performance.now() of the benchmark process: send/publish start -> message handler on the receiving client',
+    },
+    config: {
+      params,
+      groveLimits: BENCH_LIMITS,
+      relayOverrides: RELAY_OVERRIDES,
+      redis: redisInfo,
+      mosquitto: broker?.configText
+        .split('\n')
+        .filter((line) => line !== '' && !line.startsWith('listener') && !line.startsWith('persistence_location')),
+      profileDir,
+    },
+    results,
+  };
+  const json = JSON.stringify(output, null, 2);
+  writeFileSync(join(resultsDir, 'latest.json'), `${json}\n`);
+  process.stdout.write(`${json}\n`);
+  log(`wrote ${join(resultsDir, 'latest.json')}`);
+}
+
+/** Kills every server this run started (they are not in our process group's lifetime otherwise). */
+function killChildren(): void {
+  for (const pid of childPids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+const hardStop = setTimeout(() => {
+  log(`hard limit of ${HARD_LIMIT_MS / 60_000} min reached; exiting`);
+  killChildren();
+  process.exit(2);
+}, HARD_LIMIT_MS);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    killChildren();
+    process.exit(130);
+  });
+}
+hardStop.unref();
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    log(`failed: ${(error as Error).stack ?? String(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,240 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import {
+  GroveClient,
+  type GroveClientOptions,
+  type ReceivedMessage,
+  type SendReceipt,
+} from '../../client/sdk/grove-client.js';
+import type { LinkClosed } from '../../client/sdk/link.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import { deviceKeys } from '../store/keys.js';
+import { sleep, waitFor } from '../../test/support/ports.js';
+import { RedisServer } from '../../test/support/redis-server.js';
+import {
+  makeDomain,
+  RelayProcess,
+  seedDirectory,
+  tokenFor,
+  type TestDomain,
+} from '../../test/support/relay-process.js';
+
+const DOMAIN = 'acme';
+
+/**
+ * Sends `count` messages on a timer, without waiting for earlier receipts (as a busy
+ * application would), and records which ones the relay acknowledged.
+ */
+function stream(client: GroveClient, to: string, count: number, intervalMs: number) {
+  const acked: string[] = [];
+  const failed: unknown[] = [];
+  const sends: Promise<SendReceipt | undefined>[] = [];
+  const done = new Promise<void>((resolve) => {
+    let i = 0;
+    const timer = setInterval(() => {
+      if (i >= count) {
+        clearInterval(timer);
+        resolve();
+        return;
+      }
+      const n = i++;
+      sends.push(
+        client.send([to], `stream ${n}`, { id: `m-${String(n).padStart(4, '0')}` }).then(
+          (receipt) => {
+            acked.push(receipt.id);
+            return receipt;
+          },
+          (error: unknown) => {
+            failed.push(error);
+            return undefined;
+          },
+        ),
+      );
+    }, intervalMs);
+  });
+  return {
+    acked,
+    failed,
+    /** Resolves once every send was made and has settled. */
+    settled: async () => {
+      await done;
+      return Promise.all(sends);
+    },
+  };
+}
+
+/** Asserts the application saw exactly the acknowledged ids, once each, in queue order. */
+function expectExactlyOnce(got: ReceivedMessage[], acked: string[]): void {
+  const ids = got.map((m) => m.id);
+  expect(ids.length).toBe(new Set(ids).size);
+  expect([...ids].sort()).toEqual([...acked].sort());
+  const seqs = got.map((m) => m.seq);
+  for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBeGreaterThan(seqs[i - 1] ?? 0);
+}
+
+describe('faults: relay crash, drain and Redis restart lose nothing acknowledged', () => {
+  let redis: RedisServer;
+  let inspect: Redis;
+  let domain: TestDomain;
+  const relays: RelayProcess[] = [];
+  const clients: GroveClient[] = [];
+
+  async function startRelay(overrides: Parameters<typeof RelayProcess.start>[0]['overrides'] = {}) {
+    const relay = await RelayProcess.start({
+      redis: { url: redis.url, cluster: false },
+      domains: [domain],
+      overrides,
+    });
+    relays.push(relay);
+    return relay;
+  }
+
+  async function connect(
+    identity: string,
+    device: string,
+    relayList: string[],
+    options: Partial<GroveClientOptions> = {},
+  ) {
+    const got: ReceivedMessage[] = [];
+    const closes: LinkClosed[] = [];
+    const client = new GroveClient({
+      relays: relayList,
+      token: await tokenFor(domain, identity, device),
+      backoff: { initialMs: 50, maxMs: 400 },
+      onMessage: (message) => {
+        got.push(message);
+      },
+      ...options,
+    });
+    client.on('disconnected', (closed: LinkClosed) => closes.push(closed));
+    const fatal: unknown[] = [];
+    client.on('fatal', (error: unknown) => fatal.push(error));
+    clients.push(client);
+    await client.start();
+    return { client, got, closes, fatal };
+  }
+
+  const queueLength = (device: string) => inspect.llen(deviceKeys(DOMAIN, device).queue);
+
+  beforeAll(async () => {
+    redis = await RedisServer.start({ appendonly: true });
+    inspect = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    inspect.on('error', () => undefined);
+    domain = await makeDomain(DOMAIN, { sendRatePerSecond: 5000, sendBurst: 5000 });
+    await seedDirectory({ url: redis.url, cluster: false }, DOMAIN, {
+      identities: [
+        { id: 'sender', devices: ['s1', 's2', 's3', 's4', 's5'] },
+        { id: 'receiver', devices: ['r1', 'r2', 'r3', 'r4'] },
+      ],
+      workspaces: [],
+    });
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.close()));
+    await Promise.all(relays.map((relay) => relay.kill9()));
+    inspect.disconnect();
+    await redis.stop();
+  });
+
+  it('loses nothing acked when the relay holding the receiver is killed with SIGKILL mid-stream', async () => {
+    const relayA = await startRelay();
+    const relayB = await startRelay();
+    const receiver = await connect('receiver', 'r1', [relayA.url, relayB.url]);
+    // One sender on the surviving relay, one on the relay that dies (its sends in flight are retried).
+    const steady = await connect('sender', 's1', [relayB.url]);
+    const exposed = await connect('sender', 's2', [relayA.url, relayB.url]);
+    const fromSteady = stream(steady.client, 'device:r1', 500, 4);
+    const fromExposed = stream(exposed.client, 'device:r1', 200, 10);
+
+    await waitFor(() => fromSteady.acked.length >= 150, '150 acked sends before the crash');
+    await relayA.kill9();
+    await Promise.all([fromSteady.settled(), fromExposed.settled()]);
+    expect(fromSteady.failed).toEqual([]);
+    expect(fromExposed.failed).toEqual([]);
+    expect(fromSteady.acked).toHaveLength(500);
+    expect(fromExposed.acked).toHaveLength(200);
+
+    await waitFor(() => receiver.got.length >= 700, 'every acked message at the receiver', 20_000);
+    await sleep(300);
+    const fromS1 = receiver.got.filter((m) => m.from.device === 's1');
+    const fromS2 = receiver.got.filter((m) => m.from.device === 's2');
+    expect(fromS1.length + fromS2.length).toBe(receiver.got.length);
+    expectExactlyOnce(fromS1, fromSteady.acked);
+    expectExactlyOnce(fromS2, fromExposed.acked);
+    expect(receiver.closes.length).toBeGreaterThanOrEqual(1);
+    expect(receiver.fatal).toEqual([]);
+    await waitFor(async () => (await queueLength('r1')) === 0, 'every message acknowledged');
+    await Promise.all([receiver.client.close(), steady.client.close(), exposed.client.close()]);
+  });
+
+  it('drains on SIGTERM: exits 0 within the grace period, clients move with 4000, nothing lost', async () => {
+    const relayA = await startRelay({
+      drain: { gracePeriodSeconds: 6, batchSize: 1, batchIntervalMs: 50 },
+    });
+    const relayB = await startRelay();
+    const receiver = await connect('receiver', 'r2', [relayA.url, relayB.url]);
+    const sender = await connect('sender', 's3', [relayA.url, relayB.url]);
+    const sends = stream(sender.client, 'device:r2', 300, 5);
+
+    await waitFor(() => sends.acked.length >= 100, '100 acked sends before the drain');
+    const started = Date.now();
+    const exitCode = await relayA.terminate();
+    const took = Date.now() - started;
+    expect(exitCode).toBe(0);
+    expect(took).toBeLessThan(6000);
+
+    await sends.settled();
+    expect(sends.failed).toEqual([]);
+    expect(sends.acked).toHaveLength(300);
+    await waitFor(() => receiver.got.length >= 300, 'every message at the receiver', 15_000);
+    await sleep(300);
+    expectExactlyOnce(receiver.got, sends.acked);
+    for (const peer of [receiver, sender]) {
+      expect(peer.fatal).toEqual([]);
+      expect(peer.closes[0]?.code).toBe(CloseCode.draining);
+      expect(peer.client.connected).toBe(true);
+    }
+    await Promise.all([receiver.client.close(), sender.client.close()]);
+  });
+
+  it('loses nothing acked when Redis is killed with SIGKILL and restarted from its AOF', async () => {
+    const relayA = await startRelay();
+    const relayB = await startRelay();
+    // An offline device's backlog, acknowledged before the crash.
+    const early = await connect('sender', 's4', [relayA.url]);
+    const backlog: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      backlog.push((await early.client.send(['device:r4'], `backlog ${i}`, { id: `b-${i}` })).id);
+    }
+    await early.client.close();
+
+    const receiver = await connect('receiver', 'r3', [relayA.url]);
+    const sender = await connect('sender', 's5', [relayB.url]);
+    const sends = stream(sender.client, 'device:r3', 300, 5);
+    await waitFor(() => sends.acked.length >= 80, '80 acked sends before the crash');
+
+    await redis.kill();
+    await sleep(200);
+    const ackedWhileDown = sends.acked.length;
+    await sleep(1300);
+    // Sends made while Redis is down are not acknowledged (the SDK keeps retrying them).
+    expect(sends.acked.length).toBe(ackedWhileDown);
+    expect(sender.client.pendingSends).toBeGreaterThan(0);
+    await redis.launch();
+
+    await sends.settled();
+    expect(sends.failed).toEqual([]);
+    expect(sends.acked).toHaveLength(300);
+    await waitFor(() => receiver.got.length >= 300, 'every message at the receiver', 20_000);
+    await sleep(300);
+    expectExactlyOnce(receiver.got, sends.acked);
+
+    // The offline backlog survived too.
+    expect(await queueLength('r4')).toBe(50);
+    const late = await connect('receiver', 'r4', [relayB.url]);
+    await waitFor(() => late.got.length >= 50, 'the backlog');
+    expect(late.got.map((m) => m.id)).toEqual(backlog);
+    await Promise.all([receiver.client.close(), sender.client.close(), late.client.close()]);
+  });
+});
