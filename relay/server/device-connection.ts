@@ -4,6 +4,7 @@ import { TokenBucket, WindowCounter } from '../limits/token-bucket.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { ErrorCode, RelayError } from '../protocol/error-codes.js';
 import { decodeClientFrame, type ClientFrame, type ServerFrame } from '../protocol/frames.js';
+import { parseEntry } from '../store/device-queue.js';
 import { deviceKeys, identityKeys } from '../store/keys.js';
 import type { PresenceStatus } from '../store/presence-store.js';
 import { newConnectionId, type RelayCore } from './relay-core.js';
@@ -29,6 +30,8 @@ const FETCH_BYTES = 1024 * 1024;
  */
 export class DeviceConnection {
   private claims: DeviceClaims | undefined;
+  /** Frames received while the hello is being processed; undefined outside that time. */
+  private early: ClientFrame[] | undefined;
   private connectionId = '';
   private epoch = '';
   private drops = 0;
@@ -45,6 +48,7 @@ export class DeviceConnection {
   private slowSince: number | undefined;
   private slowTimer: NodeJS.Timeout | undefined;
   private helloTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
   private alive = true;
   private closed = false;
@@ -62,8 +66,19 @@ export class DeviceConnection {
       }
       return;
     }
-    const seq = Number(message.slice(1));
-    if (seq >= this.knownNext) this.knownNext = seq + 1;
+    const newline = message.indexOf('\n');
+    const header = newline < 0 ? message : message.slice(0, newline);
+    const space = header.indexOf(' ');
+    const seq = Number(header.slice(1, space));
+    const epoch = header.slice(space + 1);
+    if (epoch === this.epoch && seq >= this.knownNext) this.knownNext = seq + 1;
+    if (
+      newline >= 0 &&
+      epoch === this.epoch &&
+      this.writeFromWake(seq, message.slice(newline + 1))
+    ) {
+      return;
+    }
     this.pump();
   };
   private readonly onPresence = (message: string): void => {
@@ -85,7 +100,9 @@ export class DeviceConnection {
         this.badFrame(undefined, 'binary frames are not part of the protocol; send JSON text');
         return;
       }
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString('utf8');
+      const text = Array.isArray(data)
+        ? Buffer.concat(data).toString('utf8')
+        : data.toString('utf8');
       this.onText(text);
     });
     socket.on('pong', () => {
@@ -107,6 +124,11 @@ export class DeviceConnection {
       this.alive = false;
       socket.ping();
     }, settings.pingIntervalMs);
+  }
+
+  /** A method, not the field: the state changes across awaits, where narrowing would mislead. */
+  private isClosed(): boolean {
+    return this.closed;
   }
 
   get device(): DeviceClaims | undefined {
@@ -133,13 +155,28 @@ export class DeviceConnection {
       return;
     }
     const frame = decoded.frame;
+    if (this.early !== undefined) {
+      this.early.push(frame);
+      return;
+    }
     if (this.claims === undefined) {
       if (frame.t !== 'hello') {
         this.error(ErrorCode.notHello, 'the first frame must be hello with a token');
         this.close(CloseCode.protocolError, 'expected hello');
         return;
       }
-      void this.hello(frame.token, frame.epoch, frame.status);
+      // A client may pipeline frames behind its hello: hold them, and stop reading, until
+      // the hello is settled, then handle them in order.
+      this.early = [];
+      this.socket.pause();
+      void this.hello(frame.token, frame.epoch, frame.status).finally(() => {
+        const early = this.early ?? [];
+        this.early = undefined;
+        this.socket.resume();
+        const claims = this.claims;
+        if (this.closed || claims === undefined) return;
+        for (const next of early) void this.handle(next, claims);
+      });
       return;
     }
     void this.handle(frame, this.claims);
@@ -153,7 +190,11 @@ export class DeviceConnection {
     }
   }
 
-  private async hello(token: string, knownEpoch: string | undefined, status: PresenceStatus | undefined) {
+  private async hello(
+    token: string,
+    knownEpoch: string | undefined,
+    status: PresenceStatus | undefined,
+  ) {
     if (this.helloTimer !== undefined) clearTimeout(this.helloTimer);
     this.helloTimer = undefined;
     let claims: DeviceClaims;
@@ -200,6 +241,17 @@ export class DeviceConnection {
       await this.core.storage(() =>
         this.core.presence.online(this.core.config.podId, this.handle_(), this.status),
       );
+      // Closed while going online: cleanup ran before the entry existed, so remove it here.
+      if (this.isClosed()) {
+        await this.core.presence.offline(this.core.config.podId, this.handle_());
+        return;
+      }
+      this.expiryTimer = setTimeout(
+        () => {
+          this.close(CloseCode.authExpired, 'token expired: reconnect with a fresh token');
+        },
+        Math.min(claims.expiresAt * 1000 - this.core.clock(), 2 ** 31 - 1),
+      );
       this.pump();
     } catch (error) {
       this.refuse(error);
@@ -232,15 +284,22 @@ export class DeviceConnection {
       case 'send': {
         const wait = this.sendBucket?.take() ?? 0;
         if (wait > 0) {
-          this.error(ErrorCode.rateLimited, 'send rate over this domain\'s limit', frame.id, wait);
+          this.error(ErrorCode.rateLimited, "send rate over this domain's limit", frame.id, wait);
           return;
         }
         try {
           const result = await this.core.send(claims, frame);
           this.send({ t: 'sent', ...result });
         } catch (error) {
-          if (error instanceof RelayError) this.error(error.code, error.message, frame.id, error.retryAfterMs);
-          else this.error(ErrorCode.storageUnavailable, 'send failed; retry with the same id', frame.id, 1000);
+          if (error instanceof RelayError)
+            this.error(error.code, error.message, frame.id, error.retryAfterMs);
+          else
+            this.error(
+              ErrorCode.storageUnavailable,
+              'send failed; retry with the same id',
+              frame.id,
+              1000,
+            );
         }
         return;
       }
@@ -331,6 +390,26 @@ export class DeviceConnection {
     await this.core.presence.online(this.core.config.podId, this.handle_(), this.status);
   }
 
+  /**
+   * The fast path for a device that is caught up: the wake-up carried the entry, so write
+   * it without reading the queue. Anything unusual (a read in progress, a gap, a full
+   * window or buffer, a payload by reference) leaves it to the normal read.
+   */
+  private writeFromWake(seq: number, raw: string): boolean {
+    const claims = this.claims;
+    if (claims === undefined || this.closed || this.fetching || seq !== this.cursor) return false;
+    if (this.core.limits(claims.domain).maxInFlight - (this.cursor - this.head) <= 0) return false;
+    if (this.socket.bufferedAmount > this.core.config.connection.maxBufferedBytes) return false;
+    const delivery = this.core.inlineDelivery(parseEntry(raw));
+    if (delivery === undefined) return false;
+    this.write(delivery.frame);
+    this.cursor = seq + 1;
+    if (delivery.expired) this.core.metrics.drops.inc({ reason: 'expired' });
+    else this.sentAt.set(seq, delivery.createdAt);
+    this.core.metrics.messagesOut.inc({ transport: 'websocket' });
+    return true;
+  }
+
   /** Reads more of the queue when the window and the socket buffer allow. */
   pump(): void {
     if (this.closed || this.claims === undefined) return;
@@ -365,7 +444,11 @@ export class DeviceConnection {
         if (this.closed) return;
         if (window === undefined || window.epoch !== this.epoch) {
           // The queue vanished (left unacked past retention) or was recreated: start over.
-          const claim = await this.core.queues.claim(claims.domain, claims.device, this.connectionId);
+          const claim = await this.core.queues.claim(
+            claims.domain,
+            claims.device,
+            this.connectionId,
+          );
           this.epoch = claim.epoch;
           this.head = claim.head;
           this.cursor = claim.head;
@@ -449,6 +532,7 @@ export class DeviceConnection {
     this.closed = true;
     if (this.helloTimer !== undefined) clearTimeout(this.helloTimer);
     if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
+    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
     if (this.slowTimer !== undefined) clearTimeout(this.slowTimer);
     for (const channel of this.watched) this.core.wakeups.unsubscribe(channel, this.onPresence);
     this.watched.clear();

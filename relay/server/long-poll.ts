@@ -28,13 +28,17 @@ const pollQuery = z.object({
   epoch: z.string().max(64).optional(),
   wait: z.coerce.number().int().nonnegative().optional(),
 });
-const ackBody = z.object({ upTo: z.number().int().nonnegative(), epoch: z.string().min(1).max(64) });
+const ackBody = z.object({
+  upTo: z.number().int().nonnegative(),
+  epoch: z.string().min(1).max(64),
+});
 const presenceQuery = z.object({ identities: z.string().min(1).max(20_000) });
 
 /** Sends a typed error as `{"error":{"code","message"}}` with a matching HTTP status. */
 export function replyError(reply: FastifyReply, error: unknown): FastifyReply {
   if (error instanceof RelayError) {
-    if (error.retryAfterMs !== undefined) reply.header('retry-after', Math.ceil(error.retryAfterMs / 1000));
+    if (error.retryAfterMs !== undefined)
+      reply.header('retry-after', Math.ceil(error.retryAfterMs / 1000));
     return reply.code(HTTP_STATUS[error.code] ?? 400).send({
       error: { code: error.code, message: error.message },
     });
@@ -46,7 +50,10 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
   const result = schema.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw new RelayError(ErrorCode.badFrame, `${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
+    throw new RelayError(
+      ErrorCode.badFrame,
+      `${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
+    );
   }
   return result.data;
 }
@@ -66,10 +73,12 @@ export class LongPollTransport {
 
   register(app: FastifyInstance, isReady: () => boolean): void {
     const authenticate = async (request: FastifyRequest): Promise<DeviceClaims> => {
-      if (!isReady()) throw new RelayError(ErrorCode.notReady, 'relay is draining: retry another relay');
+      if (!isReady())
+        throw new RelayError(ErrorCode.notReady, 'relay is draining: retry another relay');
       const header = request.headers.authorization ?? '';
       const token = header.startsWith('Bearer ') ? header.slice(7) : '';
-      if (token === '') throw new RelayError(ErrorCode.authMalformed, 'missing "Authorization: Bearer <token>"');
+      if (token === '')
+        throw new RelayError(ErrorCode.authMalformed, 'missing "Authorization: Bearer <token>"');
       return this.core.authenticate(token);
     };
 
@@ -91,7 +100,10 @@ export class LongPollTransport {
           this.core.queues.ack(claims.domain, claims.device, body.upTo, body.epoch),
         );
         if (head === 'stale') {
-          throw new RelayError(ErrorCode.staleEpoch, 'the queue was reset: resync, then poll again');
+          throw new RelayError(
+            ErrorCode.staleEpoch,
+            'the queue was reset: resync, then poll again',
+          );
         }
         return { head };
       } catch (error) {
@@ -115,7 +127,9 @@ export class LongPollTransport {
         const query = parse(presenceQuery, request.query);
         const identities = query.identities.split(',').filter((id) => id !== '');
         const snapshots = await this.core.storage(() =>
-          Promise.all(identities.map((identity) => this.core.presence.snapshot(claims.domain, identity))),
+          Promise.all(
+            identities.map((identity) => this.core.presence.snapshot(claims.domain, identity)),
+          ),
         );
         return { presence: snapshots.flat() };
       } catch (error) {
@@ -162,7 +176,13 @@ export class LongPollTransport {
         woken = false;
         const fetchFrom = async (from: number) =>
           this.core.storage(() =>
-            this.core.queues.fetch(claims.domain, claims.device, from, 1000, settings.responseCapBytes),
+            this.core.queues.fetch(
+              claims.domain,
+              claims.device,
+              from,
+              1000,
+              settings.responseCapBytes,
+            ),
           );
         let window = await fetchFrom((query.ack ?? 0) + 1);
         // A new epoch means the device's ack belongs to an older queue: read from the head.

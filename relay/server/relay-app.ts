@@ -42,6 +42,11 @@ export class RelayApp {
     this.app = Fastify({ logger: false, bodyLimit: maxFrameBytes(config) });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes(config) });
     this.longPoll = new LongPollTransport(this.core);
+    this.core.wakeups.onResubscribed(() => {
+      // Wake-ups published during the outage are lost: every reader checks its queue again.
+      for (const connection of this.connections) connection.pump();
+      this.longPoll.releaseAll();
+    });
     this.routes();
   }
 
@@ -79,7 +84,9 @@ export class RelayApp {
       ws.close(CloseCode.notReady, 'relay is draining: connect to another relay');
       return;
     }
-    const connection = new DeviceConnection(ws, this.core, (closed) => this.connections.delete(closed));
+    const connection = new DeviceConnection(ws, this.core, (closed) =>
+      this.connections.delete(closed),
+    );
     this.connections.add(connection);
   }
 
@@ -93,7 +100,8 @@ export class RelayApp {
         this.core.presence
           .sweepDeadPods()
           .then((swept) => {
-            if (swept > 0) this.log.info('took devices of dead relay pods offline', { devices: swept });
+            if (swept > 0)
+              this.log.info('took devices of dead relay pods offline', { devices: swept });
           })
           .catch(() => this.metrics.redisErrors.inc());
       }, sweepMs),
@@ -103,7 +111,10 @@ export class RelayApp {
 
   private async heartbeat(first: boolean): Promise<void> {
     try {
-      const wasMissing = await this.core.presence.heartbeat(this.config.podId, this.config.presence.deadAfterMs);
+      const wasMissing = await this.core.presence.heartbeat(
+        this.config.podId,
+        this.config.presence.deadAfterMs,
+      );
       if (wasMissing && !first) {
         // Another pod judged this one dead (a long pause) and took its devices offline: re-assert.
         this.log.warn('relay pod was swept as dead; restoring presence of its devices');

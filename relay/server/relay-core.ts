@@ -59,7 +59,8 @@ export class RelayCore {
 
   limits(domain: string): RelayLimits {
     const limits = this.limitsByDomain.get(domain);
-    if (limits === undefined) throw new RelayError(ErrorCode.authUnknownDomain, `unknown domain "${domain}"`);
+    if (limits === undefined)
+      throw new RelayError(ErrorCode.authUnknownDomain, `unknown domain "${domain}"`);
     return limits;
   }
 
@@ -116,14 +117,26 @@ export class RelayCore {
     const dedupKey = `${sender.device}|${frame.id}`;
     const result = await this.storage(async () => {
       const payloadRef = byReference
-        ? await this.queues.storePayload(sender.domain, sender.device, frame.id, frame.data, limits.retentionSeconds)
+        ? await this.queues.storePayload(
+            sender.domain,
+            sender.device,
+            frame.id,
+            frame.data,
+            limits.retentionSeconds,
+          )
         : undefined;
       return Promise.all(
         devices.map((target) =>
           this.queues.enqueue(
             sender.domain,
             target.device,
-            { dedupKey, expiresAt, body, bytes, ...(payloadRef === undefined ? {} : { payloadRef }) },
+            {
+              dedupKey,
+              expiresAt,
+              body,
+              bytes,
+              ...(payloadRef === undefined ? {} : { payloadRef }),
+            },
             limits,
           ),
         ),
@@ -153,21 +166,19 @@ export class RelayCore {
             const values = await this.queues.loadPayloads(keys);
             return new Map(keys.map((key, i) => [key, values[i] ?? null]));
           });
-    return entries.map((entry) => {
-      const createdAt = Number(entry.body.slice(13, entry.body.indexOf(',', 13)));
-      let data: string | null | undefined;
-      if (entry.payloadRef !== undefined) data = payloads.get(entry.payloadRef);
-      if (entry.expiresAt <= now || data === null) {
-        return {
-          seq: entry.seq,
-          expired: true,
-          createdAt,
-          frame: `{"t":"skip","seq":${entry.seq},"reason":"expired"}`,
-        };
-      }
-      const rest = data === undefined ? entry.body.slice(1) : `${entry.body.slice(1, -1)},"data":"${data}"}`;
-      return { seq: entry.seq, expired: false, createdAt, frame: `{"t":"msg","seq":${entry.seq},${rest}` };
-    });
+    return entries.map((entry) =>
+      deliveryOf(
+        entry,
+        entry.payloadRef === undefined ? undefined : payloads.get(entry.payloadRef),
+        now,
+      ),
+    );
+  }
+
+  /** The frame of an entry that holds its payload inline (no Redis read needed). */
+  inlineDelivery(entry: QueueEntry): Delivery | undefined {
+    if (entry.payloadRef !== undefined) return undefined;
+    return deliveryOf(entry, undefined, this.clock());
   }
 
   /** Runs a storage operation; a Redis failure becomes STORAGE_UNAVAILABLE and is counted. */
@@ -184,6 +195,27 @@ export class RelayCore {
       );
     }
   }
+}
+
+/** `data`: the referenced payload (null when it expired), undefined for inline entries. */
+function deliveryOf(entry: QueueEntry, data: string | null | undefined, now: number): Delivery {
+  const createdAt = Number(entry.body.slice(13, entry.body.indexOf(',', 13)));
+  if (entry.expiresAt <= now || data === null) {
+    return {
+      seq: entry.seq,
+      expired: true,
+      createdAt,
+      frame: `{"t":"skip","seq":${entry.seq},"reason":"expired"}`,
+    };
+  }
+  const rest =
+    data === undefined ? entry.body.slice(1) : `${entry.body.slice(1, -1)},"data":"${data}"}`;
+  return {
+    seq: entry.seq,
+    expired: false,
+    createdAt,
+    frame: `{"t":"msg","seq":${entry.seq},${rest}`,
+  };
 }
 
 export function newEpoch(): string {

@@ -8,12 +8,16 @@ interface Channel {
   ready: Promise<unknown>;
 }
 
+/** Subscribed by every pod and never published to: its confirmation marks a finished resubscribe. */
+const RESUBSCRIBED_MARKER = 'g:relay:resubscribed';
+
 /**
  * Routes sharded pub/sub messages to the connections of this pod, holding one
  * subscription per channel however many listeners it has.
  */
 export class Wakeups {
   private readonly channels = new Map<string, Channel>();
+  private readonly resubscribedListeners = new Set<() => void>();
 
   constructor(private readonly subscriber: RedisClient) {
     subscriber.on('smessage', (channel: string, message: string) => {
@@ -21,6 +25,32 @@ export class Wakeups {
       if (entry === undefined) return;
       for (const listener of entry.listeners) listener(message);
     });
+    let lost = false;
+    subscriber.on('close', () => {
+      lost = true;
+    });
+    subscriber.on('ready', () => {
+      if (!lost) return;
+      lost = false;
+      // ioredis re-sends the old subscriptions right after emitting 'ready'; one more, queued
+      // behind them on the same connection, is confirmed only once they are all in place.
+      queueMicrotask(() => {
+        this.subscriber.ssubscribe(RESUBSCRIBED_MARKER).then(
+          () => {
+            for (const listener of this.resubscribedListeners) listener();
+          },
+          () => undefined,
+        );
+      });
+    });
+  }
+
+  /**
+   * Pub/sub delivers at most once: wake-ups published while the subscriber was reconnecting
+   * are gone. `listener` runs once the subscriptions are back, so queues can be read again.
+   */
+  onResubscribed(listener: () => void): void {
+    this.resubscribedListeners.add(listener);
   }
 
   async subscribe(channel: string, listener: Listener): Promise<void> {

@@ -27,7 +27,8 @@ end
 /**
  * KEYS: meta, queue, ids. ARGV: now, dedupMember, expiresAt, kindAndBody, bytes, maxCount,
  * maxBytes, keyTtlMs, newEpoch, channel, dedupUntil.
- * Returns {queued (1) or duplicate (0), seq, receivers, expired, dropped}.
+ * Returns {queued (1) or duplicate (0), seq, receivers, expired, dropped}. Publishes the
+ * wake-up `m<seq> <epoch>` (plus a newline and the entry when small) on the device's channel.
  */
 export const enqueueScript = `${trimExpired}
 local m, q, ids = KEYS[1], KEYS[2], KEYS[3]
@@ -54,7 +55,8 @@ while nxt > head and ((nxt - head + 1) > maxCount or (bytes + size) > maxBytes) 
   dropped = dropped + 1
 end
 local seq = nxt
-redis.call('RPUSH', q, seq .. ':' .. ARGV[3] .. ':' .. size .. ':' .. ARGV[4])
+local entry = seq .. ':' .. ARGV[3] .. ':' .. size .. ':' .. ARGV[4]
+redis.call('RPUSH', q, entry)
 redis.call('HSET', m, 'head', head, 'next', seq + 1, 'bytes', bytes + size)
 if dropped + expired > 0 then redis.call('HINCRBY', m, 'drops', dropped + expired) end
 redis.call('ZADD', ids, ARGV[11], ARGV[2])
@@ -62,7 +64,12 @@ local ttl = tonumber(ARGV[8])
 redis.call('PEXPIRE', m, ttl)
 redis.call('PEXPIRE', q, ttl)
 redis.call('PEXPIRE', ids, ttl)
-local receivers = redis.call('SPUBLISH', ARGV[10], 'm' .. seq)
+-- The wake-up carries a small entry itself, so the relay holding the socket can write it
+-- without reading it back: "m<seq> <epoch>", then a newline and the entry when it is at
+-- most 16 KiB.
+local wake = 'm' .. seq .. ' ' .. redis.call('HGET', m, 'epoch')
+if #entry <= 16384 then wake = wake .. '\\n' .. entry end
+local receivers = redis.call('SPUBLISH', ARGV[10], wake)
 return {1, seq, receivers, expired, dropped}
 `;
 
