@@ -18,7 +18,13 @@ import { fileURLToPath } from 'node:url';
 import { GroveStack, BENCH_LIMITS, RELAY_OVERRIDES, type Fsync } from './lib/grove-stack.js';
 import { MosquittoBroker } from './lib/mosquitto.js';
 import { ratio, round } from './lib/util.js';
-import { groveBacklog, groveFanOut, groveIdleMemory, groveOneToOne, groveSeed } from './workloads/grove.js';
+import {
+  groveBacklog,
+  groveFanOut,
+  groveIdleMemory,
+  groveOneToOne,
+  groveSeed,
+} from './workloads/grove.js';
 import {
   mosquittoBacklog,
   mosquittoFanOut,
@@ -49,19 +55,25 @@ const selected = new Set<Workload>(
   values.only === undefined
     ? WORKLOADS
     : values.only.split(',').map((name) => {
-        if (!(WORKLOADS as readonly string[]).includes(name)) throw new Error(`unknown workload "${name}"`);
+        if (!(WORKLOADS as readonly string[]).includes(name))
+          throw new Error(`unknown workload "${name}"`);
         return name as Workload;
       }),
 );
 const fsyncModes: Fsync[] =
-  values.fsync === 'both' ? ['always', 'everysec'] : values.fsync === 'everysec' ? ['everysec'] : ['always'];
+  values.fsync === 'both'
+    ? ['always', 'everysec']
+    : values.fsync === 'everysec'
+      ? ['everysec']
+      : ['always'];
 const withMosquitto = !values['no-mosquitto'];
 const profileDir = values.profile ? join(resultsDir, 'profiles') : undefined;
 
 /** Pids of the servers this run started, killed if the run is cut short. */
 const childPids = new Set<number>();
 
-const log = (message: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+const log = (message: string) =>
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 
 function machine() {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
@@ -77,7 +89,47 @@ function machine() {
   };
 }
 
+/** Which code was measured: the commit, and relay/SDK files that differ from it. */
+function codeVersion() {
+  const git = (...args: string[]) =>
+    spawnSync('git', args, { encoding: 'utf8', cwd: join(here, '..') });
+  const commit = git('rev-parse', 'HEAD');
+  if (commit.status !== 0)
+    return { commit: process.env.GROVE_BENCH_COMMIT ?? 'unknown', modified: [] };
+  const status = git(
+    'status',
+    '--porcelain',
+    '--',
+    'relay',
+    'client',
+    'crds',
+    'test/support',
+    'bin',
+  );
+  return {
+    commit: commit.stdout.trim(),
+    modified: status.stdout
+      .split('\n')
+      .filter((line) => line.trim() !== '' && !line.includes('.test.ts'))
+      .map((line) => line.slice(3)),
+  };
+}
+
 type Result = Record<string, unknown>;
+
+/**
+ * Runs `task` on a broker of its own: memory is measured on a fresh process (as Grove's
+ * idle workload uses a fresh relay), not one whose allocator still holds earlier backlogs.
+ */
+async function freshBroker(task: (broker: MosquittoBroker) => Promise<Result>): Promise<Result> {
+  const broker = await MosquittoBroker.start({ maxInflightMessages: params.inFlightWindow });
+  childPids.add(broker.pid);
+  try {
+    return await task(broker);
+  } finally {
+    await broker.stop();
+  }
+}
 
 async function attempt(name: string, run: () => Promise<Result>): Promise<Result> {
   const started = Date.now();
@@ -99,7 +151,11 @@ const num = (value: unknown, ...path: string[]): number => {
 };
 
 /** Grove / Mosquitto ratios: above 1 means Grove is higher (faster for rates, slower for latencies). */
-function ratios(workload: Workload, grove: Result | undefined, mosquitto: Result | undefined): Result | undefined {
+function ratios(
+  workload: Workload,
+  grove: Result | undefined,
+  mosquitto: Result | undefined,
+): Result | undefined {
   if (grove === undefined || mosquitto === undefined) return undefined;
   switch (workload) {
     case 'oneToOne':
@@ -107,6 +163,14 @@ function ratios(workload: Workload, grove: Result | undefined, mosquitto: Result
         messagesPerSec: ratio(num(grove, 'messagesPerSec'), num(mosquitto, 'messagesPerSec')),
         p50Latency: ratio(num(grove, 'latency', 'p50Ms'), num(mosquitto, 'latency', 'p50Ms')),
         p99Latency: ratio(num(grove, 'latency', 'p99Ms'), num(mosquitto, 'latency', 'p99Ms')),
+        lowLoadP50Latency: ratio(
+          num(grove, 'lowLoad', 'latency', 'p50Ms'),
+          num(mosquitto, 'lowLoad', 'latency', 'p50Ms'),
+        ),
+        lowLoadP99Latency: ratio(
+          num(grove, 'lowLoad', 'latency', 'p99Ms'),
+          num(mosquitto, 'lowLoad', 'latency', 'p99Ms'),
+        ),
       };
     case 'fanOut':
       return {
@@ -122,12 +186,18 @@ function ratios(workload: Workload, grove: Result | undefined, mosquitto: Result
       };
     case 'backlog':
       return {
-        drainMessagesPerSec: ratio(num(grove, 'drainMessagesPerSec'), num(mosquitto, 'drainMessagesPerSec')),
-        fillMessagesPerSec: ratio(num(grove, 'fill', 'messagesPerSec'), num(mosquitto, 'fill', 'messagesPerSec')),
+        drainMessagesPerSec: ratio(
+          num(grove, 'drainMessagesPerSec'),
+          num(mosquitto, 'drainMessagesPerSec'),
+        ),
+        fillMessagesPerSec: ratio(
+          num(grove, 'fill', 'messagesPerSec'),
+          num(mosquitto, 'fill', 'messagesPerSec'),
+        ),
       };
     case 'idle':
       return {
-        bytesPerConnection: ratio(
+        rssBytesPerConnection: ratio(
           num(grove, 'relayRssBytesPerConnection'),
           num(mosquitto, 'brokerRssBytesPerConnection'),
         ),
@@ -194,7 +264,7 @@ async function main(): Promise<void> {
                 case 'backlog':
                   return mosquittoBacklog(mq, params, run);
                 case 'idle':
-                  return mosquittoIdleMemory(mq, params, run);
+                  return freshBroker((fresh) => mosquittoIdleMemory(fresh, params, run));
               }
             });
             record(workload, 'mosquitto', mosquitto);
@@ -214,7 +284,11 @@ async function main(): Promise<void> {
     const grove = entry.grove ?? entry.groveEverysec;
     const r = ratios(workload, grove, entry.mosquitto);
     if (r !== undefined) entry.ratioGroveOverMosquitto = r;
-    if (entry.groveEverysec !== undefined && entry.mosquitto !== undefined && entry.grove !== undefined) {
+    if (
+      entry.groveEverysec !== undefined &&
+      entry.mosquitto !== undefined &&
+      entry.grove !== undefined
+    ) {
       const e = ratios(workload, entry.groveEverysec, entry.mosquitto);
       if (e !== undefined) entry.ratioGroveEverysecOverMosquitto = e;
     }
@@ -226,12 +300,15 @@ async function main(): Promise<void> {
     durationS: round((Date.now() - startedAt.getTime()) / 1000, 1),
     quick: values.quick,
     machine: machine(),
+    code: codeVersion(),
     where: {
       loadGenerators: `every client (Grove SDK devices over WebSocket, mqtt.js clients) runs in the benchmark process (pid ${process.pid}, one Node.js thread)`,
-      grove: 'redis-server child process (AOF on) + relay child processes (`grove relay`, 2 for workloads 1-3, a fresh 3rd for idle memory), all on loopback',
+      grove:
+        'redis-server child process (AOF on) + relay child processes (`grove relay`, 2 for workloads 1-3, a fresh 3rd for idle memory), all on loopback',
       mosquitto: 'one mosquitto child process (single-threaded), loopback',
       sharedCpu: 'everything shares the same cores; timings include client-side cost on both sides',
-      latencyClock: 'performance.now() of the benchmark process: send/publish start -> message handler on the receiving client',
+      latencyClock:
+        'performance.now() of the benchmark process: send/publish start -> message handler on the receiving client',
     },
     config: {
       params,
@@ -240,7 +317,10 @@ async function main(): Promise<void> {
       redis: redisInfo,
       mosquitto: broker?.configText
         .split('\n')
-        .filter((line) => line !== '' && !line.startsWith('listener') && !line.startsWith('persistence_location')),
+        .filter(
+          (line) =>
+            line !== '' && !line.startsWith('listener') && !line.startsWith('persistence_location'),
+        ),
       profileDir,
     },
     results,

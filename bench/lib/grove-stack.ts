@@ -87,7 +87,8 @@ export class GroveStack {
     const saved = process.env.NODE_OPTIONS;
     if (this.profileDir !== undefined) {
       // The relay child inherits the environment: --cpu-prof writes a profile when it exits.
-      process.env.NODE_OPTIONS = `${saved ?? ''} --cpu-prof --cpu-prof-dir=${this.profileDir}`.trim();
+      process.env.NODE_OPTIONS =
+        `${saved ?? ''} --cpu-prof --cpu-prof-dir=${this.profileDir}`.trim();
     }
     try {
       const relay = await RelayProcess.start({
@@ -112,17 +113,41 @@ export class GroveStack {
     return (relay as unknown as { child: ChildProcess }).child.pid ?? 0;
   }
 
-  async redisInfo(): Promise<{ usedMemory: number; appendfsync: string; version: string }> {
+  async redisInfo(): Promise<{
+    usedMemory: number;
+    aofBytes: number;
+    aofRewrites: number;
+    appendfsync: string;
+    version: string;
+  }> {
     const client = new Redis(this.redis.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
     try {
       const info = await client.info();
-      const field = (name: string): string => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim() ?? '';
-      const config = (await client.config('GET', 'appendfsync')) as string[];
+      const field = (name: string): string =>
+        new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim() ?? '';
+      const config = await client.config('GET', 'appendfsync');
       return {
         usedMemory: Number(field('used_memory')),
+        aofBytes: Number(field('aof_current_size')),
+        aofRewrites: Number(field('aof_rewrites')),
         appendfsync: config[1] ?? '',
         version: field('redis_version'),
       };
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  /** Redis's per-command counters (INFO commandstats): calls and µs, by command. */
+  async commandStats(): Promise<Map<string, { calls: number; usec: number }>> {
+    const client = new Redis(this.redis.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+    try {
+      const info = await client.info('commandstats');
+      const stats = new Map<string, { calls: number; usec: number }>();
+      for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+        stats.set(match[1] ?? '', { calls: Number(match[2]), usec: Number(match[3]) });
+      }
+      return stats;
     } finally {
       client.disconnect();
     }
@@ -150,7 +175,9 @@ export class GroveStack {
       const client = new GroveClient({
         relays: urls,
         token: await tokenFor(this.domain, ref.identity, ref.device),
-        ...(onMessage === undefined ? {} : { onMessage: (message: ReceivedMessage) => onMessage(i, message) }),
+        ...(onMessage === undefined
+          ? {}
+          : { onMessage: (message: ReceivedMessage) => onMessage(i, message) }),
       });
       clients[i] = client;
       await client.start();

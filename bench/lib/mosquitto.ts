@@ -54,7 +54,8 @@ export class MosquittoBroker {
       'max_connections -1',
       // Same as the Node.js sockets on the Grove side (ws and ioredis disable Nagle).
       'set_tcp_nodelay true',
-      'sys_interval 0',
+      // $SYS every second: the idle-memory workload reads $SYS/broker/heap/current.
+      'sys_interval 1',
       'log_dest stderr',
       'log_type error',
       'log_type warning',
@@ -64,8 +65,8 @@ export class MosquittoBroker {
     writeFileSync(file, configText);
     const child = spawn(BINARY, ['-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
     const logs: string[] = [];
-    child.stdout?.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
     const broker = new MosquittoBroker(port, dir, child, configText, logs);
     await waitFor(
       async () => {

@@ -4,6 +4,12 @@ import { performance } from 'node:perf_hooks';
 /** Milliseconds on the benchmark process's monotonic clock (the one every latency uses). */
 export const now = (): number => performance.now();
 
+/**
+ * Microseconds on CLOCK_MONOTONIC: the clock V8 stamps CPU profile samples with, so the
+ * measured phase can be cut out of a relay's profile (bench/profile-summary.ts --window).
+ */
+export const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
 export async function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -21,7 +27,9 @@ export function summarize(latencies: Float64Array | number[]): LatencySummary {
   const values = Float64Array.from(latencies).filter((v) => !Number.isNaN(v));
   values.sort();
   const at = (q: number): number =>
-    values.length === 0 ? NaN : (values[Math.min(values.length - 1, Math.floor(q * values.length))] ?? NaN);
+    values.length === 0
+      ? NaN
+      : (values[Math.min(values.length - 1, Math.floor(q * values.length))] ?? NaN);
   let sum = 0;
   for (const v of values) sum += v;
   return {
@@ -73,16 +81,26 @@ export async function runPool(
 }
 
 /** Resolves when `done()` is true; rejects after `timeoutMs`. Polls every `intervalMs`. */
-export async function until(done: () => boolean, timeoutMs: number, what: string, intervalMs = 5): Promise<void> {
+export async function until(
+  done: () => boolean,
+  timeoutMs: number,
+  what: string,
+  intervalMs = 5,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(intervalMs);
   }
 }
 
 /** Like `until`, but returns false on timeout instead of throwing. */
-export async function waitUntil(done: () => boolean, timeoutMs: number, intervalMs = 5): Promise<boolean> {
+export async function waitUntil(
+  done: () => boolean,
+  timeoutMs: number,
+  intervalMs = 5,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (!done()) {
     if (Date.now() > deadline) return false;

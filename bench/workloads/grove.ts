@@ -3,6 +3,7 @@ import type { RelayProcess } from '../../test/support/relay-process.js';
 import { deviceRef, GroveStack } from '../lib/grove-stack.js';
 import {
   CpuMeter,
+  monotonicUs,
   now,
   perUnit,
   prng,
@@ -41,8 +42,50 @@ export function groveSeed(params: BenchParams) {
   add(PREFIX.member, params.fanOut.members);
   add(PREFIX.backlog, 1);
   add(PREFIX.idle, params.idle.warmup + params.idle.connections);
-  const members = Array.from({ length: params.fanOut.members }, (_, i) => deviceRef(PREFIX.member, i).identity);
+  const members = Array.from(
+    { length: params.fanOut.members },
+    (_, i) => deviceRef(PREFIX.member, i).identity,
+  );
   return { identities, workspaces: [{ id: WORKSPACE, members }] };
+}
+
+interface RedisSnapshot {
+  stats: Map<string, { calls: number; usec: number }>;
+  aofBytes: number;
+  aofRewrites: number;
+}
+
+async function redisSnapshot(stack: GroveStack): Promise<RedisSnapshot> {
+  const info = await stack.redisInfo();
+  return {
+    stats: await stack.commandStats(),
+    aofBytes: info.aofBytes,
+    aofRewrites: info.aofRewrites,
+  };
+}
+
+/**
+ * Redis work per message during a phase: commands (INFO commandstats deltas; commands run
+ * inside Lua scripts count too), Redis-side µs by command, and bytes appended to the AOF
+ * (null when Redis rewrote the AOF meanwhile: its size then says nothing).
+ */
+async function redisPer(stack: GroveStack, before: RedisSnapshot, count: number) {
+  const after = await redisSnapshot(stack);
+  const calls: Record<string, number> = {};
+  const usec: Record<string, number> = {};
+  for (const [name, value] of after.stats) {
+    const delta = value.calls - (before.stats.get(name)?.calls ?? 0);
+    if (delta <= 0 || name === 'info' || name === 'config') continue;
+    calls[name] = round(delta / count, 3);
+    usec[name] = round((value.usec - (before.stats.get(name)?.usec ?? 0)) / count, 2);
+  }
+  const rewrites = after.aofRewrites - before.aofRewrites;
+  return {
+    calls,
+    usec,
+    aofBytes: rewrites === 0 ? round((after.aofBytes - before.aofBytes) / count, 0) : null,
+    aofRewrites: rewrites,
+  };
 }
 
 function cpuMeter(stack: GroveStack, relays: RelayProcess[] = stack.relays): CpuMeter {
@@ -62,10 +105,12 @@ async function sendAll(
   total: number,
   send: (client: GroveClient, i: number) => Promise<unknown>,
   startedAt: Float64Array,
+  first = 0,
 ): Promise<void> {
-  let next = 0;
+  let next = first;
+  const end = first + total;
   const lane = async (client: GroveClient) => {
-    while (next < total) {
+    while (next < end) {
       const i = next++;
       startedAt[i] = now();
       await send(client, i);
@@ -77,13 +122,18 @@ async function sendAll(
 const ids = (run: string, i: number) => `${run}-${i}`;
 const indexOf = (id: string) => Number(id.slice(id.lastIndexOf('-') + 1));
 
-/** Workload 1: 1:1 messages to random online devices. */
+/**
+ * Workload 1: 1:1 messages to random online devices, as fast as the acks allow; then a
+ * low-load phase (one send in flight) for the latency of the path itself.
+ */
 export async function groveOneToOne(stack: GroveStack, params: BenchParams, run: string) {
   const p = params.oneToOne;
   const timeout = params.phaseTimeoutMs;
-  const startedAt = new Float64Array(p.messages);
-  const latency = new Float64Array(p.messages).fill(NaN);
+  const total = p.messages + p.lowLoadMessages;
+  const startedAt = new Float64Array(total);
+  const latency = new Float64Array(total).fill(NaN);
   let delivered = 0;
+  let lowDelivered = 0;
   let duplicates = 0;
   let lastDelivery = 0;
   const receivers = Array.from({ length: p.devices }, (_, i) => deviceRef(PREFIX.receiver, i));
@@ -96,41 +146,53 @@ export async function groveOneToOne(stack: GroveStack, params: BenchParams, run:
           duplicates++;
           return;
         }
-        lastDelivery = now();
-        latency[i] = lastDelivery - (startedAt[i] ?? 0);
-        delivered++;
+        const at = now();
+        latency[i] = at - (startedAt[i] ?? 0);
+        if (i < p.messages) {
+          lastDelivery = at;
+          delivered++;
+        } else lowDelivered++;
       },
     }),
     timeout,
     'receivers connect',
   );
   const connectMs = now() - connectStart;
-  const senders = await stack.connect(Array.from({ length: p.senders }, (_, i) => deviceRef(PREFIX.sender, i)));
+  const senders = await stack.connect(
+    Array.from({ length: p.senders }, (_, i) => deviceRef(PREFIX.sender, i)),
+  );
   const payload = Buffer.alloc(p.payloadBytes, 0x61);
   const random = prng(1);
-  const targets = Array.from({ length: p.messages }, () => Math.floor(random() * p.devices));
+  const targets = Array.from({ length: total }, () => Math.floor(random() * p.devices));
+  const send = (client: GroveClient, i: number) =>
+    client.send([`device:${deviceRef(PREFIX.receiver, targets[i] ?? 0).device}`], payload, {
+      id: ids(run, i),
+    });
+  const stats = await redisSnapshot(stack);
   const meter = cpuMeter(stack);
   meter.start();
+  const window = [monotonicUs(), 0];
   const t0 = now();
-  await withTimeout(
-    sendAll(
-      senders,
-      p.lanes,
-      p.messages,
-      (client, i) =>
-        client.send([`device:${deviceRef(PREFIX.receiver, targets[i] ?? 0).device}`], payload, { id: ids(run, i) }),
-      startedAt,
-    ),
-    timeout,
-    'sends',
-  );
+  await withTimeout(sendAll(senders, p.lanes, p.messages, send, startedAt), timeout, 'sends');
   const sendsAcked = now();
   const complete = await until(() => delivered >= p.messages, timeout, 'deliveries').then(
     () => true,
     () => false,
   );
   const cpu = meter.stop();
+  window[1] = monotonicUs();
+  const redis = await redisPer(stack, stats, p.messages);
   const elapsed = lastDelivery - t0;
+  // Low load: one lane, so each message is alone on the path.
+  const lowSenders = senders.slice(0, 1);
+  await withTimeout(
+    sendAll(lowSenders, 1, p.lowLoadMessages, send, startedAt, p.messages),
+    timeout,
+    'low-load sends',
+  );
+  await until(() => lowDelivered >= p.lowLoadMessages, timeout, 'low-load deliveries').catch(
+    () => undefined,
+  );
   await GroveStack.closeAll([...devices, ...senders]);
   return {
     devices: p.devices,
@@ -146,8 +208,15 @@ export async function groveOneToOne(stack: GroveStack, params: BenchParams, run:
     elapsedMs: round(elapsed, 0),
     messagesPerSec: round((delivered / elapsed) * 1000, 0),
     sendAcksPerSec: round((p.messages / (sendsAcked - t0)) * 1000, 0),
-    latency: summarize(latency),
+    latency: summarize(latency.subarray(0, p.messages)),
     cpuMsPerMessage: perUnit(cpu, delivered),
+    redisPerMessage: redis,
+    lowLoad: {
+      messages: p.lowLoadMessages,
+      delivered: lowDelivered,
+      latency: summarize(latency.subarray(p.messages)),
+    },
+    monotonicWindowUs: window,
   };
 }
 
@@ -177,11 +246,15 @@ export async function groveFanOut(stack: GroveStack, params: BenchParams, run: s
     'members connect',
   );
   // Senders are not members: every send reaches all 100 member devices.
-  const senders = await stack.connect(Array.from({ length: p.senders }, (_, i) => deviceRef(PREFIX.sender, i)));
+  const senders = await stack.connect(
+    Array.from({ length: p.senders }, (_, i) => deviceRef(PREFIX.sender, i)),
+  );
   const payload = Buffer.alloc(p.payloadBytes, 0x62);
   let recipients = 0;
+  const stats = await redisSnapshot(stack);
   const meter = cpuMeter(stack);
   meter.start();
+  const window = [monotonicUs(), 0];
   const t0 = now();
   await withTimeout(
     sendAll(
@@ -204,6 +277,8 @@ export async function groveFanOut(stack: GroveStack, params: BenchParams, run: s
     () => false,
   );
   const cpu = meter.stop();
+  window[1] = monotonicUs();
+  const redis = await redisPer(stack, stats, deliveries);
   const elapsed = lastDelivery - t0;
   await GroveStack.closeAll([...members, ...senders]);
   return {
@@ -220,6 +295,8 @@ export async function groveFanOut(stack: GroveStack, params: BenchParams, run: s
     sendAcksPerSec: round((p.messages / (sendsAcked - t0)) * 1000, 0),
     latencyToLastRecipient: summarize(latency),
     cpuMsPerDelivery: perUnit(cpu, deliveries),
+    redisPerDelivery: redis,
+    monotonicWindowUs: window,
   };
 }
 
@@ -230,12 +307,16 @@ export async function groveBacklog(stack: GroveStack, params: BenchParams, run: 
   const ref = deviceRef(PREFIX.backlog, 0);
   // Connect once and leave: the device is known and now offline (as an MQTT session is).
   await GroveStack.closeAll(await stack.connect([ref]));
-  const redisBefore = (await stack.redisInfo()).usedMemory;
-  const senders = await stack.connect(Array.from({ length: p.senders }, (_, i) => deviceRef(PREFIX.sender, i)));
+  const redisBefore = await stack.redisInfo();
+  const senders = await stack.connect(
+    Array.from({ length: p.senders }, (_, i) => deviceRef(PREFIX.sender, i)),
+  );
   const payload = Buffer.alloc(p.payloadBytes, 0x63);
   const startedAt = new Float64Array(p.messages);
+  const fillStats = await redisSnapshot(stack);
   const fillMeter = cpuMeter(stack);
   fillMeter.start();
+  const fillWindow = [monotonicUs(), 0];
   const fillStart = now();
   await withTimeout(
     sendAll(
@@ -250,14 +331,18 @@ export async function groveBacklog(stack: GroveStack, params: BenchParams, run: 
   );
   const fillMs = now() - fillStart;
   const fillCpu = fillMeter.stop();
+  fillWindow[1] = monotonicUs();
+  const fillRedis = await redisPer(stack, fillStats, p.messages);
   await GroveStack.closeAll(senders);
-  const redisAfter = (await stack.redisInfo()).usedMemory;
+  const redisAfter = await stack.redisInfo();
   await sleep(500);
   let received = 0;
   let duplicates = 0;
   const seen = new Uint8Array(p.messages);
+  const stats = await redisSnapshot(stack);
   const meter = cpuMeter(stack);
   meter.start();
+  const window = [monotonicUs(), 0];
   const t0 = now();
   const [device] = await stack.connect([ref], {
     onMessage: (_device, message) => {
@@ -275,6 +360,8 @@ export async function groveBacklog(stack: GroveStack, params: BenchParams, run: 
   );
   const drainMs = now() - t0;
   const cpu = meter.stop();
+  window[1] = monotonicUs();
+  const redis = await redisPer(stack, stats, Math.max(received, 1));
   if (device !== undefined) await GroveStack.closeAll([device]);
   return {
     messages: p.messages,
@@ -284,7 +371,12 @@ export async function groveBacklog(stack: GroveStack, params: BenchParams, run: 
       ms: round(fillMs, 0),
       messagesPerSec: round((p.messages / fillMs) * 1000, 0),
       cpuMsPerMessage: perUnit(fillCpu, p.messages),
-      redisBytesPerQueuedMessage: round((redisAfter - redisBefore) / p.messages, 0),
+      redisBytesPerQueuedMessage: round(
+        (redisAfter.usedMemory - redisBefore.usedMemory) / p.messages,
+        0,
+      ),
+      redisPerMessage: fillRedis,
+      monotonicWindowUs: fillWindow,
     },
     received,
     duplicates,
@@ -292,6 +384,8 @@ export async function groveBacklog(stack: GroveStack, params: BenchParams, run: 
     drainMs: round(drainMs, 0),
     drainMessagesPerSec: round((received / drainMs) * 1000, 0),
     cpuMsPerMessage: perUnit(cpu, Math.max(received, 1)),
+    redisPerMessage: redis,
+    monotonicWindowUs: window,
   };
 }
 
@@ -305,9 +399,15 @@ export async function groveIdleMemory(stack: GroveStack, params: BenchParams) {
   const timeout = params.phaseTimeoutMs;
   const relay = await stack.addRelay();
   const pid = GroveStack.relayPid(relay);
-  const refs = Array.from({ length: p.warmup + p.connections }, (_, i) => deviceRef(PREFIX.idle, i));
+  const refs = Array.from({ length: p.warmup + p.connections }, (_, i) =>
+    deviceRef(PREFIX.idle, i),
+  );
   // Warm up: the first connections pay for JIT, the directory cache and buffers.
-  const warm = await withTimeout(stack.connect(refs.slice(0, p.warmup), { relays: [relay] }), timeout, 'warm-up');
+  const warm = await withTimeout(
+    stack.connect(refs.slice(0, p.warmup), { relays: [relay] }),
+    timeout,
+    'warm-up',
+  );
   await sleep(2000);
   const before = {
     rss: rssBytes(pid),

@@ -73,7 +73,11 @@ async function subscribers(
   return clients;
 }
 
-async function publishers(broker: MosquittoBroker, count: number, run: string): Promise<MqttClient[]> {
+async function publishers(
+  broker: MosquittoBroker,
+  count: number,
+  run: string,
+): Promise<MqttClient[]> {
   const clients: MqttClient[] = [];
   for (let i = 0; i < count; i++) clients.push(await mqttClient(broker, `${run}-pub-${i}`, true));
   return clients;
@@ -87,10 +91,12 @@ async function publishAll(
   topic: (i: number) => string,
   payloadBytes: number,
   startedAt: Float64Array,
+  first = 0,
 ): Promise<void> {
-  let next = 0;
+  let next = first;
+  const end = first + total;
   const lane = async (client: MqttClient) => {
-    while (next < total) {
+    while (next < end) {
       const i = next++;
       startedAt[i] = now();
       await client.publishAsync(topic(i), indexedPayload(i, payloadBytes), { qos: 1 });
@@ -113,9 +119,11 @@ function meter(broker: MosquittoBroker): CpuMeter {
 export async function mosquittoOneToOne(broker: MosquittoBroker, params: BenchParams, run: string) {
   const p = params.oneToOne;
   const timeout = params.phaseTimeoutMs;
-  const startedAt = new Float64Array(p.messages);
-  const latency = new Float64Array(p.messages).fill(NaN);
+  const total = p.messages + p.lowLoadMessages;
+  const startedAt = new Float64Array(total);
+  const latency = new Float64Array(total).fill(NaN);
   let delivered = 0;
+  let lowDelivered = 0;
   let duplicates = 0;
   let lastDelivery = 0;
   const connectStart = now();
@@ -131,9 +139,12 @@ export async function mosquittoOneToOne(broker: MosquittoBroker, params: BenchPa
           duplicates++;
           return;
         }
-        lastDelivery = now();
-        latency[index] = lastDelivery - (startedAt[index] ?? 0);
-        delivered++;
+        const at = now();
+        latency[index] = at - (startedAt[index] ?? 0);
+        if (index < p.messages) {
+          lastDelivery = at;
+          delivered++;
+        } else lowDelivered++;
       },
     ),
     timeout,
@@ -142,12 +153,13 @@ export async function mosquittoOneToOne(broker: MosquittoBroker, params: BenchPa
   const connectMs = now() - connectStart;
   const pubs = await publishers(broker, p.senders, run);
   const random = prng(1);
-  const targets = Array.from({ length: p.messages }, () => Math.floor(random() * p.devices));
+  const targets = Array.from({ length: total }, () => Math.floor(random() * p.devices));
+  const topic = (i: number) => `${run}/dev/${targets[i] ?? 0}`;
   const cpu = meter(broker);
   cpu.start();
   const t0 = now();
   await withTimeout(
-    publishAll(pubs, p.lanes, p.messages, (i) => `${run}/dev/${targets[i] ?? 0}`, p.payloadBytes, startedAt),
+    publishAll(pubs, p.lanes, p.messages, topic, p.payloadBytes, startedAt),
     timeout,
     'publishes',
   );
@@ -158,6 +170,22 @@ export async function mosquittoOneToOne(broker: MosquittoBroker, params: BenchPa
   );
   const used = cpu.stop();
   const elapsed = lastDelivery - t0;
+  await withTimeout(
+    publishAll(
+      pubs.slice(0, 1),
+      1,
+      p.lowLoadMessages,
+      topic,
+      p.payloadBytes,
+      startedAt,
+      p.messages,
+    ),
+    timeout,
+    'low-load publishes',
+  );
+  await until(() => lowDelivered >= p.lowLoadMessages, timeout, 'low-load deliveries').catch(
+    () => undefined,
+  );
   await endAll([...subs, ...pubs]);
   return {
     devices: p.devices,
@@ -172,8 +200,13 @@ export async function mosquittoOneToOne(broker: MosquittoBroker, params: BenchPa
     elapsedMs: round(elapsed, 0),
     messagesPerSec: round((delivered / elapsed) * 1000, 0),
     sendAcksPerSec: round((p.messages / (sendsAcked - t0)) * 1000, 0),
-    latency: summarize(latency),
+    latency: summarize(latency.subarray(0, p.messages)),
     cpuMsPerMessage: perUnit(used, delivered),
+    lowLoad: {
+      messages: p.lowLoadMessages,
+      delivered: lowDelivered,
+      latency: summarize(latency.subarray(p.messages)),
+    },
   };
 }
 
@@ -208,7 +241,11 @@ export async function mosquittoFanOut(broker: MosquittoBroker, params: BenchPara
   const cpu = meter(broker);
   cpu.start();
   const t0 = now();
-  await withTimeout(publishAll(pubs, p.lanes, p.messages, () => topic, p.payloadBytes, startedAt), timeout, 'publishes');
+  await withTimeout(
+    publishAll(pubs, p.lanes, p.messages, () => topic, p.payloadBytes, startedAt),
+    timeout,
+    'publishes',
+  );
   const sendsAcked = now();
   const expected = p.messages * p.members;
   const complete = await until(() => deliveries >= expected, timeout, 'deliveries').then(
@@ -299,31 +336,66 @@ export async function mosquittoBacklog(broker: MosquittoBroker, params: BenchPar
   };
 }
 
-/** Workload 4 on Mosquitto: broker RSS per idle persistent-session subscriber. */
-export async function mosquittoIdleMemory(broker: MosquittoBroker, params: BenchParams, run: string) {
+/**
+ * The broker's own heap accounting ($SYS/broker/heap/current, published every second and
+ * retained): a fresh subscription gets the latest value at once.
+ */
+async function brokerHeap(monitor: MqttClient): Promise<number> {
+  const topic = '$SYS/broker/heap/current';
+  const value = withTimeout(
+    new Promise<number>((resolve) => {
+      const onMessage = (received: string, payload: Buffer) => {
+        if (received !== topic) return;
+        monitor.off('message', onMessage);
+        resolve(Number(payload.toString()));
+      };
+      monitor.on('message', onMessage);
+    }),
+    5000,
+    topic,
+  );
+  await monitor.subscribeAsync(topic, { qos: 0 });
+  const heap = await value;
+  await monitor.unsubscribeAsync(topic);
+  return heap;
+}
+
+/** Workload 4 on Mosquitto: broker RSS (and heap) per idle persistent-session subscriber. */
+export async function mosquittoIdleMemory(
+  broker: MosquittoBroker,
+  params: BenchParams,
+  run: string,
+) {
   const p = params.idle;
   const timeout = params.phaseTimeoutMs;
   const clientId = (i: number) => `${run}-idle-${i}`;
   const topic = (i: number) => `${run}/idle/${i}`;
+  const monitor = await mqttClient(broker, `${run}-monitor`, true);
   const warm = await subscribers(broker, p.warmup, clientId, topic);
   await sleep(1000);
-  const before = rssBytes(broker.pid);
+  const before = { rss: rssBytes(broker.pid), heap: await brokerHeap(monitor) };
   const t0 = now();
   const idle = await withTimeout(
-    subscribers(broker, p.connections, (i) => clientId(p.warmup + i), (i) => topic(p.warmup + i)),
+    subscribers(
+      broker,
+      p.connections,
+      (i) => clientId(p.warmup + i),
+      (i) => topic(p.warmup + i),
+    ),
     timeout,
     'idle connections',
   );
   const connectMs = now() - t0;
   await sleep(2000);
-  const after = rssBytes(broker.pid);
-  await endAll([...warm, ...idle]);
+  const after = { rss: rssBytes(broker.pid), heap: await brokerHeap(monitor) };
+  await endAll([...warm, ...idle, monitor]);
   return {
     connections: p.connections,
     warmupConnections: p.warmup,
     connectsPerSec: round((p.connections / connectMs) * 1000, 0),
-    brokerRssBefore: before,
-    brokerRssAfter: after,
-    brokerRssBytesPerConnection: round((after - before) / p.connections, 0),
+    brokerRssBefore: before.rss,
+    brokerRssAfter: after.rss,
+    brokerRssBytesPerConnection: round((after.rss - before.rss) / p.connections, 0),
+    brokerHeapBytesPerConnection: round((after.heap - before.heap) / p.connections, 0),
   };
 }

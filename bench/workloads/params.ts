@@ -1,7 +1,21 @@
 /** Sizes of the workloads; `--quick` scales them down. */
 export interface BenchParams {
-  oneToOne: { devices: number; messages: number; senders: number; lanes: number; payloadBytes: number };
-  fanOut: { members: number; messages: number; senders: number; lanes: number; payloadBytes: number };
+  oneToOne: {
+    devices: number;
+    messages: number;
+    senders: number;
+    lanes: number;
+    payloadBytes: number;
+    /** Then this many more, one at a time (one lane): the latency of the path itself, unloaded. */
+    lowLoadMessages: number;
+  };
+  fanOut: {
+    members: number;
+    messages: number;
+    senders: number;
+    lanes: number;
+    payloadBytes: number;
+  };
   backlog: { messages: number; senders: number; lanes: number; payloadBytes: number };
   idle: { warmup: number; connections: number };
   /** Upper bound on any one phase (connect, send, deliver, drain). */
@@ -11,7 +25,14 @@ export interface BenchParams {
 }
 
 export const FULL: BenchParams = {
-  oneToOne: { devices: 1000, messages: 20_000, senders: 20, lanes: 16, payloadBytes: 64 },
+  oneToOne: {
+    devices: 1000,
+    messages: 20_000,
+    senders: 20,
+    lanes: 16,
+    payloadBytes: 64,
+    lowLoadMessages: 1000,
+  },
   fanOut: { members: 100, messages: 1000, senders: 4, lanes: 4, payloadBytes: 64 },
   backlog: { messages: 100_000, senders: 8, lanes: 32, payloadBytes: 64 },
   idle: { warmup: 100, connections: 5000 },
@@ -20,7 +41,14 @@ export const FULL: BenchParams = {
 };
 
 export const QUICK: BenchParams = {
-  oneToOne: { devices: 200, messages: 4000, senders: 10, lanes: 16, payloadBytes: 64 },
+  oneToOne: {
+    devices: 200,
+    messages: 4000,
+    senders: 10,
+    lanes: 16,
+    payloadBytes: 64,
+    lowLoadMessages: 200,
+  },
   fanOut: { members: 100, messages: 200, senders: 4, lanes: 4, payloadBytes: 64 },
   backlog: { messages: 10_000, senders: 8, lanes: 32, payloadBytes: 64 },
   idle: { warmup: 50, connections: 500 },

@@ -92,6 +92,7 @@ export class GroveClient extends EventEmitter {
   private attempt = 0;
   private transport: 'websocket' | 'long-poll';
   private readonly pending = new Map<string, PendingSend>();
+  /** Keyed by sender device and id, as the relay de-duplicates: ids are unique per sender only. */
   private readonly seen = new SeenIds();
   private readonly watched = new Set<string>();
   private epochSeen: string | undefined;
@@ -250,7 +251,7 @@ export class GroveClient extends EventEmitter {
       if (this.link !== link) return;
       if (frame.t === 'skip') {
         this.emit('resync', { reason: 'expired' });
-      } else if (this.seen.add(frame.id)) {
+      } else if (this.seen.add(`${frame.from.device}|${frame.id}`)) {
         try {
           await this.options.onMessage?.({
             id: frame.id,
@@ -262,7 +263,7 @@ export class GroveClient extends EventEmitter {
           });
         } catch (error) {
           // Not acked: the relay redelivers it after the next reconnect.
-          this.seen.delete(frame.id);
+          this.seen.delete(`${frame.from.device}|${frame.id}`);
           this.emit('handler-error', error);
           if (link !== undefined && this.link === link) {
             // A link closed from this side reports no close of its own: reconnect here.

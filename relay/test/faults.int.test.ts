@@ -123,8 +123,8 @@ describe('faults: relay crash, drain and Redis restart lose nothing acknowledged
     domain = await makeDomain(DOMAIN, { sendRatePerSecond: 5000, sendBurst: 5000 });
     await seedDirectory({ url: redis.url, cluster: false }, DOMAIN, {
       identities: [
-        { id: 'sender', devices: ['s1', 's2', 's3', 's4', 's5'] },
-        { id: 'receiver', devices: ['r1', 'r2', 'r3', 'r4'] },
+        { id: 'sender', devices: ['s1', 's2', 's3', 's4', 's5', 's6'] },
+        { id: 'receiver', devices: ['r1', 'r2', 'r3', 'r4', 'r5', 'r6'] },
       ],
       workspaces: [],
     });
@@ -141,7 +141,8 @@ describe('faults: relay crash, drain and Redis restart lose nothing acknowledged
     const relayA = await startRelay();
     const relayB = await startRelay();
     const receiver = await connect('receiver', 'r1', [relayA.url, relayB.url]);
-    // One sender on the surviving relay, one on the relay that dies (its sends in flight are retried).
+    // One sender on the surviving relay, one on the relay that dies (its sends in flight are
+    // retried). Both use the same ids: ids are unique per sender, and so is de-duplication.
     const steady = await connect('sender', 's1', [relayB.url]);
     const exposed = await connect('sender', 's2', [relayA.url, relayB.url]);
     const fromSteady = stream(steady.client, 'device:r1', 500, 4);
@@ -174,8 +175,12 @@ describe('faults: relay crash, drain and Redis restart lose nothing acknowledged
     });
     const relayB = await startRelay();
     const receiver = await connect('receiver', 'r2', [relayA.url, relayB.url]);
+    const poller = await connect('receiver', 'r6', [relayA.httpUrl, relayB.httpUrl], {
+      transport: 'long-poll',
+    });
     const sender = await connect('sender', 's3', [relayA.url, relayB.url]);
     const sends = stream(sender.client, 'device:r2', 300, 5);
+    const polled = stream(sender.client, 'device:r6', 100, 15);
 
     await waitFor(() => sends.acked.length >= 100, '100 acked sends before the drain');
     const started = Date.now();
@@ -184,17 +189,35 @@ describe('faults: relay crash, drain and Redis restart lose nothing acknowledged
     expect(exitCode).toBe(0);
     expect(took).toBeLessThan(6000);
 
-    await sends.settled();
+    await Promise.all([sends.settled(), polled.settled()]);
     expect(sends.failed).toEqual([]);
     expect(sends.acked).toHaveLength(300);
+    expect(polled.acked).toHaveLength(100);
     await waitFor(() => receiver.got.length >= 300, 'every message at the receiver', 15_000);
+    await waitFor(() => poller.got.length >= 100, 'every message at the poller', 15_000);
     await sleep(300);
     expectExactlyOnce(receiver.got, sends.acked);
+    expectExactlyOnce(poller.got, polled.acked);
     for (const peer of [receiver, sender]) {
       expect(peer.fatal).toEqual([]);
       expect(peer.closes[0]?.code).toBe(CloseCode.draining);
       expect(peer.client.connected).toBe(true);
     }
+    await Promise.all([receiver.client.close(), sender.client.close(), poller.client.close()]);
+  });
+
+  it('delivers messages whose wake-ups were published while the relay was resubscribing', async () => {
+    const relayA = await startRelay();
+    const relayB = await startRelay();
+    const receiver = await connect('receiver', 'r5', [relayA.url]);
+    const sender = await connect('sender', 's6', [relayB.url]);
+    const first = await sender.client.send(['device:r5'], 'before');
+    await waitFor(() => receiver.got.length >= 1, 'first delivery');
+    // Cut every pub/sub connection (as a Redis failover does); the sockets of the devices stay up.
+    await inspect.client('KILL', 'TYPE', 'pubsub');
+    const lost = await sender.client.send(['device:r5'], 'while resubscribing');
+    await waitFor(() => receiver.got.length >= 2, 'delivery without a further wake-up', 5000);
+    expect(receiver.got.map((m) => m.id)).toEqual([first.id, lost.id]);
     await Promise.all([receiver.client.close(), sender.client.close()]);
   });
 
