@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Installs what Grove's local stack and tests need when it is missing: redis-server
-# (and mosquitto for the benchmark) from Debian's packages, and the npm dependencies,
-# which bring the pinned Node.js 24 runtime.
+# Installs what Grove's local stack and tests need when it is missing: redis-server and
+# openssl (and mosquitto for the benchmark) from Debian's packages, the npm dependencies,
+# which bring the pinned Node.js 24 runtime, and, with --k8s, the Kubernetes binaries the
+# API-server tests use (built from the Go module proxy once, then cached).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ "${GROVE_WITH_MOSQUITTO:-0}" = 1 ] && ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
   missing+=(mosquitto)
 fi
@@ -27,4 +29,12 @@ fi
 if [ ! -x node_modules/.bin/jest ] || [ ! -d node_modules/node ]; then
   echo "grove: installing npm dependencies" >&2
   npm ci --no-audit --no-fund >&2
+fi
+
+if [ "${1:-}" = "--k8s" ]; then
+  if ! command -v go >/dev/null 2>&1; then
+    echo "grove: Go is needed to build etcd and kube-apiserver for the tests; install Go 1.26" >&2
+    exit 1
+  fi
+  bash scripts/k8s-binaries.sh >&2
 fi
