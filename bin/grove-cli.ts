@@ -94,8 +94,10 @@ main(process.argv.slice(2)).then(
       process.exit(ExitCode.failure);
     }
     const message = error instanceof Error ? error.message : String(error);
+    // Every parseArgs complaint (unknown option, missing value, stray argument) is a usage error.
+    const errorCode = (error as { code?: unknown }).code;
     const code =
-      (error as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 'USAGE' : 'FAILED';
+      typeof errorCode === 'string' && errorCode.startsWith('ERR_PARSE_ARGS_') ? 'USAGE' : 'FAILED';
     err(JSON.stringify({ error: { code, message } }));
     process.exit(code === 'USAGE' ? ExitCode.usage : ExitCode.failure);
   },

@@ -266,6 +266,9 @@ export class GroveClient extends EventEmitter {
           this.seen.delete(`${frame.from.device}|${frame.id}`);
           this.emit('handler-error', error);
           if (link !== undefined && this.link === link) {
+            // Ack what was handled before this message (its scheduled ack would find no
+            // link): only this one and later ones come again.
+            link.ack(this.ackUpTo);
             // A link closed from this side reports no close of its own: reconnect here.
             link.close();
             this.onClosed({

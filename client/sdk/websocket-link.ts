@@ -2,6 +2,15 @@ import WebSocket from 'ws';
 import { shouldReconnect } from '../../relay/protocol/close-codes.js';
 import type { Link, LinkHandlers, OutgoingMessage, RelayFrame } from './link.js';
 
+/** Connection errors that mean the relay is down or unknown, whatever the transport. */
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
+
 /** A link over WebSocket: one JSON frame per message. */
 export class WebSocketLink implements Link {
   private readonly socket: WebSocket;
@@ -38,12 +47,13 @@ export class WebSocketLink implements Link {
       });
       this.socket.terminate();
     });
-    this.socket.on('error', (error) => {
+    this.socket.on('error', (error: NodeJS.ErrnoException) => {
       this.end({
         code: 1006,
         reason: error.message,
         reconnect: true,
-        transportFailed: !this.welcomed,
+        // A relay that cannot be reached at all says nothing about WebSocket being blocked.
+        transportFailed: !this.welcomed && !UNREACHABLE.has(error.code ?? ''),
       });
     });
     this.socket.on('close', (code, reason) => {

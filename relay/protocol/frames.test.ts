@@ -11,7 +11,13 @@ describe('decodeClientFrame', () => {
   it('accepts every client frame type', () => {
     const frames = [
       { t: 'hello', token: 'x.y.z', epoch: 'e1', status: 'idle' },
-      { t: 'send', id: '01J0ABC', to: ['device:b1', 'identity:bob', 'workspace:w'], data: 'aGk=', ttl: 5 },
+      {
+        t: 'send',
+        id: '01J0ABC',
+        to: ['device:b1', 'identity:bob', 'workspace:w'],
+        data: 'aGk=',
+        ttl: 5,
+      },
       { t: 'ack', upTo: 0 },
       { t: 'watch', identities: ['bob'] },
       { t: 'unwatch', identities: ['bob'] },
@@ -61,7 +67,9 @@ describe('decodeClientFrame', () => {
     expect(refuse({ id: 'has space' })).toMatch(/^id: /);
     expect(refuse({ to: [] })).toMatch(/^to: /);
     expect(refuse({ to: 'device:b1' })).toMatch(/^to: /);
-    expect(refuse({ to: ['b1'] })).toBe('to.0: recipient must be device:ID, identity:ID or workspace:ID');
+    expect(refuse({ to: ['b1'] })).toBe(
+      'to.0: recipient must be device:ID, identity:ID or workspace:ID',
+    );
     expect(refuse({ to: ['group:x'] })).toMatch(/^to\.0: recipient must be/);
     expect(refuse({ to: ['device:'] })).toMatch(/^to\.0: /);
     expect(refuse({ to: ['device:B1'] })).toMatch(/^to\.0: /);
@@ -74,7 +82,9 @@ describe('decodeClientFrame', () => {
   });
 
   it('returns the id of a send frame it refuses, so the sender can match the error', () => {
-    const result = decodeClientFrame(JSON.stringify({ t: 'send', id: 'm7', to: ['nobody'], data: '' }));
+    const result = decodeClientFrame(
+      JSON.stringify({ t: 'send', id: 'm7', to: ['nobody'], data: '' }),
+    );
     expect(result).toMatchObject({ ok: false, id: 'm7' });
     expect(decodeClientFrame('{"t":"send","id":7}')).not.toHaveProperty('id');
     expect(decodeClientFrame('not json')).not.toHaveProperty('id');

@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { DeviceClaims } from '../auth/device-token.js';
-import { TokenBucket, WindowCounter } from '../limits/token-bucket.js';
+import { WindowCounter } from '../limits/token-bucket.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { ErrorCode, RelayError } from '../protocol/error-codes.js';
 import { decodeClientFrame, type ClientFrame, type ServerFrame } from '../protocol/frames.js';
@@ -35,6 +35,8 @@ export class DeviceConnection {
   private connectionId = '';
   private epoch = '';
   private drops = 0;
+  /** An ack of this seq or later proves the device read the last drop signal (see ack). */
+  private dropsSignalledFrom: number | undefined;
   /** Next seq to write to the socket. */
   private cursor = 1;
   /** Everything below this seq is acknowledged (the queue head as last seen). */
@@ -54,7 +56,6 @@ export class DeviceConnection {
   private closed = false;
   private counted = false;
   private badFrames = 0;
-  private sendBucket: TokenBucket | undefined;
   private readonly frameBudget: WindowCounter;
   private readonly watched = new Set<string>();
   private readonly sentAt = new Map<number, number>();
@@ -145,13 +146,15 @@ export class DeviceConnection {
   }
 
   private onText(text: string): void {
+    // The socket still delivers what the peer sent before it saw the close: ignore it all.
+    if (this.closed) return;
     if (!this.frameBudget.hit()) {
       this.close(CloseCode.flood, 'too many frames per second');
       return;
     }
     const decoded = decodeClientFrame(text);
     if (!decoded.ok) {
-      this.badFrame(undefined, decoded.message);
+      this.badFrame(decoded.id, decoded.message);
       return;
     }
     const frame = decoded.frame;
@@ -185,7 +188,10 @@ export class DeviceConnection {
   private badFrame(id: string | undefined, message: string): void {
     this.badFrames++;
     this.error(ErrorCode.badFrame, message, id);
-    if (this.badFrames >= this.core.config.connection.maxBadFrames) {
+    // Before hello the peer has not shown that it speaks the protocol at all.
+    if (this.claims === undefined && this.early === undefined) {
+      this.close(CloseCode.protocolError, 'expected hello');
+    } else if (this.badFrames >= this.core.config.connection.maxBadFrames) {
       this.close(CloseCode.protocolError, 'too many invalid frames');
     }
   }
@@ -209,7 +215,6 @@ export class DeviceConnection {
     this.status = status ?? 'active';
     this.connectionId = newConnectionId(this.core.config.podId);
     const limits = this.core.limits(claims.domain);
-    this.sendBucket = new TokenBucket(limits.sendRatePerSecond, limits.sendBurst, this.core.clock);
     const keys = deviceKeys(claims.domain, claims.device);
     try {
       // Subscribe before claiming: no wake-up between the claim and the first read is missed.
@@ -236,6 +241,10 @@ export class DeviceConnection {
         resync,
         limits: { ...limits },
       });
+      if (claim.drops > claim.told) {
+        // Dropped while the device was away (or before it acked the last signal).
+        this.signalDrops(claim.head);
+      }
       this.core.metrics.connections.inc({ transport: 'websocket' });
       this.counted = true;
       await this.core.storage(() =>
@@ -282,7 +291,7 @@ export class DeviceConnection {
   private async handle(frame: ClientFrame, claims: DeviceClaims): Promise<void> {
     switch (frame.t) {
       case 'send': {
-        const wait = this.sendBucket?.take() ?? 0;
+        const wait = this.core.takeSend(claims);
         if (wait > 0) {
           this.error(ErrorCode.rateLimited, "send rate over this domain's limit", frame.id, wait);
           return;
@@ -340,8 +349,13 @@ export class DeviceConnection {
     const claims = this.claims;
     if (claims === undefined) return;
     this.acking = true;
+    const signalledFrom = this.dropsSignalledFrom;
+    const told = signalledFrom !== undefined && upTo >= signalledFrom ? this.drops : undefined;
     try {
-      const head = await this.core.queues.ack(claims.domain, claims.device, upTo, this.epoch);
+      const head = await this.core.queues.ack(claims.domain, claims.device, upTo, this.epoch, told);
+      if (told !== undefined && this.dropsSignalledFrom === signalledFrom) {
+        this.dropsSignalledFrom = undefined;
+      }
       if (head !== 'stale') {
         const now = this.core.clock();
         for (let seq = this.head; seq < head; seq++) {
@@ -454,19 +468,18 @@ export class DeviceConnection {
           this.cursor = claim.head;
           this.knownNext = claim.next;
           this.drops = claim.drops;
+          this.dropsSignalledFrom = undefined;
           this.sentAt.clear();
           this.core.metrics.resyncs.inc({ reason: 'epoch' });
           this.send({ t: 'resync', reason: 'epoch', epoch: claim.epoch, drops: claim.drops });
           continue;
         }
         if (window.expired > 0) this.core.metrics.drops.inc({ reason: 'expired' }, window.expired);
-        if (window.drops > this.drops) {
-          this.drops = window.drops;
-          this.core.metrics.resyncs.inc({ reason: 'dropped' });
-          this.send({ t: 'resync', reason: 'dropped', epoch: this.epoch, drops: window.drops });
-        }
+        const dropped = window.drops > this.drops;
+        this.drops = Math.max(this.drops, window.drops);
         if (window.head > this.head) this.head = window.head;
         if (this.cursor < window.head) this.cursor = window.head;
+        if (dropped) this.signalDrops(this.cursor);
         if (window.next > this.knownNext) this.knownNext = window.next;
         if (window.entries.length === 0) {
           if (!this.wakePending) return;
@@ -491,6 +504,17 @@ export class DeviceConnection {
       this.fetching = false;
       if (this.wakePending) this.pump();
     }
+  }
+
+  /**
+   * Tells the device that messages were dropped. The signal counts as received (and is not
+   * repeated at the next connect) once the device acks `from` or later: frames arrive in
+   * order, so such an ack was sent after reading this one.
+   */
+  private signalDrops(from: number): void {
+    this.dropsSignalledFrom = from;
+    this.core.metrics.resyncs.inc({ reason: 'dropped' });
+    this.send({ t: 'resync', reason: 'dropped', epoch: this.epoch, drops: this.drops });
   }
 
   private waitForBuffer(): void {

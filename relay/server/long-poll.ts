@@ -68,6 +68,8 @@ export class LongPollTransport {
   private readonly pollers = new Map<string, { claims: DeviceClaims; lastPoll: number }>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly waiting = new Set<() => void>();
+  /** Set by a drain: polls return at once instead of waiting. */
+  private released = false;
 
   constructor(private readonly core: RelayCore) {}
 
@@ -86,6 +88,10 @@ export class LongPollTransport {
       try {
         const claims = await authenticate(request);
         const frame = parse(sendFrame.omit({ t: true }), request.body);
+        const wait = this.core.takeSend(claims);
+        if (wait > 0) {
+          throw new RelayError(ErrorCode.rateLimited, "send rate over this domain's limit", wait);
+        }
         return await this.core.send(claims, frame);
       } catch (error) {
         return replyError(reply, error);
@@ -198,7 +204,13 @@ export class LongPollTransport {
         if (window.expired > 0) this.core.metrics.drops.inc({ reason: 'expired' }, window.expired);
         const resync = query.epoch !== undefined && query.epoch !== window.epoch;
         const remaining = deadline - this.core.clock();
-        if (window.entries.length > 0 || resync || remaining <= 0 || request.raw.destroyed) {
+        if (
+          window.entries.length > 0 ||
+          resync ||
+          remaining <= 0 ||
+          request.raw.destroyed ||
+          this.released
+        ) {
           const deliveries = await this.core.toDeliveries(window.entries);
           this.core.metrics.messagesOut.inc({ transport: 'long-poll' }, deliveries.length);
           return {
@@ -262,6 +274,12 @@ export class LongPollTransport {
 
   /** Ends every waiting poll now (drain): clients poll again, elsewhere. */
   releaseAll(): void {
+    this.released = true;
+    this.wakeAll();
+  }
+
+  /** Makes every waiting poll read its queue again. */
+  wakeAll(): void {
     for (const wake of this.waiting) wake();
   }
 

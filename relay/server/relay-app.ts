@@ -1,11 +1,12 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { RelayConfig } from '../config.js';
 import { createRelayMetrics, type RelayMetrics } from '../metrics.js';
 import { CloseCode } from '../protocol/close-codes.js';
+import { ErrorCode, RelayError } from '../protocol/error-codes.js';
 import { connectRedis, type RedisClient } from '../store/redis-connection.js';
 import { DeviceConnection } from './device-connection.js';
-import { LongPollTransport } from './long-poll.js';
+import { LongPollTransport, replyError } from './long-poll.js';
 import { RelayCore } from './relay-core.js';
 import type { Logger } from '../logger.js';
 
@@ -45,12 +46,24 @@ export class RelayApp {
     this.core.wakeups.onResubscribed(() => {
       // Wake-ups published during the outage are lost: every reader checks its queue again.
       for (const connection of this.connections) connection.pump();
-      this.longPoll.releaseAll();
+      this.longPoll.wakeAll();
     });
     this.routes();
   }
 
   private routes(): void {
+    // Bodies are parsed before any route runs: their errors get the documented shape too.
+    this.app.setErrorHandler((error: FastifyError, _request, reply) => {
+      const status = error.statusCode ?? 500;
+      if (status === 413) {
+        const message = `request body is over the relay's limit of ${maxFrameBytes(this.config)} bytes`;
+        return replyError(reply, new RelayError(ErrorCode.messageTooLarge, message));
+      }
+      if (status >= 400 && status < 500) {
+        return replyError(reply, new RelayError(ErrorCode.badFrame, error.message));
+      }
+      return replyError(reply, error);
+    });
     this.app.get('/healthz', () => ({ ok: true }));
     this.app.get('/readyz', async (_request, reply) => {
       if (this.draining) return reply.code(503).send({ ready: false, reason: 'draining' });

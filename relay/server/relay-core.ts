@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RelayLimits } from '../../crds/relay-limits.js';
 import { DeviceTokenVerifier, type DeviceClaims } from '../auth/device-token.js';
+import { TokenBucket } from '../limits/token-bucket.js';
 import type { RelayConfig } from '../config.js';
 import type { RelayMetrics } from '../metrics.js';
 import { parseRecipient, resolveFanOut } from '../protocol/addressing.js';
@@ -37,6 +38,12 @@ export class RelayCore {
   readonly directory: DirectoryCache;
   readonly wakeups: Wakeups;
   private readonly limitsByDomain: Map<string, RelayLimits>;
+  /** Send rate per device (domain/device), whatever transport or connection it uses. */
+  private readonly sendBuckets = new Map<
+    string,
+    { bucket: TokenBucket; usedAt: number; refillMs: number }
+  >();
+  private bucketsSweptAt = 0;
 
   constructor(
     readonly config: RelayConfig,
@@ -62,6 +69,35 @@ export class RelayCore {
     if (limits === undefined)
       throw new RelayError(ErrorCode.authUnknownDomain, `unknown domain "${domain}"`);
     return limits;
+  }
+
+  /**
+   * Takes one send from the device's token bucket: 0, or the milliseconds until a send is
+   * allowed. Shared by both transports, so neither a reconnect nor a switch to long-poll
+   * resets the rate.
+   */
+  takeSend(device: DeviceClaims): number {
+    const limits = this.limits(device.domain);
+    const now = this.clock();
+    if (now - this.bucketsSweptAt >= 10_000) {
+      this.bucketsSweptAt = now;
+      // A bucket left alone long enough to refill is the same as a new one: forget it.
+      for (const [key, entry] of this.sendBuckets) {
+        if (now - entry.usedAt >= entry.refillMs) this.sendBuckets.delete(key);
+      }
+    }
+    const key = `${device.domain}/${device.device}`;
+    let entry = this.sendBuckets.get(key);
+    if (entry === undefined) {
+      entry = {
+        bucket: new TokenBucket(limits.sendRatePerSecond, limits.sendBurst, this.clock),
+        usedAt: now,
+        refillMs: (limits.sendBurst / limits.sendRatePerSecond) * 1000,
+      };
+      this.sendBuckets.set(key, entry);
+    }
+    entry.usedAt = now;
+    return entry.bucket.take();
   }
 
   /** Verifies the token and that the device is enrolled in its domain's directory. */

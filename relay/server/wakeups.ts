@@ -36,13 +36,28 @@ export class Wakeups {
       // behind them on the same connection, is confirmed only once they are all in place.
       queueMicrotask(() => {
         this.subscriber.ssubscribe(RESUBSCRIBED_MARKER).then(
-          () => {
-            for (const listener of this.resubscribedListeners) listener();
-          },
+          () => this.resubscribed(),
           () => undefined,
         );
       });
     });
+    // On a cluster, each shard's subscriber reconnects on its own; ioredis re-sends its
+    // subscriptions, then emits 'subscribersReady' without awaiting them: read now, and once
+    // more when they have surely been confirmed.
+    let shardLost = false;
+    subscriber.on('-subscriber', () => {
+      shardLost = true;
+    });
+    subscriber.on('subscribersReady', () => {
+      if (!shardLost) return;
+      shardLost = false;
+      this.resubscribed();
+      setTimeout(() => this.resubscribed(), 1000).unref();
+    });
+  }
+
+  private resubscribed(): void {
+    for (const listener of this.resubscribedListeners) listener();
   }
 
   /**

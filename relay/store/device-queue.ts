@@ -41,6 +41,8 @@ export interface ClaimResult {
   next: number;
   drops: number;
   created: boolean;
+  /** The drop count the device was last seen to be told of; below `drops`, tell it again. */
+  told: number;
 }
 
 export function parseEntry(raw: string): QueueEntry {
@@ -150,22 +152,32 @@ export class DeviceQueueStore {
     };
   }
 
-  /** Returns the new head, or 'stale' when the epoch changed under the connection. */
+  /**
+   * Returns the new head, or 'stale' when the epoch changed under the connection. `told`:
+   * the drop count this ack proves the device has seen signalled.
+   */
   async ack(
     domain: string,
     device: string,
     upTo: number,
     epoch: string,
+    told?: number,
   ): Promise<number | 'stale'> {
     const keys = deviceKeys(domain, device);
-    const [head] = await this.redis.groveAck(keys.meta, keys.queue, upTo, epoch);
+    const [head] = await this.redis.groveAck(
+      keys.meta,
+      keys.queue,
+      upTo,
+      epoch,
+      ...(told === undefined ? [] : [told]),
+    );
     if (head === undefined || head < 0) return 'stale';
     return head;
   }
 
   async claim(domain: string, device: string, connectionId: string): Promise<ClaimResult> {
     const keys = deviceKeys(domain, device);
-    const [epoch, head, next, drops, created] = await this.redis.groveClaim(
+    const [epoch, head, next, drops, created, told] = await this.redis.groveClaim(
       keys.meta,
       keys.queue,
       this.newEpoch(),
@@ -178,6 +190,7 @@ export class DeviceQueueStore {
       next: Number(next),
       drops: Number(drops),
       created: created === 1,
+      told: Number(told ?? 0),
     };
   }
 

@@ -110,16 +110,24 @@ export class PresenceStore {
     for (const pod of dead) {
       const locked = await this.redis.set(podKeys.sweepLock(pod), '1', 'PX', 30_000, 'NX');
       if (locked !== 'OK') continue;
-      const handles = await this.redis.smembers(podKeys.conns(pod));
-      for (const value of handles) {
-        const handle = decodeHandle(value);
-        if (handle !== undefined) {
-          await this.offline(undefined, handle);
-          swept++;
+      try {
+        // Since the read above, another pod may have swept it, or it may have come back.
+        const deadline = await this.redis.zscore(podKeys.pods, pod);
+        if (deadline === null || Number(deadline) > this.clock()) continue;
+        const handles = await this.redis.smembers(podKeys.conns(pod));
+        for (const value of handles) {
+          const handle = decodeHandle(value);
+          if (handle !== undefined) {
+            await this.offline(undefined, handle);
+            swept++;
+          }
         }
+        await this.redis.del(podKeys.conns(pod));
+        await this.redis.zrem(podKeys.pods, pod);
+      } finally {
+        // Held only while sweeping: a pod that comes back and then dies is swept again at once.
+        await this.redis.del(podKeys.sweepLock(pod));
       }
-      await this.redis.del(podKeys.conns(pod));
-      await this.redis.zrem(podKeys.pods, pod);
     }
     return swept;
   }

@@ -26,7 +26,13 @@ export interface GroveCommands {
     ...args: (string | number)[]
   ): Promise<number[]>;
   groveFetch(meta: string, queue: string, ...args: (string | number)[]): Promise<Reply>;
-  groveAck(meta: string, queue: string, upTo: number, epoch: string): Promise<number[]>;
+  groveAck(
+    meta: string,
+    queue: string,
+    upTo: number,
+    epoch: string,
+    ...told: number[]
+  ): Promise<number[]>;
   groveClaim(
     meta: string,
     queue: string,

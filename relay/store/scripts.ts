@@ -66,31 +66,28 @@ redis.call('PEXPIRE', q, ttl)
 redis.call('PEXPIRE', ids, ttl)
 -- The wake-up carries a small entry itself, so the relay holding the socket can write it
 -- without reading it back: "m<seq> <epoch>", then a newline and the entry when it is at
--- most 16 KiB.
+-- most 16 KiB. Not when this enqueue dropped entries: the relay must then read the queue,
+-- which tells it (and so the device) about the drops.
 local wake = 'm' .. seq .. ' ' .. redis.call('HGET', m, 'epoch')
-if #entry <= 16384 then wake = wake .. '\\n' .. entry end
+if #entry <= 16384 and dropped + expired == 0 then wake = wake .. '\\n' .. entry end
 local receivers = redis.call('SPUBLISH', ARGV[10], wake)
 return {1, seq, receivers, expired, dropped}
 `;
 
 /**
- * KEYS: meta, queue. ARGV: now, fromSeq, maxCount, maxBytes.
+ * KEYS: meta, queue. ARGV: now (unused), fromSeq, maxCount, maxBytes.
  * Returns {epoch, head, next, drops, expired, entries...} or {false} when the device has
- * no queue metadata (never connected, or everything expired).
+ * no queue metadata (never connected, or everything expired). Expired entries are returned
+ * like the others (`expired` is always 0): the relay sends each as a `skip` the device
+ * acks, which tells it exactly which seq it missed, where trimming them here would only
+ * raise the drop count.
  */
-export const fetchScript = `${trimExpired}
+export const fetchScript = `
 local m, q = KEYS[1], KEYS[2]
-local now = tonumber(ARGV[1])
-local meta = redis.call('HMGET', m, 'epoch', 'head', 'next', 'bytes', 'drops')
+local meta = redis.call('HMGET', m, 'epoch', 'head', 'next', 'drops')
 if not meta[1] then return {false} end
-local head, nxt, bytes, drops = tonumber(meta[2]), tonumber(meta[3]), tonumber(meta[4]), tonumber(meta[5])
-local expired
-head, bytes, expired = trim_expired(q, head, nxt, bytes, now)
-if expired > 0 then
-  drops = drops + expired
-  redis.call('HSET', m, 'head', head, 'bytes', bytes, 'drops', drops)
-end
-local result = {meta[1], head, nxt, drops, expired}
+local head, nxt, drops = tonumber(meta[2]), tonumber(meta[3]), tonumber(meta[4])
+local result = {meta[1], head, nxt, drops, 0}
 local from = math.max(tonumber(ARGV[2]), head)
 local last = math.min(nxt - 1, from + tonumber(ARGV[3]) - 1)
 if last >= from then
@@ -107,15 +104,19 @@ return result
 `;
 
 /**
- * KEYS: meta, queue. ARGV: upTo, epoch.
+ * KEYS: meta, queue. ARGV: upTo, epoch, told (optional: the drop count the device has
+ * provably seen signalled, recorded so a later connection does not signal it again).
  * Returns {head} after removing every entry with seq <= upTo; {-1} without metadata,
  * {-2} when the epoch differs (the ack belongs to a queue that no longer exists).
  */
 export const ackScript = `
 local m, q = KEYS[1], KEYS[2]
-local meta = redis.call('HMGET', m, 'epoch', 'head', 'next', 'bytes')
+local meta = redis.call('HMGET', m, 'epoch', 'head', 'next', 'bytes', 'told')
 if not meta[1] then return {-1} end
 if meta[1] ~= ARGV[2] then return {-2} end
+if ARGV[3] and tonumber(ARGV[3]) > (tonumber(meta[5]) or 0) then
+  redis.call('HSET', m, 'told', ARGV[3])
+end
 local head, nxt, bytes = tonumber(meta[2]), tonumber(meta[3]), tonumber(meta[4])
 local upTo = math.min(tonumber(ARGV[1]), nxt - 1)
 local n = upTo - head + 1
@@ -137,7 +138,8 @@ return {head}
  * KEYS: meta, queue. ARGV: newEpoch, connectionId, channel.
  * Creates the queue metadata when missing, records the connection as the device's
  * current one and tells every other connection of the device (on any pod) to close.
- * Returns {epoch, head, next, drops, created}.
+ * Returns {epoch, head, next, drops, created, told}: drops above told happened while the
+ * device was not told (it was offline, or did not ack after the signal).
  */
 export const claimScript = `
 local m, q = KEYS[1], KEYS[2]
@@ -149,8 +151,8 @@ if not redis.call('HGET', m, 'epoch') then
 end
 redis.call('HSET', m, 'conn', ARGV[2])
 redis.call('SPUBLISH', ARGV[3], 'c' .. ARGV[2])
-local meta = redis.call('HMGET', m, 'epoch', 'head', 'next', 'drops')
-return {meta[1], tonumber(meta[2]), tonumber(meta[3]), tonumber(meta[4]), created}
+local meta = redis.call('HMGET', m, 'epoch', 'head', 'next', 'drops', 'told')
+return {meta[1], tonumber(meta[2]), tonumber(meta[3]), tonumber(meta[4]), created, tonumber(meta[5]) or 0}
 `;
 
 /**

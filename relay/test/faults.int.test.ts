@@ -25,7 +25,7 @@ const DOMAIN = 'acme';
  * Sends `count` messages on a timer, without waiting for earlier receipts (as a busy
  * application would), and records which ones the relay acknowledged.
  */
-function stream(client: GroveClient, to: string, count: number, intervalMs: number) {
+function stream(client: GroveClient, to: string, count: number, intervalMs: number, prefix = 'm') {
   const acked: string[] = [];
   const failed: unknown[] = [];
   const sends: Promise<SendReceipt | undefined>[] = [];
@@ -39,7 +39,7 @@ function stream(client: GroveClient, to: string, count: number, intervalMs: numb
       }
       const n = i++;
       sends.push(
-        client.send([to], `stream ${n}`, { id: `m-${String(n).padStart(4, '0')}` }).then(
+        client.send([to], `stream ${n}`, { id: `${prefix}-${String(n).padStart(4, '0')}` }).then(
           (receipt) => {
             acked.push(receipt.id);
             return receipt;
@@ -124,7 +124,7 @@ describe('faults: relay crash, drain and Redis restart lose nothing acknowledged
     await seedDirectory({ url: redis.url, cluster: false }, DOMAIN, {
       identities: [
         { id: 'sender', devices: ['s1', 's2', 's3', 's4', 's5', 's6'] },
-        { id: 'receiver', devices: ['r1', 'r2', 'r3', 'r4', 'r5', 'r6'] },
+        { id: 'receiver', devices: ['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8', 'r9'] },
       ],
       workspaces: [],
     });
@@ -147,14 +147,21 @@ describe('faults: relay crash, drain and Redis restart lose nothing acknowledged
     const exposed = await connect('sender', 's2', [relayA.url, relayB.url]);
     const fromSteady = stream(steady.client, 'device:r1', 500, 4);
     const fromExposed = stream(exposed.client, 'device:r1', 200, 10);
+    // A long-poll receiver on the same relay: its poll dies with the relay.
+    const poller = await connect('receiver', 'r9', [relayA.httpUrl, relayB.httpUrl], {
+      transport: 'long-poll',
+    });
+    const polled = stream(steady.client, 'device:r9', 150, 10, 'p');
 
     await waitFor(() => fromSteady.acked.length >= 150, '150 acked sends before the crash');
+    expect(poller.got.length).toBeGreaterThan(0);
     await relayA.kill9();
-    await Promise.all([fromSteady.settled(), fromExposed.settled()]);
+    await Promise.all([fromSteady.settled(), fromExposed.settled(), polled.settled()]);
     expect(fromSteady.failed).toEqual([]);
     expect(fromExposed.failed).toEqual([]);
     expect(fromSteady.acked).toHaveLength(500);
     expect(fromExposed.acked).toHaveLength(200);
+    expect(polled.acked).toHaveLength(150);
 
     await waitFor(() => receiver.got.length >= 700, 'every acked message at the receiver', 20_000);
     await sleep(300);
@@ -166,7 +173,16 @@ describe('faults: relay crash, drain and Redis restart lose nothing acknowledged
     expect(receiver.closes.length).toBeGreaterThanOrEqual(1);
     expect(receiver.fatal).toEqual([]);
     await waitFor(async () => (await queueLength('r1')) === 0, 'every message acknowledged');
-    await Promise.all([receiver.client.close(), steady.client.close(), exposed.client.close()]);
+    await waitFor(() => poller.got.length >= 150, 'every acked message at the poller', 20_000);
+    await sleep(300);
+    expectExactlyOnce(poller.got, polled.acked);
+    expect(poller.fatal).toEqual([]);
+    await Promise.all([
+      receiver.client.close(),
+      steady.client.close(),
+      exposed.client.close(),
+      poller.client.close(),
+    ]);
   });
 
   it('drains on SIGTERM: exits 0 within the grace period, clients move with 4000, nothing lost', async () => {
@@ -178,9 +194,13 @@ describe('faults: relay crash, drain and Redis restart lose nothing acknowledged
     const poller = await connect('receiver', 'r6', [relayA.httpUrl, relayB.httpUrl], {
       transport: 'long-poll',
     });
+    // A poller with nothing to receive sits in a long poll on A when the drain starts.
+    const idle = await connect('receiver', 'r7', [relayA.httpUrl, relayB.httpUrl], {
+      transport: 'long-poll',
+    });
     const sender = await connect('sender', 's3', [relayA.url, relayB.url]);
     const sends = stream(sender.client, 'device:r2', 300, 5);
-    const polled = stream(sender.client, 'device:r6', 100, 15);
+    const polled = stream(sender.client, 'device:r6', 100, 15, 'p');
 
     await waitFor(() => sends.acked.length >= 100, '100 acked sends before the drain');
     const started = Date.now();
@@ -198,27 +218,41 @@ describe('faults: relay crash, drain and Redis restart lose nothing acknowledged
     await sleep(300);
     expectExactlyOnce(receiver.got, sends.acked);
     expectExactlyOnce(poller.got, polled.acked);
+    const late = await sender.client.send(['device:r7'], 'after the drain');
+    await waitFor(() => idle.got.length >= 1, 'the idle poller served by the other relay');
+    expect(idle.got.map((m) => m.id)).toEqual([late.id]);
     for (const peer of [receiver, sender]) {
       expect(peer.fatal).toEqual([]);
       expect(peer.closes[0]?.code).toBe(CloseCode.draining);
       expect(peer.client.connected).toBe(true);
     }
-    await Promise.all([receiver.client.close(), sender.client.close(), poller.client.close()]);
+    await Promise.all([
+      receiver.client.close(),
+      sender.client.close(),
+      poller.client.close(),
+      idle.client.close(),
+    ]);
   });
 
   it('delivers messages whose wake-ups were published while the relay was resubscribing', async () => {
     const relayA = await startRelay();
     const relayB = await startRelay();
     const receiver = await connect('receiver', 'r5', [relayA.url]);
+    const poller = await connect('receiver', 'r8', [relayA.httpUrl], { transport: 'long-poll' });
     const sender = await connect('sender', 's6', [relayB.url]);
-    const first = await sender.client.send(['device:r5'], 'before');
-    await waitFor(() => receiver.got.length >= 1, 'first delivery');
+    const first = await sender.client.send(['device:r5', 'device:r8'], 'before');
+    await waitFor(() => receiver.got.length >= 1 && poller.got.length >= 1, 'first delivery');
     // Cut every pub/sub connection (as a Redis failover does); the sockets of the devices stay up.
-    await inspect.client('KILL', 'TYPE', 'pubsub');
-    const lost = await sender.client.send(['device:r5'], 'while resubscribing');
-    await waitFor(() => receiver.got.length >= 2, 'delivery without a further wake-up', 5000);
+    await inspect.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    const lost = await sender.client.send(['device:r5', 'device:r8'], 'while resubscribing');
+    await waitFor(
+      () => receiver.got.length >= 2 && poller.got.length >= 2,
+      'delivery without a further wake-up',
+      5000,
+    );
     expect(receiver.got.map((m) => m.id)).toEqual([first.id, lost.id]);
-    await Promise.all([receiver.client.close(), sender.client.close()]);
+    expect(poller.got.map((m) => m.id)).toEqual([first.id, lost.id]);
+    await Promise.all([receiver.client.close(), sender.client.close(), poller.client.close()]);
   });
 
   it('loses nothing acked when Redis is killed with SIGKILL and restarted from its AOF', async () => {

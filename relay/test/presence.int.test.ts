@@ -105,24 +105,46 @@ describe('presence across relay pods', () => {
     await watching.close();
   });
 
-  it('restores the presence of its devices when a live relay was swept as dead (a long pause)', async () => {
-    const { client: watching, events } = await watcher([relayA.url], 'dan');
-    await connect('dan', 'd1', [relayB.url]);
-    await waitFor(() => events.length >= 1, 'online');
-    // What another pod sees when relay B misses its heartbeats: a deadline in the past.
+  it('restores the presence of its devices when a live relay was swept as dead, and sweeps it again when it dies', async () => {
+    const relayD = await RelayProcess.start({
+      redis: { url: redis.url, cluster: false },
+      domains: [domain],
+    });
     const inspect = new Redis(redis.url);
     try {
-      await inspect.zadd(podKeys.pods, 0, relayB.podId);
+      const { client: watching, events } = await watcher([relayA.url], 'dan');
+      await connect('dan', 'd1', [relayD.url]);
+      await waitFor(() => events.length >= 1, 'online');
+      // What other pods see when relay D misses its heartbeats (a long pause): a deadline in
+      // the past. Keep it there (XX: never re-adding the pod once swept) until a sweeper has
+      // taken its devices offline, as D's own heartbeats keep renewing it.
+      await waitFor(
+        async () => {
+          await inspect.zadd(podKeys.pods, 'XX', 0, relayD.podId);
+          return events.length >= 2;
+        },
+        'offline after the sweep',
+        5000,
+        5,
+      );
+      await waitFor(() => events.length >= 3, 'online again', 5000);
+
+      // Now it really dies, soon after: its devices go offline within the usual bound.
+      await relayD.kill9();
+      const killedAt = Date.now();
+      await waitFor(() => events.length >= 4, 'offline after the crash', 8000, 20);
+      expect(Date.now() - killedAt).toBeLessThan(5000);
+      expect(events).toEqual([
+        { identity: 'dan', device: 'd1', state: 'online', status: 'active' },
+        { identity: 'dan', device: 'd1', state: 'offline' },
+        { identity: 'dan', device: 'd1', state: 'online', status: 'active' },
+        { identity: 'dan', device: 'd1', state: 'offline' },
+      ]);
+      await watching.close();
     } finally {
       inspect.disconnect();
+      await relayD.kill9();
     }
-    await waitFor(() => events.length >= 3, 'offline, then online again', 5000);
-    expect(events).toEqual([
-      { identity: 'dan', device: 'd1', state: 'online', status: 'active' },
-      { identity: 'dan', device: 'd1', state: 'offline' },
-      { identity: 'dan', device: 'd1', state: 'online', status: 'active' },
-    ]);
-    await watching.close();
   });
 
   it('takes the devices of a kill -9 relay offline within the dead-pod bound', async () => {
@@ -135,7 +157,12 @@ describe('presence across relay pods', () => {
       // Only relay C in the list: after the crash the device stays offline.
       await connect('carol', 'c1', [relayC.url]);
       await waitFor(() => events.length >= 1, 'online');
-      expect(events[0]).toEqual({ identity: 'carol', device: 'c1', state: 'online', status: 'active' });
+      expect(events[0]).toEqual({
+        identity: 'carol',
+        device: 'c1',
+        state: 'online',
+        status: 'active',
+      });
 
       await relayC.kill9();
       const killedAt = Date.now();
