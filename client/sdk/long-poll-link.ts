@@ -13,6 +13,8 @@ interface PollReply {
   epoch: string;
   head: number;
   drops: number;
+  /** On a first poll: the drops the device was already told of. */
+  told?: number;
   resync: boolean;
   messages: RelayFrame[];
 }
@@ -30,6 +32,10 @@ export class LongPollLink implements Link {
   private readonly abort = new AbortController();
   private epoch: string | undefined;
   private acked = 0;
+  /** The ack carried by the last poll sent. */
+  private ackSent = 0;
+  /** The queue's drop count as of the last reply. */
+  private seenDrops: number | undefined;
   private awaitingAck = 0;
   private ackWaiter: (() => void) | undefined;
   private ended = false;
@@ -74,6 +80,8 @@ export class LongPollLink implements Link {
         const params = new URLSearchParams({ wait: String(first ? 0 : this.waitSeconds) });
         if (this.epoch !== undefined) params.set('epoch', this.epoch);
         if (this.epoch !== undefined && this.acked > 0) params.set('ack', String(this.acked));
+        if (this.seenDrops !== undefined) params.set('drops', String(this.seenDrops));
+        this.ackSent = this.acked;
         const reply = (await this.request(`/v1/poll?${params.toString()}`)) as PollReply;
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- may change during the await
         if (this.ended) return;
@@ -102,6 +110,15 @@ export class LongPollLink implements Link {
           }
         }
         this.epoch = reply.epoch;
+        if (reply.drops > (this.seenDrops ?? reply.told ?? reply.drops)) {
+          this.handlers.frame({
+            t: 'resync',
+            reason: 'dropped',
+            epoch: reply.epoch,
+            drops: reply.drops,
+          });
+        }
+        this.seenDrops = reply.drops;
         if (reply.messages.length === 0) continue;
         const last = reply.messages.at(-1);
         this.awaitingAck = last !== undefined && 'seq' in last ? last.seq : 0;
@@ -221,6 +238,15 @@ export class LongPollLink implements Link {
   close(): void {
     this.ended = true;
     this.abort.abort();
+    if (this.epoch !== undefined && this.acked > this.ackSent) {
+      // The last ack rides on no further poll: send it on its own (best effort; unacked
+      // messages are redelivered and de-duplicated anyway).
+      fetch(`${this.baseUrl}/v1/poll/ack`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ upTo: this.acked, epoch: this.epoch }),
+      }).catch(() => undefined);
+    }
     if (this.presenceTimer !== undefined) clearInterval(this.presenceTimer);
     this.ackWaiter?.();
   }

@@ -26,6 +26,8 @@ const pollQuery = z.object({
   /** Cumulative ack carried by the poll itself: everything up to here was processed. */
   ack: z.coerce.number().int().nonnegative().optional(),
   epoch: z.string().max(64).optional(),
+  /** The drop count the device has seen in an earlier reply: it was told of those drops. */
+  drops: z.coerce.number().int().nonnegative().optional(),
   wait: z.coerce.number().int().nonnegative().optional(),
 });
 const ackBody = z.object({
@@ -159,7 +161,13 @@ export class LongPollTransport {
     await this.markOnline(claims);
     if (query.ack !== undefined && query.epoch !== undefined) {
       await this.core.storage(() =>
-        this.core.queues.ack(claims.domain, claims.device, query.ack ?? 0, query.epoch ?? ''),
+        this.core.queues.ack(
+          claims.domain,
+          claims.device,
+          query.ack ?? 0,
+          query.epoch ?? '',
+          query.drops,
+        ),
       );
     }
     const keys = deviceKeys(claims.domain, claims.device);
@@ -213,10 +221,16 @@ export class LongPollTransport {
         ) {
           const deliveries = await this.core.toDeliveries(window.entries);
           this.core.metrics.messagesOut.inc({ transport: 'long-poll' }, deliveries.length);
+          // A first poll learns which drops the device was already told of (see the claim script).
+          const told =
+            query.ack === undefined
+              ? Number((await this.core.redis.hget(keys.meta, 'told')) ?? 0)
+              : undefined;
           return {
             epoch: window.epoch,
             head: window.head,
             drops: window.drops,
+            ...(told === undefined ? {} : { told }),
             resync,
             messages: deliveries.map((delivery) => JSON.parse(delivery.frame) as unknown),
           };
