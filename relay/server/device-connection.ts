@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { DeviceClaims } from '../auth/device-token.js';
 import { WindowCounter } from '../limits/token-bucket.js';
@@ -54,6 +55,7 @@ export class DeviceConnection {
   private pingTimer: NodeJS.Timeout | undefined;
   private alive = true;
   private closed = false;
+  private corked = false;
   private counted = false;
   private badFrames = 0;
   private readonly frameBudget: WindowCounter;
@@ -538,6 +540,18 @@ export class DeviceConnection {
 
   private write(text: string): void {
     if (this.closed || this.socket.readyState !== this.socket.OPEN) return;
+    if (!this.corked) {
+      // Frames written in one tick leave in one system call instead of one each.
+      const raw = (this.socket as unknown as { _socket?: Socket })._socket;
+      if (raw !== undefined) {
+        raw.cork();
+        this.corked = true;
+        process.nextTick(() => {
+          this.corked = false;
+          raw.uncork();
+        });
+      }
+    }
     this.socket.send(text);
   }
 

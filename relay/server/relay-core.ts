@@ -254,8 +254,14 @@ function deliveryOf(entry: QueueEntry, data: string | null | undefined, now: num
   };
 }
 
+// Epoch candidates are made for every enqueue (used only when a queue is created), so they
+// come from a per-process random nonce and a counter rather than a random draw each time.
+const epochNonce = randomBytes(4).toString('hex');
+let epochCounter = 0;
+
 export function newEpoch(): string {
-  return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+  epochCounter = (epochCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return `${Date.now().toString(36)}-${epochNonce}${epochCounter.toString(36)}`;
 }
 
 export function newConnectionId(pod: string): string {

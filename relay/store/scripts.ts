@@ -61,9 +61,12 @@ redis.call('HSET', m, 'head', head, 'next', seq + 1, 'bytes', bytes + size)
 if dropped + expired > 0 then redis.call('HINCRBY', m, 'drops', dropped + expired) end
 redis.call('ZADD', ids, ARGV[11], ARGV[2])
 local ttl = tonumber(ARGV[8])
-redis.call('PEXPIRE', m, ttl)
-redis.call('PEXPIRE', q, ttl)
-redis.call('PEXPIRE', ids, ttl)
+-- Refresh expiry only when it fell well below the target: a PTTL read costs less than a
+-- PEXPIRE write, which also lands in the AOF. Each key is checked on its own, since an
+-- emptied list is recreated by RPUSH without any expiry.
+for _, key in ipairs({m, q, ids}) do
+  if redis.call('PTTL', key) < ttl - 1800000 then redis.call('PEXPIRE', key, ttl) end
+end
 -- The wake-up carries a small entry itself, so the relay holding the socket can write it
 -- without reading it back: "m<seq> <epoch>", then a newline and the entry when it is at
 -- most 16 KiB. Not when this enqueue dropped entries: the relay must then read the queue,
