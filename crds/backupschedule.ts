@@ -8,6 +8,7 @@ import {
   objectMetaSchema,
   secretKeySelectorSchema,
 } from './common.js';
+import { immutable, listOfUniqueValues } from './crd-meta.js';
 
 const months = 'JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC';
 const days = 'SUN|MON|TUE|WED|THU|FRI|SAT';
@@ -44,11 +45,13 @@ export const backupWorkspacesSchema = z
     include: z
       .array(idSchema)
       .optional()
-      .describe('Ids of the workspaces to archive; all of the domain’s workspaces when omitted.'),
+      .describe('Ids of the workspaces to archive; all of the domain’s workspaces when omitted.')
+      .meta(listOfUniqueValues),
     exclude: z
       .array(idSchema)
       .optional()
-      .describe('Ids of workspaces to leave out, applied after include.'),
+      .describe('Ids of workspaces to leave out, applied after include.')
+      .meta(listOfUniqueValues),
   })
   .describe('Which workspaces of the domain to archive.');
 
@@ -101,9 +104,12 @@ export const backupEncryptionSchema = z
 
 export const backupScheduleSpecSchema = z
   .strictObject({
-    domain: dnsLabelSchema.describe(
-      'Name of the Domain (same namespace) whose workspaces to archive.',
-    ),
+    domain: dnsLabelSchema
+      .describe('Name of the Domain (same namespace) whose workspaces to archive.')
+      // Archives of one domain are kept and pruned together; another domain's would mix in.
+      .meta(
+        immutable('domain is immutable: create a new BackupSchedule to archive another domain'),
+      ),
     schedule: z
       .string()
       .max(256)

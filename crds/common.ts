@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { celRules, listMap } from './crd-meta.js';
 
 // Every pattern here must also compile as Go RE2 (no look-arounds, no back-references):
 // the API server enforces the generated CRD schema with Go's regexp engine.
@@ -144,7 +145,10 @@ export type ConditionStatus = z.infer<typeof conditionStatusSchema>;
 
 export const conditionsSchema = z
   .array(conditionSchema)
-  .describe('Latest observations of the state of the object, at most one per condition type.');
+  .describe('Latest observations of the state of the object, at most one per condition type.')
+  // As metav1.Condition lists: the API server keeps one entry per type, and server-side apply
+  // merges them per type.
+  .meta(listMap('type'));
 
 export const labelSelectorOperatorSchema = z
   .enum(['In', 'NotIn', 'Exists', 'DoesNotExist'])
@@ -162,7 +166,22 @@ export const labelSelectorRequirementSchema = z
       .optional()
       .describe('Label values: required and non-empty for In and NotIn, omitted otherwise.'),
   })
-  .describe('A requirement on one label.');
+  .describe('A requirement on one label.')
+  // The CRD's copy of validateLabelSelector.
+  .meta(
+    celRules(
+      {
+        rule: "self.operator in ['In', 'NotIn'] ? has(self.values) && size(self.values) > 0 : true",
+        message: 'values must be non-empty when operator is In or NotIn',
+        fieldPath: '.values',
+      },
+      {
+        rule: "self.operator in ['Exists', 'DoesNotExist'] ? !has(self.values) || size(self.values) == 0 : true",
+        message: 'values must be empty when operator is Exists or DoesNotExist',
+        fieldPath: '.values',
+      },
+    ),
+  );
 
 export const labelSelectorSchema = z
   .strictObject({

@@ -8,6 +8,7 @@ import {
   objectMetaSchema,
   validateLabelSelector,
 } from './common.js';
+import { celRules, listOfUniqueValues } from './crd-meta.js';
 
 export const signingKeySchema = z
   .strictObject({
@@ -45,7 +46,8 @@ export const domainSpecSchema = z
       .describe(
         'Names of RelayPools (same namespace) serving this domain, in order: the home pool first, then ' +
           'failover pools clients try when it is unreachable.',
-      ),
+      )
+      .meta(listOfUniqueValues),
     policySelector: labelSelectorSchema
       .optional()
       .describe(
@@ -62,7 +64,20 @@ export const domainSpecSchema = z
         'Lifetime of a relay token issued to a device, in seconds (60 to 86400; default 3600).',
       ),
   })
-  .describe('Desired state of an organisation’s administrative unit.');
+  .describe('Desired state of an organisation’s administrative unit.')
+  // The CRD's copy of the rule of validateDomain that spans fields. Both fields have defaults,
+  // so the has() guards only matter for objects stored before a default existed.
+  .meta(
+    celRules({
+      rule:
+        '!has(self.signingKey) || !has(self.signingKey.rotationGracePeriodSeconds) || ' +
+        '!has(self.tokenTTLSeconds) || self.signingKey.rotationGracePeriodSeconds >= self.tokenTTLSeconds',
+      message:
+        'signingKey.rotationGracePeriodSeconds must be >= tokenTTLSeconds, or tokens signed just ' +
+        'before a key rotation would stop verifying while still valid',
+      fieldPath: '.signingKey.rotationGracePeriodSeconds',
+    }),
+  );
 
 export const publicKeySchema = z
   .object({

@@ -6,6 +6,7 @@ import {
   objectMetaSchema,
   validateLabelSelector,
 } from './common.js';
+import { celRules } from './crd-meta.js';
 import { relayLimitFields } from './relay-limits.js';
 
 // No defaults below the spec: merging must tell "not set here" from "set to the default value".
@@ -24,6 +25,17 @@ export const policyRelaySchema = z
   })
   .describe(
     'Per-device relay limits; each one omitted here is taken from another Policy or the default.',
+  )
+  // The CRD's copy of the rule of validatePolicy; only when this Policy sets both limits.
+  .meta(
+    celRules({
+      rule:
+        '!has(self.maxMessageBytes) || !has(self.maxQueuedBytes) || ' +
+        'self.maxMessageBytes <= self.maxQueuedBytes',
+      message:
+        'maxMessageBytes must be <= maxQueuedBytes, or no message of that size could ever be queued',
+      fieldPath: '.maxMessageBytes',
+    }),
   );
 
 export const policyIdentitySchema = z

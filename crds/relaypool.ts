@@ -9,6 +9,7 @@ import {
   resourceRequirementsSchema,
   secretKeySelectorSchema,
 } from './common.js';
+import { celRules, listOfUniqueValues } from './crd-meta.js';
 
 export const publicUrlPattern = /^(wss?|https?):\/\/[^\s/?#]+(\/[^\s?#]*)?$/;
 export const redisUrlPattern = /^rediss?:\/\/[^\s]+$/;
@@ -49,7 +50,17 @@ export const builtinRedisSchema = z
       ),
     resources: resourceRequirementsSchema.optional().describe('Compute resources of Redis.'),
   })
-  .describe('A single Redis with AOF persistence, run by the operator as a StatefulSet.');
+  .describe('A single Redis with AOF persistence, run by the operator as a StatefulSet.')
+  .meta(
+    celRules({
+      // A StatefulSet's volume claim template cannot change, nor can a bound volume's class.
+      rule:
+        'has(self.storageClassName) == has(oldSelf.storageClassName) && ' +
+        '(!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)',
+      message: 'storageClassName cannot be changed after creation: the Redis volume already exists',
+      fieldPath: '.storageClassName',
+    }),
+  );
 
 export const externalRedisSchema = z
   .strictObject({
@@ -84,6 +95,16 @@ export const relayRedisSchema = z
   .prefault({})
   .describe(
     'Where the pool keeps its queues: exactly one of builtin or external (default: builtin with its defaults).',
+  )
+  // The generator adds the "exactly one of" rule itself, as it does for every union.
+  .meta(
+    celRules({
+      // The queued messages live in the current Redis: switching would silently drop them.
+      rule: 'has(self.builtin) == has(oldSelf.builtin)',
+      message:
+        'cannot switch between builtin and external Redis after creation: the queued messages ' +
+        'live in the current Redis; create a new RelayPool instead',
+    }),
   );
 
 export const autoscalingSchema = z
@@ -99,6 +120,13 @@ export const autoscalingSchema = z
   })
   .describe(
     'Scale the pool with a HorizontalPodAutoscaler; replicas is then ignored. Needs resources.requests.cpu.',
+  )
+  .meta(
+    celRules({
+      rule: 'self.minReplicas <= self.maxReplicas',
+      message: 'minReplicas must be <= maxReplicas',
+      fieldPath: '.minReplicas',
+    }),
   );
 
 export const drainSchema = z
@@ -165,7 +193,8 @@ export const relayPoolSpecSchema = z
       .describe(
         'URLs clients are given to reach this pool (ws, wss, http or https), in order of preference. ' +
           'When omitted, clients are given the Service address.',
-      ),
+      )
+      .meta(listOfUniqueValues),
     redis: relayRedisSchema,
     autoscaling: autoscalingSchema.optional(),
     resources: resourceRequirementsSchema.optional().describe('Compute resources of a relay pod.'),
@@ -176,7 +205,18 @@ export const relayPoolSpecSchema = z
       .default(true)
       .describe('Spread relay pods across nodes and zones (default true).'),
   })
-  .describe('Desired state of a fleet of relay pods and the Redis behind them.');
+  .describe('Desired state of a fleet of relay pods and the Redis behind them.')
+  // The CRD's copy of the rules of validateRelayPool that span fields.
+  .meta(
+    celRules({
+      rule:
+        '!has(self.autoscaling) || (has(self.resources) && has(self.resources.requests) && ' +
+        'has(self.resources.requests.cpu))',
+      message:
+        'resources.requests.cpu is required with autoscaling, which scales on CPU use relative to requests',
+      fieldPath: '.resources.requests.cpu',
+    }),
+  );
 
 export const relayPoolStatusSchema = z
   .object({
