@@ -11,7 +11,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, totalmem } from 'node:os';
+import { availableParallelism, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -207,6 +207,7 @@ function ratios(
 
 async function main(): Promise<void> {
   const startedAt = new Date();
+  const loadAtStart = loadavg().map((value) => round(value, 2));
   mkdirSync(resultsDir, { recursive: true });
   if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
   const results: Partial<Record<Workload, Record<string, Result | undefined>>> = {};
@@ -299,13 +300,18 @@ async function main(): Promise<void> {
     startedAt: startedAt.toISOString(),
     durationS: round((Date.now() - startedAt.getTime()) / 1000, 1),
     quick: values.quick,
-    machine: machine(),
+    machine: {
+      ...machine(),
+      // Other work on a shared machine shows here: the run itself adds about 2.
+      loadAverage: { atStart: loadAtStart, atEnd: loadavg().map((value) => round(value, 2)) },
+    },
     code: codeVersion(),
     where: {
       loadGenerators: `every client (Grove SDK devices over WebSocket, mqtt.js clients) runs in the benchmark process (pid ${process.pid}, one Node.js thread)`,
       grove:
         'redis-server child process (AOF on) + relay child processes (`grove relay`, 2 for workloads 1-3, a fresh 3rd for idle memory), all on loopback',
-      mosquitto: 'one mosquitto child process (single-threaded), loopback',
+      mosquitto:
+        'one mosquitto child process (single-threaded), loopback; a fresh one for idle memory',
       sharedCpu: 'everything shares the same cores; timings include client-side cost on both sides',
       latencyClock:
         'performance.now() of the benchmark process: send/publish start -> message handler on the receiving client',

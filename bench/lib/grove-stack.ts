@@ -11,7 +11,7 @@ import {
   tokenFor,
   type TestDomain,
 } from '../../test/support/relay-process.js';
-import { runPool } from './util.js';
+import { runPool, withTimeout } from './util.js';
 
 export type Fsync = 'always' | 'everysec';
 
@@ -163,12 +163,13 @@ export class GroveStack {
       onMessage?: (index: number, message: ReceivedMessage) => void;
       relays?: RelayProcess[];
       concurrency?: number;
+      timeoutMs?: number;
     } = {},
   ): Promise<GroveClient[]> {
     const relays = options.relays ?? this.relays;
-    const clients: GroveClient[] = new Array<GroveClient>(refs.length);
+    const clients: (GroveClient | undefined)[] = new Array<GroveClient | undefined>(refs.length);
     const onMessage = options.onMessage;
-    await runPool(refs.length, options.concurrency ?? 50, async (i) => {
+    const connected = runPool(refs.length, options.concurrency ?? 50, async (i) => {
       const ref = refs[i];
       if (ref === undefined) return;
       const urls = relays.map((_, k) => relays[(i + k) % relays.length]?.url ?? '');
@@ -182,13 +183,25 @@ export class GroveStack {
       clients[i] = client;
       await client.start();
     });
-    return clients;
+    try {
+      await withTimeout(connected, options.timeoutMs ?? 120_000, `${refs.length} devices connect`);
+    } catch (error) {
+      // Stop the clients that exist, or they would keep reconnecting behind later workloads.
+      await GroveStack.closeAll(clients.filter((client) => client !== undefined));
+      throw error;
+    }
+    return clients.filter((client) => client !== undefined);
   }
 
+  /** Closes clients (each waits for its handlers and sends its last ack); bounded in time. */
   static async closeAll(clients: GroveClient[]): Promise<void> {
-    await runPool(clients.length, 200, async (i) => {
-      await clients[i]?.close();
-    });
+    await withTimeout(
+      runPool(clients.length, 200, async (i) => {
+        await clients[i]?.close();
+      }),
+      30_000,
+      'clients close',
+    ).catch(() => undefined);
   }
 
   async stop(): Promise<void> {

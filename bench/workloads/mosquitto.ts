@@ -39,13 +39,17 @@ async function mqttClient(
     connectTimeout: 10_000,
   });
   if (onMessage !== undefined) client.on('message', onMessage);
-  await new Promise<void>((resolve, reject) => {
+  const connected = new Promise<void>((resolve, reject) => {
     client.once('connect', () => {
       (client.stream as Partial<Socket>).setNoDelay?.(true);
       resolve();
     });
     client.once('error', reject);
     client.once('close', () => reject(new Error(`${clientId}: connection closed`)));
+  });
+  await withTimeout(connected, 15_000, `${clientId} connect`).catch((error: unknown) => {
+    client.end(true);
+    throw error;
   });
   client.on('error', () => undefined);
   return client;
@@ -68,7 +72,7 @@ async function subscribers(
       onMessage === undefined ? undefined : (_topic, payload) => onMessage(i, payload),
     );
     clients[i] = client;
-    await client.subscribeAsync(topic(i), { qos: 1 });
+    await withTimeout(client.subscribeAsync(topic(i), { qos: 1 }), 10_000, 'subscribe');
   });
   return clients;
 }
@@ -106,8 +110,14 @@ async function publishAll(
 }
 
 async function endAll(clients: MqttClient[]): Promise<void> {
-  await runPool(clients.length, 200, async (i) => {
-    await clients[i]?.endAsync();
+  await withTimeout(
+    runPool(clients.length, 200, async (i) => {
+      await clients[i]?.endAsync();
+    }),
+    30_000,
+    'clients end',
+  ).catch(() => {
+    for (const client of clients) client.end(true);
   });
 }
 
@@ -278,8 +288,8 @@ export async function mosquittoBacklog(broker: MosquittoBroker, params: BenchPar
   const clientId = `${run}-backlog`;
   const topic = `${run}/dev/backlog`;
   const first = await mqttClient(broker, clientId, false);
-  await first.subscribeAsync(topic, { qos: 1 });
-  await first.endAsync();
+  await withTimeout(first.subscribeAsync(topic, { qos: 1 }), 10_000, 'subscribe');
+  await endAll([first]);
   const rssBefore = rssBytes(broker.pid);
   const pubs = await publishers(broker, p.senders, run);
   const startedAt = new Float64Array(p.messages);
@@ -316,7 +326,7 @@ export async function mosquittoBacklog(broker: MosquittoBroker, params: BenchPar
   );
   const drainMs = now() - t0;
   const used = cpu.stop();
-  await device.endAsync();
+  await endAll([device]);
   return {
     messages: p.messages,
     payloadBytes: p.payloadBytes,
@@ -354,9 +364,9 @@ async function brokerHeap(monitor: MqttClient): Promise<number> {
     5000,
     topic,
   );
-  await monitor.subscribeAsync(topic, { qos: 0 });
+  await withTimeout(monitor.subscribeAsync(topic, { qos: 0 }), 10_000, 'subscribe');
   const heap = await value;
-  await monitor.unsubscribeAsync(topic);
+  await withTimeout(monitor.unsubscribeAsync(topic), 10_000, 'unsubscribe');
   return heap;
 }
 
