@@ -103,9 +103,12 @@ export class DeviceConnection {
         this.badFrame(undefined, 'binary frames are not part of the protocol; send JSON text');
         return;
       }
-      const text = Array.isArray(data)
-        ? Buffer.concat(data).toString('utf8')
-        : data.toString('utf8');
+      const bytes = Array.isArray(data)
+        ? Buffer.concat(data)
+        : Buffer.isBuffer(data)
+          ? data
+          : Buffer.from(data);
+      const text = bytes.toString('utf8');
       this.onText(text);
     });
     socket.on('pong', () => {
@@ -132,6 +135,11 @@ export class DeviceConnection {
   /** A method, not the field: the state changes across awaits, where narrowing would mislead. */
   private isClosed(): boolean {
     return this.closed;
+  }
+
+  /** A wake-up arrived during the last await (set by the wake handler, not this loop). */
+  private wokenWhileReading(): boolean {
+    return this.wakePending;
   }
 
   get device(): DeviceClaims | undefined {
@@ -224,7 +232,7 @@ export class DeviceConnection {
       const claim = await this.core.storage(() =>
         this.core.queues.claim(claims.domain, claims.device, this.connectionId),
       );
-      if (this.closed) return;
+      if (this.isClosed()) return;
       this.epoch = claim.epoch;
       this.head = claim.head;
       this.cursor = claim.head;
@@ -457,7 +465,7 @@ export class DeviceConnection {
           Math.min(room, FETCH_BATCH),
           FETCH_BYTES,
         );
-        if (this.closed) return;
+        if (this.isClosed()) return;
         if (window === undefined || window.epoch !== this.epoch) {
           // The queue vanished (left unacked past retention) or was recreated: start over.
           const claim = await this.core.queues.claim(
@@ -484,7 +492,7 @@ export class DeviceConnection {
         if (dropped) this.signalDrops(this.cursor);
         if (window.next > this.knownNext) this.knownNext = window.next;
         if (window.entries.length === 0) {
-          if (!this.wakePending) return;
+          if (!this.wokenWhileReading()) return;
           continue;
         }
         const deliveries = await this.core.toDeliveries(window.entries);
@@ -496,7 +504,7 @@ export class DeviceConnection {
           else this.sentAt.set(delivery.seq, delivery.createdAt);
         }
         this.core.metrics.messagesOut.inc({ transport: 'websocket' }, deliveries.length);
-        if (this.cursor >= window.next && !this.wakePending) return;
+        if (this.cursor >= window.next && !this.wokenWhileReading()) return;
       }
     } catch {
       this.core.metrics.redisErrors.inc();

@@ -173,6 +173,8 @@ export class LongPollTransport {
     const keys = deviceKeys(claims.domain, claims.device);
     // Each round waits on a fresh promise; a wake-up between rounds is remembered.
     let woken = false;
+    // Read through a function: the flag is set by the listener during awaits.
+    const wokenSinceRead = () => woken;
     let resolveWake: (() => void) | undefined;
     const wakeUp = () => {
       woken = true;
@@ -235,7 +237,7 @@ export class LongPollTransport {
             messages: deliveries.map((delivery) => JSON.parse(delivery.frame) as unknown),
           };
         }
-        if (woken) continue;
+        if (wokenSinceRead()) continue;
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, remaining);
           resolveWake = () => {
