@@ -351,6 +351,20 @@ export class GroveClient extends EventEmitter {
       ...(options.ttl === undefined ? {} : { ttl: options.ttl }),
     };
     return new Promise((resolve, reject) => {
+      const inFlight = this.pending.get(message.id);
+      if (inFlight !== undefined) {
+        // The application retried a send still in flight: both calls settle with its outcome.
+        const { resolve: first, reject: firstReject } = inFlight;
+        inFlight.resolve = (receipt) => {
+          first(receipt);
+          resolve(receipt);
+        };
+        inFlight.reject = (error) => {
+          firstReject(error);
+          reject(error);
+        };
+        return;
+      }
       this.pending.set(message.id, { message, resolve, reject, timer: undefined });
       if (this.connectedOnce) this.link?.send(message);
     });

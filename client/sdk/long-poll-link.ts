@@ -179,8 +179,11 @@ export class LongPollLink implements Link {
             code: error.code,
             message: error.message,
           });
+          return;
         }
-        // A network failure: the SDK resends on the next link.
+        // A network failure (the send may or may not have arrived): end this link, so the
+        // SDK reconnects and resends under the same id.
+        this.fail(error);
       });
   }
 

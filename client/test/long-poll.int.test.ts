@@ -21,9 +21,12 @@ const DOMAIN = 'acme';
  * WebSocket upgrades are refused with 403.
  */
 async function startBlockingProxy(target: number) {
-  const seen = { upgrades: 0, requests: 0 };
+  /** `loseSendResponses`: how many send responses to drop after the relay handled them. */
+  const seen = { upgrades: 0, requests: 0, loseSendResponses: 0 };
   const server: Server = createServer((incoming, outgoing) => {
     seen.requests++;
+    const loseResponse = incoming.url === '/v1/poll/send' && seen.loseSendResponses > 0;
+    if (loseResponse) seen.loseSendResponses--;
     const upstream = httpRequest(
       {
         host: '127.0.0.1',
@@ -33,6 +36,10 @@ async function startBlockingProxy(target: number) {
         headers: incoming.headers,
       },
       (response) => {
+        if (loseResponse) {
+          outgoing.socket?.destroy();
+          return;
+        }
         outgoing.writeHead(response.statusCode ?? 502, response.headers);
         response.pipe(outgoing);
       },
@@ -100,7 +107,7 @@ describe('SDK over HTTP long-poll', () => {
     await seedDirectory({ url: redis.url, cluster: false }, DOMAIN, {
       identities: [
         { id: 'alice', devices: ['a1'] },
-        { id: 'paula', devices: ['p1', 'p2', 'p3'] },
+        { id: 'paula', devices: ['p1', 'p2', 'p3', 'p4'] },
       ],
       workspaces: [],
     });
@@ -112,11 +119,14 @@ describe('SDK over HTTP long-poll', () => {
   });
 
   afterAll(async () => {
-    await Promise.all(clients.map((client) => client.close()));
-    await proxy.close();
-    await relay.kill9();
-    inspect.disconnect();
-    await redis.stop();
+    try {
+      await Promise.all(clients.map((client) => client.close()));
+      await proxy.close();
+    } finally {
+      await relay.kill9();
+      inspect.disconnect();
+      await redis.stop();
+    }
   });
 
   it('receives an offline backlog larger than one poll response exactly once, in order, advancing acks', async () => {
@@ -170,6 +180,20 @@ describe('SDK over HTTP long-poll', () => {
       ['lp-1', 'from a poller', 'p2'],
     ]);
     await Promise.all([poller.client.close(), alice.client.close()]);
+  });
+
+  it('retries a long-poll send whose response was lost on the way, queuing it once', async () => {
+    const poller = await connect('paula', 'p4', {
+      relays: [proxy.url.replace('ws:', 'http:')],
+      transport: 'long-poll',
+    });
+    proxy.seen.loseSendResponses = 1;
+    const receipt = await poller.client.send(['device:p1'], 'response lost', { id: 'lost-1' });
+    expect(proxy.seen.loseSendResponses).toBe(0);
+    // The first attempt was queued; the retry is recognised as its duplicate.
+    expect(receipt).toEqual({ id: 'lost-1', recipients: 1, duplicates: 1 });
+    expect(await queueLength('p1')).toBe(1);
+    await poller.client.close();
   });
 
   it("falls back to long-poll by itself when a proxy refuses WebSocket upgrades ('auto')", async () => {

@@ -72,10 +72,13 @@ describe('core flows on a 3-master Redis Cluster', () => {
   }, 60_000);
 
   afterAll(async () => {
-    await Promise.all(clients.map((client) => client.close()));
-    await Promise.all([relayA.kill9(), relayB.kill9()]);
-    inspect.disconnect();
-    await cluster.stop();
+    try {
+      await Promise.all(clients.map((client) => client.close()));
+    } finally {
+      await Promise.all([relayA.kill9(), relayB.kill9()]);
+      inspect.disconnect();
+      await cluster.stop();
+    }
   });
 
   it('spreads device queues over every master', async () => {

@@ -65,7 +65,7 @@ describe('delivery guarantees (single Redis, two relays)', () => {
         { id: 'alice', devices: ['a1', 'a2'] },
         { id: 'bob', devices: ['b1', 'b2'] },
         { id: 'carol', devices: ['c1'] },
-        { id: 'dave', devices: ['d1', 'd2', 'd3', 'd4', 'd5', 'd6'] },
+        { id: 'dave', devices: ['d1', 'd2', 'd3', 'd4', 'd5', 'd6', 'd7'] },
         { id: 'erin', devices: ['e1', 'e2'] },
         { id: 'frank', devices: ['f1', 'f2'] },
       ],
@@ -79,10 +79,13 @@ describe('delivery guarantees (single Redis, two relays)', () => {
   });
 
   afterAll(async () => {
-    await Promise.all(clients.map((client) => client.close()));
-    await Promise.all([relayA.kill9(), relayB.kill9()]);
-    inspect.disconnect();
-    await redis.stop();
+    try {
+      await Promise.all(clients.map((client) => client.close()));
+    } finally {
+      await Promise.all([relayA.kill9(), relayB.kill9()]);
+      inspect.disconnect();
+      await redis.stop();
+    }
   });
 
   it('delivers messages queued while the device was offline exactly once, in queue order', async () => {
@@ -247,6 +250,18 @@ describe('delivery guarantees (single Redis, two relays)', () => {
     expect(receiver.got.map((m) => m.id)).toEqual([id]);
     expect(await queueLength('d4')).toBe(0);
     await Promise.all([receiver.client.close(), fresh.client.close()]);
+  });
+
+  it('settles both calls when the application retries a send that is still in flight', async () => {
+    const { client: sender } = await connect('alice', 'a1', [relayA.url]);
+    const [one, two] = await Promise.all([
+      sender.send(['device:d7'], 'twice', { id: 'retry-03' }),
+      sender.send(['device:d7'], 'twice', { id: 'retry-03' }),
+    ]);
+    expect(one).toEqual({ id: 'retry-03', recipients: 1, duplicates: 0 });
+    expect(two).toEqual(one);
+    expect(await queueLength('d7')).toBe(1);
+    await sender.close();
   });
 
   it('wakes a device connected to another relay pod, and serves an offline device from any pod', async () => {

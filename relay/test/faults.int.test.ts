@@ -63,6 +63,19 @@ function stream(client: GroveClient, to: string, count: number, intervalMs: numb
   };
 }
 
+/** Fails, saying what was awaited, instead of hanging until the test timeout. */
+async function within<T>(promise: Promise<T>, ms: number, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not settled after ${ms} ms: ${what()}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Asserts the application saw exactly the acknowledged ids, once each, in queue order. */
 function expectExactlyOnce(got: ReceivedMessage[], acked: string[]): void {
   const ids = got.map((m) => m.id);
@@ -131,10 +144,13 @@ describe('faults: relay crash, drain and Redis restart lose nothing acknowledged
   });
 
   afterAll(async () => {
-    await Promise.all(clients.map((client) => client.close()));
-    await Promise.all(relays.map((relay) => relay.kill9()));
-    inspect.disconnect();
-    await redis.stop();
+    try {
+      await Promise.all(clients.map((client) => client.close()));
+    } finally {
+      await Promise.all(relays.map((relay) => relay.kill9()));
+      inspect.disconnect();
+      await redis.stop();
+    }
   });
 
   it('loses nothing acked when the relay holding the receiver is killed with SIGKILL mid-stream', async () => {
@@ -156,7 +172,11 @@ describe('faults: relay crash, drain and Redis restart lose nothing acknowledged
     await waitFor(() => fromSteady.acked.length >= 150, '150 acked sends before the crash');
     expect(poller.got.length).toBeGreaterThan(0);
     await relayA.kill9();
-    await Promise.all([fromSteady.settled(), fromExposed.settled(), polled.settled()]);
+    await within(
+      Promise.all([fromSteady.settled(), fromExposed.settled(), polled.settled()]),
+      20_000,
+      () => `pending ${steady.client.pendingSends} + ${exposed.client.pendingSends}`,
+    );
     expect(fromSteady.failed).toEqual([]);
     expect(fromExposed.failed).toEqual([]);
     expect(fromSteady.acked).toHaveLength(500);
@@ -209,7 +229,13 @@ describe('faults: relay crash, drain and Redis restart lose nothing acknowledged
     expect(exitCode).toBe(0);
     expect(took).toBeLessThan(6000);
 
-    await Promise.all([sends.settled(), polled.settled()]);
+    await within(Promise.all([sends.settled(), polled.settled()]), 20_000, () =>
+      JSON.stringify({
+        acked: [sends.acked.length, polled.acked.length],
+        pending: sender.client.pendingSends,
+        closes: sender.closes,
+      }),
+    );
     expect(sends.failed).toEqual([]);
     expect(sends.acked).toHaveLength(300);
     expect(polled.acked).toHaveLength(100);
@@ -218,7 +244,9 @@ describe('faults: relay crash, drain and Redis restart lose nothing acknowledged
     await sleep(300);
     expectExactlyOnce(receiver.got, sends.acked);
     expectExactlyOnce(poller.got, polled.acked);
-    const late = await sender.client.send(['device:r7'], 'after the drain');
+    const late = await within(sender.client.send(['device:r7'], 'after the drain'), 10_000, () =>
+      JSON.stringify({ closes: sender.closes, connected: sender.client.connected }),
+    );
     await waitFor(() => idle.got.length >= 1, 'the idle poller served by the other relay');
     expect(idle.got.map((m) => m.id)).toEqual([late.id]);
     for (const peer of [receiver, sender]) {
@@ -280,12 +308,14 @@ describe('faults: relay crash, drain and Redis restart lose nothing acknowledged
     expect(sender.client.pendingSends).toBeGreaterThan(0);
     await redis.launch();
 
-    await sends.settled();
+    await within(sends.settled(), 20_000, () => `pending ${sender.client.pendingSends}`);
     expect(sends.failed).toEqual([]);
     expect(sends.acked).toHaveLength(300);
     await waitFor(() => receiver.got.length >= 300, 'every message at the receiver', 20_000);
     await sleep(300);
     expectExactlyOnce(receiver.got, sends.acked);
+    expect(receiver.fatal).toEqual([]);
+    expect(sender.fatal).toEqual([]);
 
     // The offline backlog survived too.
     expect(await queueLength('r4')).toBe(50);
