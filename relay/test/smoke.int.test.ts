@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { GroveClient, type ReceivedMessage } from '../../client/sdk/grove-client.js';
 import { RedisServer } from '../../test/support/redis-server.js';
-import { makeDomain, RelayProcess, seedDirectory, tokenFor, type TestDomain } from '../../test/support/relay-process.js';
+import {
+  makeDomain,
+  RelayProcess,
+  seedDirectory,
+  tokenFor,
+  type TestDomain,
+} from '../../test/support/relay-process.js';
 import { waitFor } from '../../test/support/ports.js';
 
 describe('relay smoke', () => {
@@ -19,7 +25,10 @@ describe('relay smoke', () => {
       ],
       workspaces: [],
     });
-    relay = await RelayProcess.start({ redis: { url: redis.url, cluster: false }, domains: [domain] });
+    relay = await RelayProcess.start({
+      redis: { url: redis.url, cluster: false },
+      domains: [domain],
+    });
   });
 
   afterAll(async () => {
@@ -36,7 +45,10 @@ describe('relay smoke', () => {
         got.push(m);
       },
     });
-    const alice = new GroveClient({ relays: [relay.url], token: await tokenFor(domain, 'alice', 'a1') });
+    const alice = new GroveClient({
+      relays: [relay.url],
+      token: await tokenFor(domain, 'alice', 'a1'),
+    });
     await Promise.all([bob.start(), alice.start()]);
     const receipt = await alice.send(['identity:bob'], 'hi');
     expect(receipt.recipients).toBe(1);
