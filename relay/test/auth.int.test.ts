@@ -12,11 +12,7 @@ import {
   tokenFor,
   type TestDomain,
 } from '../../test/support/relay-process.js';
-
-interface Frame {
-  t: string;
-  [field: string]: unknown;
-}
+import type { Frame } from '../../test/support/raw-client.js';
 
 /** Sends hello with the token; resolves with every frame received and the close code. */
 async function helloWith(

@@ -12,54 +12,7 @@ import {
   tokenFor,
   type TestDomain,
 } from '../../test/support/relay-process.js';
-
-interface Frame {
-  t: string;
-  [field: string]: unknown;
-}
-
-/** A WebSocket client speaking the protocol by hand: every frame it receives, in order. */
-class RawClient {
-  readonly frames: Frame[] = [];
-  readonly closed: Promise<{ code: number; reason: string }>;
-
-  private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data: Buffer) =>
-      this.frames.push(JSON.parse(data.toString('utf8')) as Frame),
-    );
-    ws.on('error', () => undefined);
-    this.closed = new Promise((resolve) => {
-      ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
-    });
-  }
-
-  static async hello(relay: RelayProcess, token: string): Promise<RawClient> {
-    const client = new RawClient(
-      new WebSocket(`${relay.url}/v1/connect`, { perMessageDeflate: false }),
-    );
-    await once(client.ws, 'open');
-    client.send({ t: 'hello', token });
-    await client.next('welcome');
-    return client;
-  }
-
-  send(frame: object): void {
-    this.ws.send(JSON.stringify(frame));
-  }
-
-  of(type: string): Frame[] {
-    return this.frames.filter((frame) => frame.t === type);
-  }
-
-  /** The first frame of this type (after `from` frames of it), waiting for it to arrive. */
-  async next(type: string, from = 0, timeoutMs = 5000): Promise<Frame> {
-    return waitFor(() => this.of(type)[from], `a "${type}" frame`, timeoutMs, 10);
-  }
-
-  close(): void {
-    this.ws.terminate();
-  }
-}
+import { RawClient } from '../../test/support/raw-client.js';
 
 const base64Of = (bytes: number) => Buffer.alloc(bytes, 0x61).toString('base64');
 
