@@ -71,6 +71,9 @@ export function decodeClientFrame(text: string): DecodeResult {
   } catch {
     return { ok: false, message: 'frame is not valid JSON' };
   }
+  // Acks are the most frequent frame: a well-formed one skips schema validation. Anything
+  // else about it (extra fields, bad values) still goes through zod and its messages.
+  if (isPlainAck(json)) return { ok: true, frame: { t: 'ack', upTo: json.upTo } };
   const parsed = clientFrame.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -82,6 +85,17 @@ export function decodeClientFrame(text: string): DecodeResult {
     };
   }
   return { ok: true, frame: parsed.data };
+}
+
+function isPlainAck(json: unknown): json is { t: 'ack'; upTo: number } {
+  if (typeof json !== 'object' || json === null) return false;
+  const frame = json as Record<string, unknown>;
+  return (
+    frame['t'] === 'ack' &&
+    Number.isSafeInteger(frame['upTo']) &&
+    (frame['upTo'] as number) >= 0 &&
+    Object.keys(frame).length === 2
+  );
 }
 
 /** Decoded size of a standard base64 string, without decoding it. */

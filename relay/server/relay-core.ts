@@ -161,21 +161,17 @@ export class RelayCore {
             limits.retentionSeconds,
           )
         : undefined;
-      return Promise.all(
-        devices.map((target) =>
-          this.queues.enqueue(
-            sender.domain,
-            target.device,
-            {
-              dedupKey,
-              expiresAt,
-              body,
-              bytes,
-              ...(payloadRef === undefined ? {} : { payloadRef }),
-            },
-            limits,
-          ),
-        ),
+      return this.queues.enqueue(
+        sender.domain,
+        devices.map((target) => target.device),
+        {
+          dedupKey,
+          expiresAt,
+          body,
+          bytes,
+          ...(payloadRef === undefined ? {} : { payloadRef }),
+        },
+        limits,
       );
     });
     let duplicates = 0;

@@ -67,6 +67,9 @@ export function parseEntry(raw: string): QueueEntry {
 }
 
 /** Slack on key expiry beyond retention, so Redis never removes a queue before its entries are due. */
+/** Devices per fan-out script call on a standalone Redis. */
+const ENQUEUE_CHUNK = 100;
+
 const KEY_TTL_SLACK_MS = 60 * 60 * 1000;
 
 /**
@@ -80,9 +83,14 @@ export class DeviceQueueStore {
     private readonly newEpoch: () => string,
   ) {}
 
+  /**
+   * Queues one message for several devices of a domain. On a standalone Redis one script
+   * call does them all (in chunks, so no call blocks Redis for long); on a cluster each
+   * device's keys live in their own slot, so it is one call per device.
+   */
   async enqueue(
     domain: string,
-    device: string,
+    devices: readonly string[],
     message: {
       dedupKey: string;
       expiresAt: number;
@@ -91,18 +99,14 @@ export class DeviceQueueStore {
       payloadRef?: string;
     },
     bounds: QueueBounds,
-  ): Promise<EnqueueResult> {
-    const keys = deviceKeys(domain, device);
+  ): Promise<EnqueueResult[]> {
     const now = this.clock();
     const retentionMs = bounds.retentionSeconds * 1000;
     const stored =
       message.payloadRef === undefined
         ? `I${message.body}`
         : `R${message.payloadRef}\n${message.body}`;
-    const [queued, seq, receivers, expired, dropped] = await this.redis.groveEnqueue(
-      keys.meta,
-      keys.queue,
-      keys.ids,
+    const args = [
       now,
       message.dedupKey,
       message.expiresAt,
@@ -112,16 +116,48 @@ export class DeviceQueueStore {
       bounds.maxQueuedBytes,
       retentionMs + KEY_TTL_SLACK_MS,
       this.newEpoch(),
-      keys.channel,
+      '',
       now + retentionMs,
-    );
-    return {
+    ];
+    const replies: number[][] = [];
+    if ('isCluster' in this.redis && this.redis.isCluster) {
+      replies.push(
+        ...(await Promise.all(
+          devices.map((device) => {
+            const keys = deviceKeys(domain, device);
+            const own = [...args];
+            own[9] = keys.channel;
+            return this.redis.groveEnqueue(keys.meta, keys.queue, keys.ids, ...own);
+          }),
+        )),
+      );
+    } else {
+      const chunks: (readonly string[])[] = [];
+      for (let i = 0; i < devices.length; i += ENQUEUE_CHUNK) {
+        chunks.push(devices.slice(i, i + ENQUEUE_CHUNK));
+      }
+      const flat = await Promise.all(
+        chunks.map((chunk) => {
+          const keys = chunk.map((device) => deviceKeys(domain, device));
+          return this.redis.groveEnqueueMany(
+            keys.length * 3,
+            ...keys.flatMap((k) => [k.meta, k.queue, k.ids]),
+            ...args,
+            ...keys.map((k) => k.channel),
+          );
+        }),
+      );
+      for (const reply of flat) {
+        for (let i = 0; i < reply.length; i += 5) replies.push(reply.slice(i, i + 5));
+      }
+    }
+    return replies.map(([queued, seq, receivers, expired, dropped]) => ({
       queued: queued === 1,
       seq: seq ?? 0,
       receivers: receivers ?? 0,
       expired: expired ?? 0,
       dropped: dropped ?? 0,
-    };
+    }));
   }
 
   async fetch(

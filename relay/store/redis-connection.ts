@@ -2,6 +2,7 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import {
   ackScript,
   claimScript,
+  enqueueManyScript,
   enqueueScript,
   fetchScript,
   presenceOfflineScript,
@@ -19,6 +20,8 @@ type Reply = (string | number | null)[];
 
 /** The Lua scripts as commands (ioredis sends EVALSHA and falls back to EVAL once). */
 export interface GroveCommands {
+  /** The number of keys comes first: three per device. */
+  groveEnqueueMany(numberOfKeys: number, ...args: (string | number)[]): Promise<number[]>;
   groveEnqueue(
     meta: string,
     queue: string,
@@ -46,8 +49,9 @@ export interface GroveCommands {
 
 export type RedisClient = (Redis | Cluster) & GroveCommands;
 
-const scripts: Record<keyof GroveCommands, { lua: string; keys: number }> = {
+const scripts: Record<keyof GroveCommands, { lua: string; keys?: number }> = {
   groveEnqueue: { lua: enqueueScript, keys: 3 },
+  groveEnqueueMany: { lua: enqueueManyScript },
   groveFetch: { lua: fetchScript, keys: 2 },
   groveAck: { lua: ackScript, keys: 2 },
   groveClaim: { lua: claimScript, keys: 2 },
@@ -92,7 +96,7 @@ export function connectRedis(target: RedisTarget, role: 'commands' | 'subscriber
     client = new Redis(target.url, common);
   }
   for (const [name, { lua, keys }] of Object.entries(scripts)) {
-    client.defineCommand(name, { lua, numberOfKeys: keys });
+    client.defineCommand(name, keys === undefined ? { lua } : { lua, numberOfKeys: keys });
   }
   // Errors are reported through the commands that fail and the readiness probe; without a
   // listener ioredis would print every reconnect attempt.

@@ -24,57 +24,79 @@ local function trim_expired(q, head, nxt, bytes, now)
 end
 `;
 
+const enqueueOne = `${trimExpired}
+-- a: now, dedupMember, expiresAt, kindAndBody, bytes, maxCount, maxBytes, keyTtlMs,
+-- newEpoch, (unused), dedupUntil: the enqueue script's ARGV.
+local function enqueue_one(m, q, ids, channel, a)
+  local now = tonumber(a[1])
+  redis.call('ZREMRANGEBYSCORE', ids, '-inf', now)
+  if redis.call('ZSCORE', ids, a[2]) then return {0, 0, 0, 0, 0} end
+  local meta = redis.call('HMGET', m, 'head', 'next', 'bytes')
+  local head, nxt, bytes = tonumber(meta[1]), tonumber(meta[2]), tonumber(meta[3])
+  if not head then
+    redis.call('HSET', m, 'epoch', a[9], 'head', 1, 'next', 1, 'bytes', 0, 'drops', 0)
+    redis.call('DEL', q)
+    head, nxt, bytes = 1, 1, 0
+  end
+  local expired
+  head, bytes, expired = trim_expired(q, head, nxt, bytes, now)
+  local size = tonumber(a[5])
+  local maxCount, maxBytes = tonumber(a[6]), tonumber(a[7])
+  local dropped = 0
+  while nxt > head and ((nxt - head + 1) > maxCount or (bytes + size) > maxBytes) do
+    local first = redis.call('LPOP', q)
+    local _, _, s = string.find(first, '^%d+:%d+:(%d+):')
+    head = head + 1
+    bytes = bytes - tonumber(s)
+    dropped = dropped + 1
+  end
+  local seq = nxt
+  local entry = seq .. ':' .. a[3] .. ':' .. size .. ':' .. a[4]
+  redis.call('RPUSH', q, entry)
+  redis.call('HSET', m, 'head', head, 'next', seq + 1, 'bytes', bytes + size)
+  if dropped + expired > 0 then redis.call('HINCRBY', m, 'drops', dropped + expired) end
+  redis.call('ZADD', ids, a[11], a[2])
+  local ttl = tonumber(a[8])
+  -- Refresh expiry only when it fell well below the target: a PTTL read costs less than a
+  -- PEXPIRE write, which also lands in the AOF. Each key is checked on its own, since an
+  -- emptied list is recreated by RPUSH without any expiry.
+  for _, key in ipairs({m, q, ids}) do
+    if redis.call('PTTL', key) < ttl - 1800000 then redis.call('PEXPIRE', key, ttl) end
+  end
+  -- The wake-up carries a small entry itself, so the relay holding the socket can write it
+  -- without reading it back: "m<seq> <epoch>", then a newline and the entry when it is at
+  -- most 16 KiB. Not when this enqueue dropped entries: the relay must then read the queue,
+  -- which tells it (and so the device) about the drops.
+  local wake = 'm' .. seq .. ' ' .. redis.call('HGET', m, 'epoch')
+  if #entry <= 16384 and dropped + expired == 0 then wake = wake .. '\\n' .. entry end
+  local receivers = redis.call('SPUBLISH', channel, wake)
+  return {1, seq, receivers, expired, dropped}
+end
+`;
+
 /**
  * KEYS: meta, queue, ids. ARGV: now, dedupMember, expiresAt, kindAndBody, bytes, maxCount,
  * maxBytes, keyTtlMs, newEpoch, channel, dedupUntil.
  * Returns {queued (1) or duplicate (0), seq, receivers, expired, dropped}. Publishes the
  * wake-up `m<seq> <epoch>` (plus a newline and the entry when small) on the device's channel.
  */
-export const enqueueScript = `${trimExpired}
-local m, q, ids = KEYS[1], KEYS[2], KEYS[3]
-local now = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', ids, '-inf', now)
-if redis.call('ZSCORE', ids, ARGV[2]) then return {0, 0, 0, 0, 0} end
-local meta = redis.call('HMGET', m, 'head', 'next', 'bytes')
-local head, nxt, bytes = tonumber(meta[1]), tonumber(meta[2]), tonumber(meta[3])
-if not head then
-  redis.call('HSET', m, 'epoch', ARGV[9], 'head', 1, 'next', 1, 'bytes', 0, 'drops', 0)
-  redis.call('DEL', q)
-  head, nxt, bytes = 1, 1, 0
+export const enqueueScript = `${enqueueOne}
+return enqueue_one(KEYS[1], KEYS[2], KEYS[3], ARGV[10], ARGV)
+`;
+
+/**
+ * A fan-out in one call, for a standalone Redis (on a cluster the devices' keys live in
+ * different slots). KEYS: meta, queue, ids of each device in turn. ARGV: the enqueue
+ * script's eleven arguments (the channel one unused), then each device's channel.
+ * Returns the enqueue script's five numbers for each device, concatenated.
+ */
+export const enqueueManyScript = `${enqueueOne}
+local results = {}
+for i = 1, #KEYS / 3 do
+  local r = enqueue_one(KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i], ARGV[11 + i], ARGV)
+  for _, v in ipairs(r) do results[#results + 1] = v end
 end
-local expired
-head, bytes, expired = trim_expired(q, head, nxt, bytes, now)
-local size = tonumber(ARGV[5])
-local maxCount, maxBytes = tonumber(ARGV[6]), tonumber(ARGV[7])
-local dropped = 0
-while nxt > head and ((nxt - head + 1) > maxCount or (bytes + size) > maxBytes) do
-  local first = redis.call('LPOP', q)
-  local _, _, s = string.find(first, '^%d+:%d+:(%d+):')
-  head = head + 1
-  bytes = bytes - tonumber(s)
-  dropped = dropped + 1
-end
-local seq = nxt
-local entry = seq .. ':' .. ARGV[3] .. ':' .. size .. ':' .. ARGV[4]
-redis.call('RPUSH', q, entry)
-redis.call('HSET', m, 'head', head, 'next', seq + 1, 'bytes', bytes + size)
-if dropped + expired > 0 then redis.call('HINCRBY', m, 'drops', dropped + expired) end
-redis.call('ZADD', ids, ARGV[11], ARGV[2])
-local ttl = tonumber(ARGV[8])
--- Refresh expiry only when it fell well below the target: a PTTL read costs less than a
--- PEXPIRE write, which also lands in the AOF. Each key is checked on its own, since an
--- emptied list is recreated by RPUSH without any expiry.
-for _, key in ipairs({m, q, ids}) do
-  if redis.call('PTTL', key) < ttl - 1800000 then redis.call('PEXPIRE', key, ttl) end
-end
--- The wake-up carries a small entry itself, so the relay holding the socket can write it
--- without reading it back: "m<seq> <epoch>", then a newline and the entry when it is at
--- most 16 KiB. Not when this enqueue dropped entries: the relay must then read the queue,
--- which tells it (and so the device) about the drops.
-local wake = 'm' .. seq .. ' ' .. redis.call('HGET', m, 'epoch')
-if #entry <= 16384 and dropped + expired == 0 then wake = wake .. '\\n' .. entry end
-local receivers = redis.call('SPUBLISH', ARGV[10], wake)
-return {1, seq, receivers, expired, dropped}
+return results
 `;
 
 /**

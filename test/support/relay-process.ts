@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,15 @@ import { connectRedis, type RedisTarget } from '../../relay/store/redis-connecti
 import { freePort, waitFor } from './ports.js';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
+
+/**
+ * The project's Node.js 24 (the `node` devDependency). Spawning it directly, rather than
+ * through bin/grove.js's re-exec from an older node, keeps kill -9 aimed at the relay.
+ */
+export function pinnedNode(): string {
+  const pinned = join(root, 'node_modules', 'node', 'bin', 'node');
+  return existsSync(pinned) ? pinned : process.execPath;
+}
 
 export interface TestDomain {
   name: string;
@@ -111,13 +120,9 @@ export class RelayProcess {
     const dir = mkdtempSync(join(tmpdir(), 'grove-relay-'));
     const file = join(dir, 'relay.json');
     writeFileSync(file, JSON.stringify(config));
-    const child = spawn(
-      process.execPath,
-      [join(root, 'bin', 'grove.js'), 'relay', '--config', file],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = spawn(pinnedNode(), [join(root, 'bin', 'grove.js'), 'relay', '--config', file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const logs: string[] = [];
     child.stdout.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
