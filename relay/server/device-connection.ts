@@ -436,7 +436,8 @@ export class DeviceConnection {
 
   /** Reads more of the queue when the window and the socket buffer allow. */
   pump(): void {
-    if (this.closed || this.claims === undefined) return;
+    // Before the claim (epoch still empty) a wake-up must not read: the hello reads next.
+    if (this.closed || this.claims === undefined || this.epoch === '') return;
     if (this.fetching) {
       this.wakePending = true;
       return;

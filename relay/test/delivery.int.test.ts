@@ -338,6 +338,41 @@ describe('delivery guarantees (single Redis, two relays)', () => {
     await Promise.all([client.close(), sender.close()]);
   });
 
+  it('never signals a resync to a device that connects while messages for it keep arriving', async () => {
+    const { client: sender } = await connect('frank', 'f1', [relayA.url]);
+    let sending = true;
+    const sends: Promise<unknown>[] = [];
+    const sendLoop = (async () => {
+      // Under the domain's default send rate (200/s) and frame budget.
+      for (let i = 0; sending && i < 400; i++) {
+        sends.push(sender.send(['device:f2'], `m${i}`));
+        await sleep(6);
+      }
+    })();
+    const resyncs: string[] = [];
+    let epoch: string | undefined;
+    try {
+      // Connect again and again while wake-ups arrive, each time with the epoch seen last.
+      for (let round = 0; round < 15; round++) {
+        const { client } = await connect(
+          'frank',
+          'f2',
+          [relayB.url],
+          epoch === undefined ? {} : { epoch },
+        );
+        client.on('resync', (event: { reason: string }) => resyncs.push(event.reason));
+        await sleep(20);
+        epoch = client.epoch;
+        await client.close();
+      }
+    } finally {
+      sending = false;
+      await sendLoop;
+      await Promise.all(sends);
+    }
+    expect(resyncs).toEqual([]);
+  });
+
   it('tells a device started with a stale epoch to resync, and not one with the current epoch', async () => {
     const first = await connect('dave', 'd6', [relayA.url]);
     const epoch = first.client.epoch;
