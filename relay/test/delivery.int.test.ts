@@ -340,11 +340,11 @@ describe('delivery guarantees (single Redis, two relays)', () => {
 
   it('never signals a resync to a device that connects while messages for it keep arriving', async () => {
     const { client: sender } = await connect('frank', 'f1', [relayA.url]);
-    let sending = true;
+    const stopSending = new AbortController();
     const sends: Promise<unknown>[] = [];
     const sendLoop = (async () => {
       // Under the domain's default send rate (200/s) and frame budget.
-      for (let i = 0; sending && i < 400; i++) {
+      for (let i = 0; !stopSending.signal.aborted && i < 400; i++) {
         sends.push(sender.send(['device:f2'], `m${i}`));
         await sleep(6);
       }
@@ -366,7 +366,7 @@ describe('delivery guarantees (single Redis, two relays)', () => {
         await client.close();
       }
     } finally {
-      sending = false;
+      stopSending.abort();
       await sendLoop;
       await Promise.all(sends);
     }
