@@ -1,5 +1,5 @@
 import { effectiveRelayLimits, policiesForDomain } from '../crds/policy-merge.js';
-import type { DomainSigningKey } from '../relay/auth/device-token.js';
+import { relayPublicKey, type DomainSigningKey } from '../relay/auth/device-token.js';
 import type { RelayConfigInput } from '../relay/config.js';
 import type { LocalConfig } from './config.js';
 
@@ -16,13 +16,7 @@ export function localRelayConfigs(
     .filter((domain) => domain.spec.relayPools.includes(pool))
     .map((domain) => ({
       name: domain.metadata.name,
-      publicKeys: (keys.get(domain.metadata.name) ?? []).map((key) => ({
-        ...key.publicJwk,
-        kty: 'OKP' as const,
-        crv: 'Ed25519' as const,
-        x: String(key.publicJwk.x),
-        kid: key.kid,
-      })),
+      publicKeys: (keys.get(domain.metadata.name) ?? []).map(relayPublicKey),
       limits: effectiveRelayLimits(policiesForDomain(domain, config.policies)),
     }));
   return config.stack.spec.relays.map((relay) => ({

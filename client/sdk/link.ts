@@ -1,38 +1,7 @@
-/** What the SDK receives from a relay, over either transport. */
-export type RelayFrame =
-  | {
-      t: 'welcome';
-      epoch: string;
-      head: number;
-      drops: number;
-      resync: boolean;
-      domain: string;
-      identity: string;
-      device: string;
-      limits: Record<string, number>;
-    }
-  | { t: 'sent'; id: string; recipients: number; duplicates: number }
-  | { t: 'error'; id?: string; code: string; message: string; retryAfterMs?: number }
-  | {
-      t: 'msg';
-      seq: number;
-      id: string;
-      from: { identity: string; device: string };
-      to: string[];
-      data: string;
-      createdAt: number;
-      ttl?: number;
-    }
-  | { t: 'skip'; seq: number; reason: string }
-  | { t: 'resync'; reason: string; epoch: string; drops: number }
-  | {
-      t: 'presence';
-      identity: string;
-      device: string;
-      state: 'online' | 'offline';
-      status?: string;
-    }
-  | { t: 'pong' };
+import type { MessageFrame, ServerFrame } from '../../relay/protocol/frames.js';
+
+/** What the SDK receives from a relay, over either transport: the relay's own frame types. */
+export type RelayFrame = ServerFrame | MessageFrame;
 
 export interface OutgoingMessage {
   id: string;

@@ -41,6 +41,17 @@ export async function generateDomainKey(kid: string): Promise<DomainSigningKey> 
   };
 }
 
+/** The public half of a domain key as relay configs list it (`relayConfigSchema` domains[].publicKeys). */
+export function relayPublicKey(key: DomainSigningKey) {
+  return {
+    ...key.publicJwk,
+    kty: 'OKP' as const,
+    crv: 'Ed25519' as const,
+    x: String(key.publicJwk.x),
+    kid: key.kid,
+  };
+}
+
 export async function issueDeviceToken(
   key: DomainSigningKey,
   claims: { domain: string; identity: string; device: string },

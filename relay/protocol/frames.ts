@@ -105,6 +105,18 @@ export function base64DecodedLength(data: string): number {
   return Math.floor((data.length * 3) / 4) - padding;
 }
 
+/** A queued message as delivered; the relay assembles it from stored JSON (relay-core.ts). */
+export interface MessageFrame {
+  t: 'msg';
+  seq: number;
+  id: string;
+  from: { identity: string; device: string };
+  to: string[];
+  data: string;
+  createdAt: number;
+  ttl?: number;
+}
+
 /** What the relay sends. `msg` frames are assembled from stored JSON, not through this type. */
 export type ServerFrame =
   | {

@@ -7,6 +7,7 @@ import { DEFAULT_RELAY_LIMITS, type RelayLimits } from '../../crds/relay-limits.
 import {
   generateDomainKey,
   issueDeviceToken,
+  relayPublicKey,
   type DomainSigningKey,
 } from '../../relay/auth/device-token.js';
 import type { RelayConfigInput } from '../../relay/config.js';
@@ -103,15 +104,7 @@ export class RelayProcess {
       redis: options.redis,
       domains: options.domains.map((domain) => ({
         name: domain.name,
-        publicKeys: [
-          {
-            ...domain.key.publicJwk,
-            kty: 'OKP',
-            crv: 'Ed25519',
-            x: String(domain.key.publicJwk.x),
-            kid: domain.key.kid,
-          },
-        ],
+        publicKeys: [relayPublicKey(domain.key)],
         limits: domain.limits,
       })),
       presence: { heartbeatMs: 500, deadAfterMs: 2000, sweepMs: 500 },
