@@ -37,7 +37,9 @@ export const relayConfigSchema = z.object({
         limits: relayLimitsSchema,
       }),
     )
-    .min(1),
+    .describe(
+      'Domains served. May be empty: the operator starts a RelayPool before any Domain names it.',
+    ),
   presence: z
     .object({
       heartbeatMs: z.number().int().positive().default(5000),
@@ -82,6 +84,21 @@ export const relayConfigSchema = z.object({
 
 export type RelayConfig = z.infer<typeof relayConfigSchema>;
 export type RelayConfigInput = z.input<typeof relayConfigSchema>;
+
+/**
+ * Settings that come from the pod rather than the config file (the operator shares one
+ * ConfigMap between all pods of a pool, and keeps the Redis password in a Secret).
+ */
+export function relayConfigFromEnvironment(
+  env: NodeJS.ProcessEnv,
+): Partial<Pick<RelayConfigInput, 'podId'>> & { redisPassword?: string } {
+  const podId = env.POD_NAME;
+  const redisPassword = env.GROVE_REDIS_PASSWORD;
+  return {
+    ...(podId === undefined || podId === '' ? {} : { podId }),
+    ...(redisPassword === undefined || redisPassword === '' ? {} : { redisPassword }),
+  };
+}
 
 export async function loadRelayConfig(path: string): Promise<RelayConfig> {
   const text = await readFile(path, 'utf8');

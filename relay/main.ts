@@ -1,4 +1,4 @@
-import { loadRelayConfig, type RelayConfig } from './config.js';
+import { loadRelayConfig, relayConfigFromEnvironment, type RelayConfig } from './config.js';
 import { jsonLogger } from './logger.js';
 import { RelayApp } from './server/relay-app.js';
 
@@ -7,7 +7,15 @@ export async function runRelay(
   configPath: string,
   overrides: Partial<Pick<RelayConfig, 'port' | 'podId'>>,
 ) {
-  const config = { ...(await loadRelayConfig(configPath)), ...overrides };
+  const loaded = await loadRelayConfig(configPath);
+  const { redisPassword, ...fromEnv } = relayConfigFromEnvironment(process.env);
+  // Precedence: command-line flags, then the pod's environment, then the file.
+  const config: RelayConfig = {
+    ...loaded,
+    ...fromEnv,
+    ...overrides,
+    redis: redisPassword === undefined ? loaded.redis : { ...loaded.redis, password: redisPassword },
+  };
   const log = jsonLogger('relay');
   const relay = new RelayApp(config, log);
   const address = await relay.listen();

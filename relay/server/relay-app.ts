@@ -12,7 +12,9 @@ import type { Logger } from '../logger.js';
 
 /** Largest WebSocket frame accepted: a maximal message in base64 plus the envelope. */
 function maxFrameBytes(config: RelayConfig): number {
-  const largest = Math.max(...config.domains.map((domain) => domain.limits.maxMessageBytes));
+  // A relay with no domain yet (a new RelayPool no Domain names) accepts no token, so any
+  // frame size would do; 1 byte keeps the limit finite.
+  const largest = Math.max(1, ...config.domains.map((domain) => domain.limits.maxMessageBytes));
   return Math.ceil((largest * 4) / 3) + 64 * 1024;
 }
 

@@ -1,0 +1,81 @@
+import { API_GROUP, API_VERSION } from '../../crds/common.js';
+import type { ResourceType } from './kube-object.js';
+
+const grove = (kind: string, plural: string): ResourceType => ({
+  group: API_GROUP,
+  version: API_VERSION,
+  kind,
+  plural,
+  namespaced: true,
+});
+
+/** Every kind the operator reads or writes. */
+export const resourceTypes = {
+  relayPools: grove('RelayPool', 'relaypools'),
+  domains: grove('Domain', 'domains'),
+  policies: grove('Policy', 'policies'),
+  backupSchedules: grove('BackupSchedule', 'backupschedules'),
+  configMaps: {
+    group: '',
+    version: 'v1',
+    kind: 'ConfigMap',
+    plural: 'configmaps',
+    namespaced: true,
+  },
+  secrets: { group: '', version: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true },
+  services: { group: '', version: 'v1', kind: 'Service', plural: 'services', namespaced: true },
+  events: { group: '', version: 'v1', kind: 'Event', plural: 'events', namespaced: true },
+  namespaces: {
+    group: '',
+    version: 'v1',
+    kind: 'Namespace',
+    plural: 'namespaces',
+    namespaced: false,
+  },
+  deployments: {
+    group: 'apps',
+    version: 'v1',
+    kind: 'Deployment',
+    plural: 'deployments',
+    namespaced: true,
+  },
+  statefulSets: {
+    group: 'apps',
+    version: 'v1',
+    kind: 'StatefulSet',
+    plural: 'statefulsets',
+    namespaced: true,
+  },
+  podDisruptionBudgets: {
+    group: 'policy',
+    version: 'v1',
+    kind: 'PodDisruptionBudget',
+    plural: 'poddisruptionbudgets',
+    namespaced: true,
+  },
+  horizontalPodAutoscalers: {
+    group: 'autoscaling',
+    version: 'v2',
+    kind: 'HorizontalPodAutoscaler',
+    plural: 'horizontalpodautoscalers',
+    namespaced: true,
+  },
+  leases: {
+    group: 'coordination.k8s.io',
+    version: 'v1',
+    kind: 'Lease',
+    plural: 'leases',
+    namespaced: true,
+  },
+} as const satisfies Record<string, ResourceType>;
+
+/** The kinds a RelayPool or Domain owns; informers on them map events back to the owner. */
+export const ownedResourceTypes: readonly ResourceType[] = [
+  resourceTypes.configMaps,
+  resourceTypes.secrets,
+  resourceTypes.services,
+  resourceTypes.deployments,
+  resourceTypes.statefulSets,
+  resourceTypes.podDisruptionBudgets,
+  resourceTypes.horizontalPodAutoscalers,
+];
