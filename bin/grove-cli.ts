@@ -7,12 +7,14 @@ import { tokenCommand } from '../client/cli/token-command.js';
 import { ConfigError } from '../local/config-error.js';
 import { runLocalStack } from '../local/local-stack.js';
 import { runRelay } from '../relay/main.js';
+import { OPERATOR_HELP, OperatorUsageError, runOperator } from '../operator/main.js';
 
 const HELP = `grove — store-and-forward relay platform
 
 Usage:
   grove local --config FILE                 run the local stack (Redis + relays)
   grove relay --config FILE [--port N]      run one relay process
+  grove operator [--kubeconfig FILE] …      run the Kubernetes operator (grove operator --help)
   grove token issue --config FILE --domain D --identity I --device X [--ttl S] [--raw]
   grove send --relay URL[,URL…] --token T --to device:ID|identity:ID|workspace:ID[,…] --data TEXT|@FILE [--id ID] [--ttl S] [--timeout S]
   grove listen --relay URL[,URL…] --token T [--count N] [--timeout S]
@@ -46,6 +48,13 @@ async function main(argv: string[]): Promise<void> {
       });
       return;
     }
+    case 'operator':
+      if (args.includes('--help') || args.includes('-h')) {
+        out(OPERATOR_HELP);
+        return;
+      }
+      await runOperator(args);
+      return;
     case 'local': {
       const { values } = parseArgs({ args, options: { config: { type: 'string' } } });
       await runLocalStack(values.config ?? 'config/local.yaml');
@@ -78,12 +87,16 @@ main(process.argv.slice(2)).then(
   () => {
     const command = process.argv[2];
     // Servers keep running; one-shot commands exit once their output is written.
-    if (command !== 'relay' && command !== 'local') process.exit(0);
+    if (command !== 'relay' && command !== 'local' && command !== 'operator') process.exit(0);
   },
   (error: unknown) => {
     if (error instanceof CliError) {
       err(JSON.stringify({ error: { code: error.code, message: error.message } }));
       process.exit(error.exitCode);
+    }
+    if (error instanceof OperatorUsageError) {
+      err(JSON.stringify({ error: { code: 'USAGE', message: error.message } }));
+      process.exit(ExitCode.usage);
     }
     if (error instanceof ConfigError) {
       err(

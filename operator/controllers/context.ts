@@ -1,0 +1,71 @@
+import type { Logger } from '../../relay/logger.js';
+import type { DomainSigningKey } from '../../relay/auth/device-token.js';
+import type { KubeObject, ResourceType } from '../kube/kube-object.js';
+
+/** The API calls reconcilers make; KubeClient implements it (tests may wrap it). */
+export interface KubeApi {
+  get<T extends KubeObject>(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<T | undefined>;
+  create<T extends KubeObject>(type: ResourceType, object: KubeObject): Promise<T>;
+  replace<T extends KubeObject>(type: ResourceType, object: KubeObject): Promise<T>;
+  delete(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    options?: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan'; uid?: string },
+  ): Promise<boolean>;
+  apply<T extends KubeObject>(
+    object: KubeObject,
+    options: { fieldManager: string; force?: boolean; subresource?: 'status' },
+  ): Promise<T>;
+  patch<T extends KubeObject>(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    patch: unknown,
+    options: { type: 'merge' | 'json'; subresource?: 'status' | 'scale' },
+  ): Promise<T>;
+}
+
+export interface EventSink {
+  record(object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): void;
+}
+
+/** Read access to an informer's cache. */
+export interface ObjectCache<T extends KubeObject = KubeObject> {
+  get(namespace: string | undefined, name: string): T | undefined;
+  list(namespace?: string): T[];
+}
+
+export interface OperatorSettings {
+  /** Image of relay pods whose RelayPool names none: the operator's own. */
+  image: string;
+  /** Image of built-in Redis pods (Grove's image ships redis-server). */
+  redisImage: string;
+}
+
+/** Everything a reconcile reads or writes, injected so tests can drive it. */
+export interface ReconcileContext {
+  api: KubeApi;
+  events: EventSink;
+  log: Logger;
+  now: () => Date;
+  settings: OperatorSettings;
+  caches: {
+    relayPools: ObjectCache;
+    domains: ObjectCache;
+    policies: ObjectCache;
+    backupSchedules: ObjectCache;
+    /** Owned kinds by kind name (Deployment, Service, …). */
+    owned: ReadonlyMap<string, ObjectCache>;
+  };
+  /** Randomness lives here, out of the builders: a Redis password, a new signing key. */
+  randomPassword: () => string;
+  generateSigningKey: (kid: string) => Promise<DomainSigningKey>;
+}
+
+/** What a reconcile asks of the work queue. */
+export type ReconcileOutcome = { requeueAfterMs?: number } | undefined;

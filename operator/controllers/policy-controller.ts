@@ -1,0 +1,60 @@
+import { policiesForDomain } from '../../crds/policy-merge.js';
+import { policySchema, validatePolicy } from '../../crds/policy.js';
+import type { ReconcileContext, ReconcileOutcome } from './context.js';
+import {
+  isPaused,
+  parseResource,
+  rejectSpec,
+  reportPaused,
+  writeStatus,
+} from './reconcile-helpers.js';
+import { parsedDomains } from './relaypool-controller.js';
+
+/** Policy → validated; status lists the Domains it applies to (by either selector). */
+export async function reconcilePolicy(
+  ctx: ReconcileContext,
+  namespace: string | undefined,
+  name: string,
+): Promise<ReconcileOutcome> {
+  const object = ctx.caches.policies.get(namespace, name);
+  if (object === undefined || object.metadata.deletionTimestamp !== undefined) return undefined;
+  if (isPaused(object)) {
+    await reportPaused(ctx, object);
+    return undefined;
+  }
+  const parsed = parseResource(policySchema, object, validatePolicy);
+  if (!parsed.ok) {
+    await rejectSpec(ctx, object, parsed.issues);
+    return undefined;
+  }
+  const policy = parsed.value;
+  const appliesTo = parsedDomains(ctx, namespace)
+    .filter((domain) =>
+      policiesForDomain(domain, [policy]).some((p) => p.metadata.name === policy.metadata.name),
+    )
+    .map((domain) => domain.metadata.name)
+    .sort();
+  await writeStatus(
+    ctx,
+    object,
+    { appliesTo },
+    [
+      appliesTo.length === 0
+        ? {
+            type: 'Ready',
+            status: 'True',
+            reason: 'NotBound',
+            message:
+              'valid; no Domain selects this Policy yet (check domainSelector and the Domains’ policySelector)',
+          }
+        : {
+            type: 'Ready',
+            status: 'True',
+            reason: 'Bound',
+            message: `applies to ${appliesTo.length} Domain(s)`,
+          },
+    ],
+    ['Paused'],
+  );
+  return undefined;
+}

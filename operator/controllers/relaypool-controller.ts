@@ -1,0 +1,172 @@
+import { domainSchema, type Domain } from '../../crds/domain.js';
+import { effectiveRelayLimits, policiesForDomain } from '../../crds/policy-merge.js';
+import { policySchema, type Policy } from '../../crds/policy.js';
+import { relayPoolSchema, validateRelayPool, type RelayPool } from '../../crds/relaypool.js';
+import { labelKeys, managedBySelector } from '../builders/labels.js';
+import {
+  buildRedisAuthSecret,
+  buildRelayPoolChildren,
+  relayPoolEndpoints,
+  relayPoolNames,
+  relayPoolSelector,
+  type ServedDomain,
+} from '../builders/relaypool/index.js';
+import { summarizeRelayPool, type WorkloadStatus } from '../builders/relaypool-status.js';
+import type { KubeObject } from '../kube/kube-object.js';
+import { resourceTypes } from '../kube/resource-types.js';
+import { applyChildren, pruneChildren } from './child-objects.js';
+import type { ReconcileContext, ReconcileOutcome } from './context.js';
+import {
+  errorCode,
+  isPaused,
+  parseResource,
+  rejectSpec,
+  reportPaused,
+  writeStatus,
+} from './reconcile-helpers.js';
+
+/** Domains and Policies as stored; ones that do not parse are skipped (their own status says why). */
+export function parsedDomains(ctx: ReconcileContext, namespace: string | undefined): Domain[] {
+  return ctx.caches.domains
+    .list(namespace)
+    .map((object) => domainSchema.safeParse(object))
+    .filter((result) => result.success)
+    .map((result) => result.data);
+}
+
+export function parsedPolicies(ctx: ReconcileContext, namespace: string | undefined): Policy[] {
+  return ctx.caches.policies
+    .list(namespace)
+    .map((object) => policySchema.safeParse(object))
+    .filter((result) => result.success)
+    .map((result) => result.data);
+}
+
+/** The Domains that name this pool and already have keys, with their merged limits. */
+export function servedDomains(ctx: ReconcileContext, pool: RelayPool): ServedDomain[] {
+  const namespace = pool.metadata.namespace;
+  const policies = parsedPolicies(ctx, namespace);
+  return parsedDomains(ctx, namespace)
+    .filter((domain) => domain.spec.relayPools.includes(pool.metadata.name))
+    .filter((domain) => (domain.status?.publicKeys ?? []).length > 0)
+    .map((domain) => ({
+      name: domain.metadata.name,
+      publicKeys: (domain.status?.publicKeys ?? []).map((key) => ({
+        kty: 'OKP' as const,
+        crv: 'Ed25519' as const,
+        x: key.x,
+        kid: key.kid,
+      })),
+      limits: effectiveRelayLimits(policiesForDomain(domain, policies)),
+    }));
+}
+
+function workloadStatus(object: KubeObject | undefined): WorkloadStatus | undefined {
+  if (object === undefined) return undefined;
+  const spec = (object.spec ?? {}) as { replicas?: number };
+  const status = (object.status ?? {}) as {
+    observedGeneration?: number;
+    replicas?: number;
+    readyReplicas?: number;
+    updatedReplicas?: number;
+  };
+  return {
+    ...(object.metadata.generation === undefined ? {} : { generation: object.metadata.generation }),
+    ...(status.observedGeneration === undefined
+      ? {}
+      : { observedGeneration: status.observedGeneration }),
+    ...(spec.replicas === undefined ? {} : { specReplicas: spec.replicas }),
+    ...(status.replicas === undefined ? {} : { replicas: status.replicas }),
+    ...(status.readyReplicas === undefined ? {} : { readyReplicas: status.readyReplicas }),
+    ...(status.updatedReplicas === undefined ? {} : { updatedReplicas: status.updatedReplicas }),
+  };
+}
+
+/** Reads the built-in Redis password Secret, creating it with a random password once. */
+async function ensureRedisAuth(
+  ctx: ReconcileContext,
+  pool: RelayPool,
+  owner: KubeObject,
+): Promise<string> {
+  const name = relayPoolNames(pool.metadata.name).redisAuth;
+  const existing = await ctx.api.get(resourceTypes.secrets, pool.metadata.namespace, name);
+  if (existing !== undefined) return name;
+  const secret = buildRedisAuthSecret(pool, ctx.randomPassword());
+  try {
+    await ctx.api.create(resourceTypes.secrets, secret);
+    ctx.events.record(
+      owner,
+      'Normal',
+      'Created',
+      `created Secret ${name} with a generated Redis password`,
+    );
+  } catch (error) {
+    // Another reconcile (a previous leader) made it first: keep that password.
+    if (errorCode(error) !== 409) throw error;
+  }
+  return name;
+}
+
+/**
+ * RelayPool → ConfigMap (relay.json), built-in Redis (Secret, headless Service, StatefulSet),
+ * relay Deployment, client Service, PodDisruptionBudget, HorizontalPodAutoscaler; then status.
+ */
+export async function reconcileRelayPool(
+  ctx: ReconcileContext,
+  namespace: string | undefined,
+  name: string,
+): Promise<ReconcileOutcome> {
+  const object = ctx.caches.relayPools.get(namespace, name);
+  // Deleted: garbage collection removes the children through their owner references.
+  if (object === undefined || object.metadata.deletionTimestamp !== undefined) return undefined;
+  if (isPaused(object)) {
+    await reportPaused(ctx, object);
+    return undefined;
+  }
+  const parsed = parseResource(relayPoolSchema, object, validateRelayPool);
+  if (!parsed.ok) {
+    await rejectSpec(ctx, object, parsed.issues);
+    return undefined;
+  }
+  const pool = parsed.value;
+  const redisPasswordSecret =
+    'builtin' in pool.spec.redis ? await ensureRedisAuth(ctx, pool, object) : undefined;
+  const desired = buildRelayPoolChildren({
+    pool,
+    domains: servedDomains(ctx, pool),
+    image: ctx.settings.image,
+    redisImage: ctx.settings.redisImage,
+    ...(redisPasswordSecret === undefined ? {} : { redisPasswordSecret }),
+  });
+  const applied = await applyChildren(ctx, object, desired);
+  await pruneChildren(
+    ctx,
+    object,
+    desired,
+    redisPasswordSecret === undefined ? [] : [`Secret/${redisPasswordSecret}`],
+  );
+
+  // The API server answers an apply with the whole object, status included: fresher than the cache.
+  const names = relayPoolNames(pool.metadata.name);
+  const summary = summarizeRelayPool({
+    pool,
+    relay: workloadStatus(applied.get(`Deployment/${names.relay}`)),
+    redis: workloadStatus(applied.get(`StatefulSet/${names.redis}`)),
+  });
+  await writeStatus(
+    ctx,
+    object,
+    {
+      replicas: summary.replicas,
+      readyReplicas: summary.readyReplicas,
+      endpoints: relayPoolEndpoints(pool),
+      selector: relayPoolSelector(pool),
+    },
+    summary.conditions,
+    ['Paused'],
+  );
+  return undefined;
+}
+
+/** Label selector of everything the operator made for pools (for owned-object informers). */
+export const relayPoolChildSelector = `${managedBySelector},${labelKeys.relayPool}`;

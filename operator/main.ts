@@ -1,0 +1,177 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { jsonLogger } from '../relay/logger.js';
+import { KubeClient } from './kube/kube-client.js';
+import { Operator } from './operator.js';
+
+export class OperatorUsageError extends Error {
+  readonly code = 'OPERATOR_USAGE';
+}
+
+export const OPERATOR_HELP = `grove operator [options]
+  --kubeconfig FILE        kubeconfig to use (default: in-cluster, else $KUBECONFIG or ~/.kube/config)
+  --namespace NS           watch one namespace (default: all)
+  --image IMAGE            image of relay pods whose RelayPool sets none (default: $GROVE_IMAGE)
+  --redis-image IMAGE      image of built-in Redis pods (default: the --image)
+  --metrics-port N         serve /metrics here (default 8080; 0 picks a free port)
+  --health-port N          serve /healthz and /readyz here (default 8081; 0 picks a free port)
+  --leader-elect           run as one of several replicas; only the Lease holder reconciles
+  --lease-name NAME        Lease name (default grove-operator)
+  --lease-namespace NS     Lease namespace (default: $POD_NAMESPACE, else default)
+  --lease-duration S       (default 15)   --renew-deadline S (default 10)   --retry-period S (default 2)
+  --resync S               relist and reconcile everything this often (default 600)
+  --concurrency N          reconciles at once per kind (default 2)`;
+
+function seconds(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback * 1000;
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed <= 0) {
+    throw new OperatorUsageError(`--${flag} must be a positive number of seconds, got "${value}"`);
+  }
+  return parsed * 1000;
+}
+
+function port(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) {
+    throw new OperatorUsageError(`--${flag} must be a port number (0-65535), got "${value}"`);
+  }
+  return parsed;
+}
+
+function listen(server: Server, portNumber: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(portNumber, '0.0.0.0', () => {
+      const address = server.address();
+      resolve(typeof address === 'object' && address !== null ? address.port : portNumber);
+    });
+  });
+}
+
+/** `grove operator`: runs until SIGTERM/SIGINT, then stops gracefully (releasing the Lease). */
+export async function runOperator(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      kubeconfig: { type: 'string' },
+      namespace: { type: 'string' },
+      image: { type: 'string' },
+      'redis-image': { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'health-port': { type: 'string' },
+      'leader-elect': { type: 'boolean', default: false },
+      'lease-name': { type: 'string', default: 'grove-operator' },
+      'lease-namespace': { type: 'string' },
+      'lease-duration': { type: 'string' },
+      'renew-deadline': { type: 'string' },
+      'retry-period': { type: 'string' },
+      resync: { type: 'string' },
+      concurrency: { type: 'string' },
+    },
+  });
+  const image = values.image ?? env.GROVE_IMAGE;
+  if (image === undefined || image === '') {
+    throw new OperatorUsageError(
+      'set --image or GROVE_IMAGE: the image relay pods run when a RelayPool names none',
+    );
+  }
+  const concurrency = Number(values.concurrency ?? '2');
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new OperatorUsageError(
+      `--concurrency must be a positive integer, got "${values.concurrency ?? ''}"`,
+    );
+  }
+  const log = jsonLogger('operator');
+  const identity = env.POD_NAME ?? `${hostname()}_${randomUUID()}`;
+  const client = await KubeClient.fromKubeConfig({
+    ...(values.kubeconfig === undefined ? {} : { kubeconfigPath: values.kubeconfig }),
+    userAgent: 'grove-operator',
+  });
+  const operator = new Operator({
+    client,
+    log,
+    settings: { image, redisImage: values['redis-image'] ?? image },
+    ...(values.namespace === undefined ? {} : { namespace: values.namespace }),
+    resyncMs: seconds(values.resync, 'resync', 600),
+    maxConcurrentReconciles: concurrency,
+    ...(values['leader-elect'] === true
+      ? {
+          leaderElection: {
+            namespace: values['lease-namespace'] ?? env.POD_NAMESPACE ?? 'default',
+            name: values['lease-name'] ?? 'grove-operator',
+            identity,
+            leaseDurationMs: seconds(values['lease-duration'], 'lease-duration', 15),
+            renewDeadlineMs: seconds(values['renew-deadline'], 'renew-deadline', 10),
+            retryPeriodMs: seconds(values['retry-period'], 'retry-period', 2),
+          },
+        }
+      : {}),
+  });
+
+  const metrics = createServer((request, response) => {
+    if (request.url !== '/metrics') {
+      response.writeHead(404).end();
+      return;
+    }
+    operator.registry
+      .metrics()
+      .then((text) =>
+        response.writeHead(200, { 'content-type': operator.registry.contentType }).end(text),
+      )
+      .catch((error: unknown) => response.writeHead(500).end(String(error)));
+  });
+  const health = createServer((request, response) => {
+    if (request.url === '/healthz') {
+      response.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    } else if (request.url === '/readyz') {
+      // Ready once the caches are synced, leader or not: a standby is a healthy replica.
+      const ready = operator.synced;
+      response
+        .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' })
+        .end(ready ? 'ok' : 'caches not synced');
+    } else {
+      response.writeHead(404).end();
+    }
+  });
+  const metricsPort = await listen(metrics, port(values['metrics-port'], 'metrics-port', 8080));
+  const healthPort = await listen(health, port(values['health-port'], 'health-port', 8081));
+  log.info('operator starting', {
+    identity,
+    namespace: values.namespace ?? '(all)',
+    metricsPort,
+    healthPort,
+    leaderElection: values['leader-elect'],
+  });
+
+  let stopping = false;
+  const shutdown = (signal: string, code: number) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down', { signal });
+    const hardStop = setTimeout(() => process.exit(code === 0 ? 1 : code), 30_000);
+    hardStop.unref();
+    operator
+      .stop()
+      .then(() => {
+        metrics.close();
+        health.close();
+        client.close();
+        log.info('stopped');
+        process.exit(code);
+      })
+      .catch((error: unknown) => {
+        log.error('stop failed', { error: String(error) });
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM', 0));
+  process.on('SIGINT', () => shutdown('SIGINT', 0));
+  await operator.start(() => shutdown('lost leadership', 1));
+}

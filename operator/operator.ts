@@ -1,0 +1,282 @@
+import { randomBytes } from 'node:crypto';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { generateDomainKey } from '../relay/auth/device-token.js';
+import type { Logger } from '../relay/logger.js';
+import { managedBySelector } from './builders/labels.js';
+import { reconcileBackupSchedule } from './controllers/backupschedule-controller.js';
+import type {
+  ObjectCache,
+  OperatorSettings,
+  ReconcileContext,
+  ReconcileOutcome,
+} from './controllers/context.js';
+import { reconcileDomain } from './controllers/domain-controller.js';
+import { reconcilePolicy } from './controllers/policy-controller.js';
+import { reconcileRelayPool } from './controllers/relaypool-controller.js';
+import { EventRecorder } from './kube/event-recorder.js';
+import { Informer } from './kube/informer.js';
+import type { KubeClient } from './kube/kube-client.js';
+import {
+  objectKey,
+  splitObjectKey,
+  type KubeObject,
+  type ResourceType,
+} from './kube/kube-object.js';
+import { LeaderElector } from './kube/leader-election.js';
+import { ownedResourceTypes, resourceTypes } from './kube/resource-types.js';
+import { Controller } from './runtime/controller.js';
+
+export interface OperatorOptions {
+  client: KubeClient;
+  log: Logger;
+  settings: OperatorSettings;
+  /** Watch one namespace; all when undefined. */
+  namespace?: string;
+  /** Periodic relist of every informer (each object is reconciled again). */
+  resyncMs?: number;
+  maxConcurrentReconciles?: number;
+  leaderElection?: {
+    namespace: string;
+    name: string;
+    identity: string;
+    leaseDurationMs?: number;
+    renewDeadlineMs?: number;
+    retryPeriodMs?: number;
+  };
+  now?: () => Date;
+}
+
+type Reconciler = (
+  ctx: ReconcileContext,
+  namespace: string | undefined,
+  name: string,
+) => Promise<ReconcileOutcome>;
+
+/**
+ * The operator: informers on the four Grove kinds and on every owned kind (every replica
+ * keeps warm caches), and, on the leader only, one controller per Grove kind fed by them.
+ */
+export class Operator {
+  readonly registry = new Registry();
+  private readonly informers = new Map<string, Informer<KubeObject>>();
+  private readonly controllers = new Map<string, Controller>();
+  private readonly events: EventRecorder;
+  private readonly elector: LeaderElector | undefined;
+  private readonly leaderGauge: Gauge;
+  private electionDone: Promise<void> | undefined;
+  private leading = false;
+  private stopping = false;
+
+  constructor(private readonly options: OperatorOptions) {
+    collectDefaultMetrics({ register: this.registry });
+    const log = options.log;
+    const restarts = new Counter({
+      name: 'grove_operator_informer_restarts_total',
+      help: 'Informer restarts after a watch error, by resource',
+      labelNames: ['resource'] as const,
+      registers: [this.registry],
+    });
+    this.leaderGauge = new Gauge({
+      name: 'leader_election_master_status',
+      help: 'Whether this replica is the leader (1) or a standby (0)',
+      labelNames: ['name'] as const,
+      registers: [this.registry],
+    });
+    const informerLog = (
+      level: 'info' | 'warn' | 'error',
+      message: string,
+      fields?: Record<string, unknown>,
+    ) => log[level](message, fields);
+    const informer = (type: ResourceType, labelSelector?: string) => {
+      const created = new Informer<KubeObject>(options.client, type, {
+        ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+        ...(labelSelector === undefined ? {} : { labelSelector }),
+        ...(options.resyncMs === undefined ? {} : { resyncMs: options.resyncMs }),
+        log: informerLog,
+        onRestart: () => restarts.inc({ resource: type.plural }),
+      });
+      this.informers.set(type.kind, created);
+      return created;
+    };
+    const pools = informer(resourceTypes.relayPools);
+    const domains = informer(resourceTypes.domains);
+    const policies = informer(resourceTypes.policies);
+    const schedules = informer(resourceTypes.backupSchedules);
+    const owned = new Map<string, ObjectCache>(
+      ownedResourceTypes.map((type) => [type.kind, informer(type, managedBySelector)]),
+    );
+    this.events = new EventRecorder(options.client, {
+      component: 'grove-operator',
+      ...(options.leaderElection === undefined ? {} : { host: options.leaderElection.identity }),
+      log: informerLog,
+    });
+    const now = options.now ?? (() => new Date());
+    const ctx: ReconcileContext = {
+      api: options.client,
+      events: this.events,
+      log,
+      now,
+      settings: options.settings,
+      caches: { relayPools: pools, domains, policies, backupSchedules: schedules, owned },
+      randomPassword: () => randomBytes(24).toString('base64url'),
+      generateSigningKey: generateDomainKey,
+    };
+    const controller = (name: string, reconcile: Reconciler) => {
+      const created = new Controller({
+        name,
+        registry: this.registry,
+        maxConcurrentReconciles: options.maxConcurrentReconciles ?? 2,
+        reconcile: async (key) => {
+          const { namespace, name: objectName } = splitObjectKey(key);
+          return reconcile(ctx, namespace, objectName);
+        },
+        log: (level, message, fields) =>
+          log[level === 'debug' ? 'info' : level](message, { controller: name, ...fields }),
+      });
+      this.controllers.set(name, created);
+      return created;
+    };
+    const poolController = controller('relaypool', reconcileRelayPool);
+    const domainController = controller('domain', reconcileDomain);
+    const policyController = controller('policy', reconcilePolicy);
+    const scheduleController = controller('backupschedule', reconcileBackupSchedule);
+
+    const keyOf = (object: KubeObject) => objectKey(object.metadata);
+    const inNamespace = (cache: ObjectCache, namespace: string | undefined) =>
+      cache.list(namespace);
+    const poolsOf = (domain: KubeObject): string[] => {
+      const names = (domain.spec as { relayPools?: unknown } | undefined)?.relayPools;
+      return Array.isArray(names) ? names.filter((n): n is string => typeof n === 'string') : [];
+    };
+    // What each change can affect, beyond the object itself (level-triggered: over-enqueueing
+    // is harmless, missing a dependency is not).
+    const onPool = (pool: KubeObject) => {
+      poolController.enqueue(keyOf(pool));
+      for (const domain of inNamespace(domains, pool.metadata.namespace)) {
+        if (poolsOf(domain).includes(pool.metadata.name)) domainController.enqueue(keyOf(domain));
+      }
+    };
+    const onDomain = (domain: KubeObject, old?: KubeObject) => {
+      domainController.enqueue(keyOf(domain));
+      const named = new Set([...poolsOf(domain), ...(old === undefined ? [] : poolsOf(old))]);
+      for (const pool of named)
+        poolController.enqueue(objectKey({ namespace: domain.metadata.namespace, name: pool }));
+      for (const policy of inNamespace(policies, domain.metadata.namespace))
+        policyController.enqueue(keyOf(policy));
+      for (const schedule of inNamespace(schedules, domain.metadata.namespace))
+        scheduleController.enqueue(keyOf(schedule));
+    };
+    const onPolicy = (policy: KubeObject) => {
+      policyController.enqueue(keyOf(policy));
+      for (const domain of inNamespace(domains, policy.metadata.namespace))
+        domainController.enqueue(keyOf(domain));
+      for (const pool of inNamespace(pools, policy.metadata.namespace))
+        poolController.enqueue(keyOf(pool));
+    };
+    const onSchedule = (schedule: KubeObject) => scheduleController.enqueue(keyOf(schedule));
+    const onOwned = (child: KubeObject) => {
+      for (const reference of child.metadata.ownerReferences ?? []) {
+        if (reference.controller !== true || !reference.apiVersion.startsWith('grove.dev/'))
+          continue;
+        const key = objectKey({ namespace: child.metadata.namespace, name: reference.name });
+        if (reference.kind === 'RelayPool') poolController.enqueue(key);
+        if (reference.kind === 'Domain') domainController.enqueue(key);
+      }
+    };
+    const wire = (
+      target: Informer<KubeObject>,
+      handler: (object: KubeObject, old?: KubeObject) => void,
+    ) => {
+      target.onAdd((object) => handler(object));
+      target.onUpdate((object, old) => handler(object, old));
+      target.onDelete((object) => handler(object));
+    };
+    wire(pools, onPool);
+    wire(domains, onDomain);
+    wire(policies, onPolicy);
+    wire(schedules, onSchedule);
+    for (const cache of owned.values()) wire(cache as Informer<KubeObject>, onOwned);
+
+    this.elector =
+      options.leaderElection === undefined
+        ? undefined
+        : new LeaderElector(options.client, {
+            ...options.leaderElection,
+            log: informerLog,
+          });
+  }
+
+  /** True once every informer has listed its kind: what /readyz reports. */
+  get synced(): boolean {
+    return [...this.informers.values()].every((informer) => informer.hasSynced());
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /**
+   * Starts the informers, then — at once, or after winning the Lease — the controllers.
+   * `onLostLeadership` is called when a leader fails to renew: the process should exit so
+   * that it never reconciles beside the new leader.
+   */
+  async start(onLostLeadership: () => void): Promise<void> {
+    for (const informer of this.informers.values()) informer.start();
+    await Promise.all([...this.informers.values()].map((informer) => informer.waitForSync()));
+    this.options.log.info('caches synced', { informers: this.informers.size });
+    const leaderName = this.options.leaderElection?.name ?? 'grove-operator';
+    if (this.elector === undefined) {
+      this.startControllers();
+      return;
+    }
+    this.leaderGauge.set({ name: leaderName }, 0);
+    this.electionDone = this.elector.run({
+      onStartedLeading: () => {
+        this.options.log.info('became the leader', {
+          identity: this.options.leaderElection?.identity,
+        });
+        this.leaderGauge.set({ name: leaderName }, 1);
+        this.startControllers();
+      },
+      onStoppedLeading: () => {
+        this.leaderGauge.set({ name: leaderName }, 0);
+        const wasLeading = this.leading;
+        this.leading = false;
+        if (wasLeading && !this.stopping) {
+          this.options.log.error(
+            'lost the leader lease; stopping so that only the new leader reconciles',
+          );
+          onLostLeadership();
+        }
+      },
+      onNewLeader: (identity) => this.options.log.info('leader is', { identity }),
+    });
+  }
+
+  private startControllers(): void {
+    this.leading = true;
+    for (const controller of this.controllers.values()) controller.start();
+    // Everything known gets one reconcile, as controller-runtime does on start.
+    const seed = (kind: string, controller: string) => {
+      for (const object of this.informers.get(kind)?.list() ?? []) {
+        this.controllers.get(controller)?.enqueue(objectKey(object.metadata));
+      }
+    };
+    seed('RelayPool', 'relaypool');
+    seed('Domain', 'domain');
+    seed('Policy', 'policy');
+    seed('BackupSchedule', 'backupschedule');
+  }
+
+  /** Graceful stop: finish running reconciles, release the Lease, stop watching. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all([...this.controllers.values()].map((controller) => controller.stop()));
+    await this.events.flush();
+    if (this.elector !== undefined) {
+      await this.elector.release();
+      await this.electionDone;
+    }
+    await Promise.all([...this.informers.values()].map((informer) => informer.stop()));
+  }
+}
