@@ -29,6 +29,7 @@ import {
   writeStatus,
 } from './reconcile-helpers.js';
 import { parsedPolicies } from './relaypool-controller.js';
+import { finalizeDomain, hasPurgeFinalizer, setPurgeFinalizer } from './domain-finalizer.js';
 
 function signingKeySecret(
   owner: KubeObject,
@@ -190,7 +191,14 @@ export async function reconcileDomain(
   name: string,
 ): Promise<ReconcileOutcome> {
   const object = ctx.caches.domains.get(namespace, name);
-  if (object === undefined || object.metadata.deletionTimestamp !== undefined) return undefined;
+  if (object === undefined) return undefined;
+  if (object.metadata.deletionTimestamp !== undefined) {
+    if (hasPurgeFinalizer(object)) {
+      const parsed = domainSchema.safeParse(object);
+      await finalizeDomain(ctx, object, parsed.success ? parsed.data : undefined);
+    }
+    return undefined;
+  }
   if (isPaused(object)) {
     await reportPaused(ctx, object);
     return undefined;
@@ -201,6 +209,7 @@ export async function reconcileDomain(
     return undefined;
   }
   const domain = parsed.value;
+  if (!hasPurgeFinalizer(object)) await setPurgeFinalizer(ctx, object, true);
   let keys: StoredSigningKeys;
   try {
     keys = await reconcileSigningKeys(ctx, object, domain);

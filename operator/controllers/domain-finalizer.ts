@@ -1,0 +1,151 @@
+import type { Domain } from '../../crds/domain.js';
+import { relayPoolSchema, type RelayPool } from '../../crds/relaypool.js';
+import { purgeDomainData } from '../../relay/store/domain-purge.js';
+import { connectRedis, type RedisTarget } from '../../relay/store/redis-connection.js';
+import { FIELD_MANAGER } from '../builders/labels.js';
+import { builtinRedisUrl } from '../builders/relaypool/relay-config.js';
+import { REDIS_PASSWORD_KEY } from '../builders/relaypool/redis-auth.js';
+import { relayPoolNames } from '../builders/relaypool/names.js';
+import type { KubeObject } from '../kube/kube-object.js';
+import { resourceTypes } from '../kube/resource-types.js';
+import type { ReconcileContext } from './context.js';
+import { describeError } from './reconcile-helpers.js';
+
+/**
+ * A Domain's queues, presence and directory live in its RelayPools' Redis, where owner
+ * references cannot reach: this finalizer purges them before the Domain goes away.
+ */
+export const PURGE_FINALIZER = 'grove.dev/purge-domain-data';
+
+const PURGE_TIMEOUT_MS = 20_000;
+
+export function hasPurgeFinalizer(object: KubeObject): boolean {
+  return (object.metadata.finalizers ?? []).includes(PURGE_FINALIZER);
+}
+
+/**
+ * Adds or removes the operator's finalizer with server-side apply: the operator's field
+ * manager owns just that entry of the set, so other finalizers are never touched.
+ */
+export async function setPurgeFinalizer(
+  ctx: ReconcileContext,
+  object: KubeObject,
+  present: boolean,
+): Promise<void> {
+  await ctx.api.apply(
+    {
+      apiVersion: object.apiVersion,
+      kind: object.kind,
+      metadata: {
+        name: object.metadata.name,
+        ...(object.metadata.namespace === undefined
+          ? {}
+          : { namespace: object.metadata.namespace }),
+        finalizers: present ? [PURGE_FINALIZER] : [],
+      },
+    },
+    { fieldManager: FIELD_MANAGER, force: true },
+  );
+}
+
+async function secretValue(
+  ctx: ReconcileContext,
+  namespace: string | undefined,
+  name: string,
+  key: string,
+): Promise<string> {
+  const secret = await ctx.api.get(resourceTypes.secrets, namespace, name);
+  const encoded = (secret?.data as Record<string, string> | undefined)?.[key];
+  if (encoded === undefined) {
+    throw new Error(`Secret ${namespace ?? ''}/${name} has no key "${key}"`);
+  }
+  return Buffer.from(encoded, 'base64').toString('utf8');
+}
+
+async function redisTargetOf(ctx: ReconcileContext, pool: RelayPool): Promise<RedisTarget> {
+  const namespace = pool.metadata.namespace;
+  const { redis } = pool.spec;
+  if ('external' in redis) {
+    const ref = redis.external.passwordSecretRef;
+    return {
+      url: redis.external.url,
+      cluster: redis.external.cluster,
+      ...(ref === undefined
+        ? {}
+        : { password: await secretValue(ctx, namespace, ref.name, ref.key) }),
+    };
+  }
+  return {
+    url: builtinRedisUrl(pool),
+    cluster: false,
+    password: await secretValue(
+      ctx,
+      namespace,
+      relayPoolNames(pool.metadata.name).redisAuth,
+      REDIS_PASSWORD_KEY,
+    ),
+  };
+}
+
+async function purgeFromPool(
+  ctx: ReconcileContext,
+  pool: RelayPool,
+  domain: string,
+): Promise<number> {
+  const client = connectRedis(await redisTargetOf(ctx, pool), 'commands');
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      purgeDomainData(client, domain),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer from Redis within ${PURGE_TIMEOUT_MS / 1000} s`)),
+          PURGE_TIMEOUT_MS,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    client.disconnect();
+  }
+}
+
+/**
+ * Purges the domain's data from every RelayPool it names that still exists (a deleted pool's
+ * built-in Redis is gone with it), then releases the Domain. A failure keeps the finalizer and
+ * says, in a Warning Event, how to let the Domain go without purging.
+ */
+export async function finalizeDomain(
+  ctx: ReconcileContext,
+  object: KubeObject,
+  domain: Domain | undefined,
+): Promise<void> {
+  const name = object.metadata.name;
+  const namespace = object.metadata.namespace;
+  const poolNames = domain?.spec.relayPools ?? [];
+  for (const poolName of poolNames) {
+    const poolObject = ctx.caches.relayPools.get(namespace, poolName);
+    if (poolObject === undefined || poolObject.metadata.deletionTimestamp !== undefined) continue;
+    const parsed = relayPoolSchema.safeParse(poolObject);
+    if (!parsed.success) continue;
+    try {
+      const removed = await purgeFromPool(ctx, parsed.data, name);
+      ctx.events.record(
+        object,
+        'Normal',
+        'DataPurged',
+        `removed ${removed} Redis keys of domain ${name} from RelayPool ${poolName}`,
+      );
+    } catch (error) {
+      ctx.events.record(
+        object,
+        'Warning',
+        'PurgeFailed',
+        `cannot purge the domain's data from RelayPool ${poolName}'s Redis: ${describeError(error)}. ` +
+          `Retrying; to delete the Domain without purging, remove the finalizer ${PURGE_FINALIZER}`,
+      );
+      throw error;
+    }
+  }
+  await setPurgeFinalizer(ctx, object, false);
+}

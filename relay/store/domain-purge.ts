@@ -1,0 +1,45 @@
+import type { Cluster, Redis } from 'ioredis';
+
+/** SCAN patterns of every key a domain owns (see keys.ts); ids never hold glob characters. */
+export function domainKeyPatterns(domain: string): string[] {
+  return [`g:{d:${domain}:*`, `g:{i:${domain}:*`, `g:{dir:${domain}}*`, `g:{p:${domain}:*`];
+}
+
+async function purgeNode(node: Redis, patterns: readonly string[]): Promise<number> {
+  let removed = 0;
+  for (const pattern of patterns) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) {
+        // One UNLINK per key: on a cluster node the keys of one batch span many slots.
+        const pipeline = node.pipeline();
+        for (const key of keys) pipeline.unlink(key);
+        const results = (await pipeline.exec()) ?? [];
+        for (const [error, count] of results) {
+          if (error) throw error;
+          removed += Number(count);
+        }
+      }
+    } while (cursor !== '0');
+  }
+  return removed;
+}
+
+/**
+ * Deletes every queue, de-duplication record, presence key, stored payload and directory
+ * entry of `domain`, on a single Redis or on every master of a cluster. Returns the number of
+ * keys removed. Safe to repeat; keys written meanwhile by a relay that still serves the
+ * domain are caught by the next run.
+ */
+export async function purgeDomainData(client: Redis | Cluster, domain: string): Promise<number> {
+  const patterns = domainKeyPatterns(domain);
+  const nodes =
+    'nodes' in client && typeof client.nodes === 'function' && client.isCluster
+      ? (client as Cluster).nodes('master')
+      : [client as Redis];
+  let removed = 0;
+  for (const node of nodes) removed += await purgeNode(node, patterns);
+  return removed;
+}
