@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   apiVersionSchema,
   conditionsSchema,
+  dnsLabelSchema,
   dnsSubdomainSchema,
   objectMetaSchema,
   qualifiedNameSchema,
@@ -239,11 +240,29 @@ export const relayPoolStatusSchema = z
   })
   .describe('Observed state of the pool, written by the operator.');
 
+/**
+ * Pool names are shorter than other names: the operator derives child names from them, and the
+ * longest, the built-in Redis StatefulSet's `controller-revision-hash` label value
+ * (`<pool>-redis-<10-char hash>`), must stay a 63-character label value.
+ */
+export const MAX_RELAY_POOL_NAME_LENGTH = 46;
+
+export const relayPoolMetaSchema = objectMetaSchema.extend({
+  name: dnsLabelSchema
+    .max(
+      MAX_RELAY_POOL_NAME_LENGTH,
+      `must be at most ${MAX_RELAY_POOL_NAME_LENGTH} characters: names of the pool's Services and pods are derived from it`,
+    )
+    .describe(
+      `Name of the pool; a DNS-1123 label of at most ${MAX_RELAY_POOL_NAME_LENGTH} characters (child objects add suffixes).`,
+    ),
+});
+
 export const relayPoolSchema = z
   .object({
     apiVersion: apiVersionSchema,
     kind: z.literal('RelayPool').describe('Always RelayPool.'),
-    metadata: objectMetaSchema,
+    metadata: relayPoolMetaSchema,
     spec: relayPoolSpecSchema,
     status: relayPoolStatusSchema.optional(),
   })
