@@ -247,16 +247,20 @@ export const relayPoolStatusSchema = z
  */
 export const MAX_RELAY_POOL_NAME_LENGTH = 46;
 
-export const relayPoolMetaSchema = objectMetaSchema.extend({
-  name: dnsLabelSchema
-    .max(
-      MAX_RELAY_POOL_NAME_LENGTH,
-      `must be at most ${MAX_RELAY_POOL_NAME_LENGTH} characters: names of the pool's Services and pods are derived from it`,
-    )
-    .describe(
-      `Name of the pool; a DNS-1123 label of at most ${MAX_RELAY_POOL_NAME_LENGTH} characters (child objects add suffixes).`,
-    ),
-});
+export const relayPoolMetaSchema = objectMetaSchema
+  .extend({
+    name: dnsLabelSchema
+      .max(
+        MAX_RELAY_POOL_NAME_LENGTH,
+        `must be at most ${MAX_RELAY_POOL_NAME_LENGTH} characters: names of the pool's Services and pods are derived from it`,
+      )
+      .describe(
+        `Name of the pool; a DNS-1123 label of at most ${MAX_RELAY_POOL_NAME_LENGTH} characters (child objects add suffixes).`,
+      ),
+  })
+  .describe(
+    'Standard object metadata (the subset Grove reads); the name is at most 46 characters.',
+  );
 
 export const relayPoolSchema = z
   .object({
