@@ -432,6 +432,14 @@ describe('generated CRDs on a real API server', () => {
       'storageClassName cannot be changed after creation: the Redis volume already exists',
     ],
     [
+      'resizing the builtin Redis volume through the RelayPool',
+      'RelayPool',
+      { redis: { builtin: { storage: '1Gi' } } },
+      { spec: { redis: { builtin: { storage: '2Gi' } } } },
+      'spec.redis.builtin.storage',
+      'storage cannot be changed after creation: expand the PersistentVolumeClaim',
+    ],
+    [
       'setting a storage class on an existing builtin Redis',
       'RelayPool',
       {},
@@ -465,7 +473,7 @@ describe('generated CRDs on a real API server', () => {
     const pool = await create('RelayPool', resource('RelayPool', 'mutable', {}));
     expect(pool.status).toBe(201);
     const patched = await mergePatch('RelayPool', 'mutable', {
-      spec: { replicas: 3, redis: { builtin: { storage: '5Gi' } } },
+      spec: { replicas: 3, redis: { builtin: { appendfsync: 'everysec' } } },
     });
     expect([patched.status, messageOf(patched)]).toEqual([200, expect.any(String)]);
     const schedule = await create(

@@ -53,14 +53,25 @@ export const builtinRedisSchema = z
   })
   .describe('A single Redis with AOF persistence, run by the operator as a StatefulSet.')
   .meta(
-    celRules({
-      // A StatefulSet's volume claim template cannot change, nor can a bound volume's class.
-      rule:
-        'has(self.storageClassName) == has(oldSelf.storageClassName) && ' +
-        '(!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)',
-      message: 'storageClassName cannot be changed after creation: the Redis volume already exists',
-      fieldPath: '.storageClassName',
-    }),
+    celRules(
+      {
+        // A StatefulSet's volume claim template cannot change, nor can a bound volume's class.
+        rule:
+          'has(self.storageClassName) == has(oldSelf.storageClassName) && ' +
+          '(!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)',
+        message:
+          'storageClassName cannot be changed after creation: the Redis volume already exists',
+        fieldPath: '.storageClassName',
+      },
+      {
+        // volumeClaimTemplates of a StatefulSet are immutable: the operator could not apply it.
+        rule: '!has(oldSelf.storage) || (has(self.storage) && self.storage == oldSelf.storage)',
+        message:
+          'storage cannot be changed after creation: expand the PersistentVolumeClaim data-<pool>-redis-0 ' +
+          'directly, if its StorageClass allows expansion',
+        fieldPath: '.storage',
+      },
+    ),
   );
 
 export const externalRedisSchema = z
@@ -134,7 +145,7 @@ export const drainSchema = z
   .strictObject({
     gracePeriodSeconds: z
       .int()
-      .min(0)
+      .min(1)
       .max(3600)
       .default(30)
       .describe('Time a stopping relay pod has to close its connections, in seconds (default 30).'),

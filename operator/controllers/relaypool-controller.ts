@@ -2,9 +2,11 @@ import { domainSchema, type Domain } from '../../crds/domain.js';
 import { effectiveRelayLimits, policiesForDomain } from '../../crds/policy-merge.js';
 import { policySchema, type Policy } from '../../crds/policy.js';
 import { relayPoolSchema, validateRelayPool, type RelayPool } from '../../crds/relaypool.js';
-import { labelKeys, managedBySelector } from '../builders/labels.js';
+import { FIELD_MANAGER, labelKeys, managedBySelector } from '../builders/labels.js';
 import {
+  REPLICAS_HANDOVER_FIELD_MANAGER,
   buildRedisAuthSecret,
+  buildRelayReplicasHandover,
   buildRelayPoolChildren,
   relayPoolEndpoints,
   relayPoolNames,
@@ -107,6 +109,40 @@ async function ensureRedisAuth(
   return name;
 }
 
+/** Whether `manager` owns the field at `path` of `object`, per its managedFields. */
+export function ownsField(object: KubeObject, manager: string, path: readonly string[]): boolean {
+  const entries = (
+    object.metadata as { managedFields?: { manager?: string; fieldsV1?: unknown }[] }
+  ).managedFields;
+  return (entries ?? []).some((entry) => {
+    if (entry.manager !== manager) return false;
+    let node: unknown = entry.fieldsV1;
+    for (const key of path) {
+      node = (node as Record<string, unknown> | undefined)?.[`f:${key}`];
+      if (node === undefined) return false;
+    }
+    return true;
+  });
+}
+
+/**
+ * When autoscaling is turned on, the operator's apply stops stating spec.replicas; as its only
+ * owner, server-side apply would then reset it to 1 before the HPA acts. A second field manager
+ * first claims the current value, so the count stays where it is until the HPA takes over.
+ */
+async function handOverReplicas(ctx: ReconcileContext, pool: RelayPool): Promise<void> {
+  if (pool.spec.autoscaling === undefined) return;
+  const name = relayPoolNames(pool.metadata.name).relay;
+  const deployment = await ctx.api.get(resourceTypes.deployments, pool.metadata.namespace, name);
+  const replicas = (deployment?.spec as { replicas?: number } | undefined)?.replicas;
+  if (deployment === undefined || replicas === undefined) return;
+  if (!ownsField(deployment, FIELD_MANAGER, ['spec', 'replicas'])) return;
+  await ctx.api.apply(buildRelayReplicasHandover(pool, replicas), {
+    fieldManager: REPLICAS_HANDOVER_FIELD_MANAGER,
+    force: true,
+  });
+}
+
 /**
  * RelayPool → ConfigMap (relay.json), built-in Redis (Secret, headless Service, StatefulSet),
  * relay Deployment, client Service, PodDisruptionBudget, HorizontalPodAutoscaler; then status.
@@ -138,6 +174,7 @@ export async function reconcileRelayPool(
     redisImage: ctx.settings.redisImage,
     ...(redisPasswordSecret === undefined ? {} : { redisPasswordSecret }),
   });
+  await handOverReplicas(ctx, pool);
   const applied = await applyChildren(ctx, object, desired);
   await pruneChildren(
     ctx,

@@ -1,0 +1,99 @@
+/**
+ * Desired state of a RelayPool's children: pure functions of the pool, the Domains it serves
+ * and the images, returning plain objects for server-side apply. Same input, same bytes.
+ */
+import type { RelayPool } from '../../../crds/relaypool.js';
+import type { KubeObject } from '../../kube/kube-object.js';
+import { labelKeys } from '../labels.js';
+import type { RelayPoolBuildInput } from './input.js';
+import { poolIdentity, relayPoolNames } from './names.js';
+import { buildRedisService, buildRedisStatefulSet } from './redis.js';
+import { buildRelayConfigMap } from './relay-config.js';
+import {
+  buildRelayDeployment,
+  buildRelayHorizontalPodAutoscaler,
+  buildRelayPodDisruptionBudget,
+  buildRelayService,
+} from './relay.js';
+
+export { canonicalJson, configHash } from './canonical-json.js';
+export type { RelayPoolBuildInput, RelayPublicKey, ServedDomain } from './input.js';
+export {
+  commonLabels,
+  relayPoolOwnerReference,
+  selectorLabels,
+  type RelayPoolComponent,
+} from './metadata.js';
+export {
+  MAX_RELAY_POOL_NAME_LENGTH,
+  RelayPoolBuildError,
+  relayPoolNames,
+  type RelayPoolBuildErrorReason,
+  type RelayPoolNames,
+} from './names.js';
+export { REDIS_DATA_DIR, buildRedisService, buildRedisStatefulSet } from './redis.js';
+export {
+  REDIS_PASSWORD_KEY,
+  buildRedisAuthSecret,
+  builtinRedisPasswordSecret,
+  redisPasswordSource,
+} from './redis-auth.js';
+export {
+  REDIS_PORT,
+  RELAY_CONFIG_DIR,
+  RELAY_CONFIG_FILE,
+  RELAY_PORT,
+  buildRelayConfig,
+  buildRelayConfigMap,
+  builtinRedisUrl,
+  renderRelayJson,
+  type RelayJson,
+  type RelayJsonDomain,
+} from './relay-config.js';
+export {
+  RELAY_REDIS_PASSWORD_ENV,
+  REPLICAS_HANDOVER_FIELD_MANAGER,
+  TERMINATION_GRACE_MARGIN_SECONDS,
+  buildRelayDeployment,
+  buildRelayHorizontalPodAutoscaler,
+  buildRelayPodDisruptionBudget,
+  buildRelayReplicasHandover,
+  buildRelayService,
+} from './relay.js';
+
+/**
+ * Every child of a pool except the Redis password Secret (whose password the caller makes),
+ * in apply order: what a workload mounts or names exists before the workload, and the
+ * Deployment before the autoscaler that scales it. Kinds a pool does not need (Redis objects
+ * for external Redis, the autoscaler without autoscaling) are absent: the caller deletes
+ * those it finds left over.
+ */
+export function buildRelayPoolChildren(input: RelayPoolBuildInput): KubeObject[] {
+  const { pool } = input;
+  return [
+    buildRelayConfigMap(input),
+    buildRedisService(pool),
+    buildRedisStatefulSet(input),
+    buildRelayDeployment(input),
+    buildRelayService(pool),
+    buildRelayPodDisruptionBudget(pool),
+    buildRelayHorizontalPodAutoscaler(pool),
+  ].filter((child): child is KubeObject => child !== undefined);
+}
+
+/**
+ * URLs clients are given for the pool: spec.publicUrls in their order, or the in-cluster
+ * Service address when none are set (an empty list counts as none: it would leave clients
+ * with nowhere to go).
+ */
+export function relayPoolEndpoints(pool: RelayPool): string[] {
+  const { name, namespace } = poolIdentity(pool);
+  const { publicUrls, service } = pool.spec;
+  if (publicUrls !== undefined && publicUrls.length > 0) return [...publicUrls];
+  return [`ws://${relayPoolNames(name).relay}.${namespace}.svc:${service.port}`];
+}
+
+/** The relay pods' selector in string form: status.selector, for the scale subresource and HPA. */
+export function relayPoolSelector(pool: RelayPool): string {
+  return `${labelKeys.component}=relay,${labelKeys.instance}=${pool.metadata.name}`;
+}

@@ -1,0 +1,33 @@
+import type { RelayLimits } from '../../../crds/relay-limits.js';
+import type { RelayPool } from '../../../crds/relaypool.js';
+
+/** A domain's public signing key, as relays list it (relayPublicKey of relay/auth/device-token.ts). */
+export interface RelayPublicKey {
+  kty: 'OKP';
+  crv: 'Ed25519';
+  x: string;
+  kid: string;
+}
+
+/** A Domain served by the pool, with its published keys and its merged limits. */
+export interface ServedDomain {
+  name: string;
+  publicKeys: RelayPublicKey[];
+  limits: RelayLimits;
+}
+
+export interface RelayPoolBuildInput {
+  /** Parsed by relayPoolSchema (defaults applied), with metadata.name, namespace and uid set. */
+  pool: RelayPool;
+  /** Domains whose spec.relayPools names this pool, in any order. */
+  domains: ServedDomain[];
+  /** Relay image when spec.image is unset: the operator's own. */
+  image: string;
+  /** Image of the built-in Redis (Grove's image ships redis-server). */
+  redisImage: string;
+  /**
+   * Secret holding the built-in Redis password under key "password"; default
+   * `relayPoolNames(pool).redisAuth`, the Secret buildRedisAuthSecret makes.
+   */
+  redisPasswordSecret?: string;
+}

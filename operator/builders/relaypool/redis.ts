@@ -1,0 +1,137 @@
+import type { V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import type { RelayPool } from '../../../crds/relaypool.js';
+import type { KubeObject } from '../../kube/kube-object.js';
+import type { RelayPoolBuildInput } from './input.js';
+import {
+  childMetadata,
+  commonLabels,
+  containerSecurityContext,
+  podSecurityContext,
+  resourcesField,
+  selectorLabels,
+  type Plain,
+} from './metadata.js';
+import { poolIdentity, relayPoolNames } from './names.js';
+import { REDIS_PORT } from './relay-config.js';
+import { REDIS_PASSWORD_KEY, builtinRedisPasswordSecret } from './redis-auth.js';
+
+/** Where the Redis volume is mounted; AOF files live there. */
+export const REDIS_DATA_DIR = '/data';
+
+/** The headless Service that gives the Redis pod its DNS name; undefined for external Redis. */
+export function buildRedisService(pool: RelayPool): KubeObject | undefined {
+  if (!('builtin' in pool.spec.redis)) return undefined;
+  const { name } = poolIdentity(pool);
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: childMetadata(pool, relayPoolNames(name).redis, 'redis'),
+    spec: {
+      // publishNotReadyAddresses stays unset (false): the pod's DNS name appears only once it is
+      // ready. Spelling out false would not stick: the API server drops false booleans.
+      clusterIP: 'None',
+      selector: selectorLabels(name, 'redis'),
+      ports: [{ name: 'redis', port: REDIS_PORT, targetPort: 'redis', protocol: 'TCP' }],
+    },
+  } satisfies Plain<V1Service> & KubeObject;
+}
+
+/** The single-pod Redis with AOF persistence; undefined for external Redis. */
+export function buildRedisStatefulSet(input: RelayPoolBuildInput): KubeObject | undefined {
+  const { pool } = input;
+  if (!('builtin' in pool.spec.redis)) return undefined;
+  const builtin = pool.spec.redis.builtin;
+  const { name } = poolIdentity(pool);
+  const names = relayPoolNames(name);
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: childMetadata(pool, names.redis, 'redis'),
+    spec: {
+      replicas: 1,
+      serviceName: names.redis,
+      selector: { matchLabels: selectorLabels(name, 'redis') },
+      podManagementPolicy: 'OrderedReady',
+      updateStrategy: { type: 'RollingUpdate' },
+      // Retain (the default, spelled out so no default change can flip it): the volume holds
+      // the queued messages, which must survive deleting the pool or the StatefulSet. A pool
+      // re-created under the same name finds its queues again; deleting the PVC
+      // data-<pool>-redis-0 is a deliberate step left to a human.
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+      template: {
+        metadata: { labels: commonLabels(name, 'redis') },
+        spec: {
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          // OnRootMismatch: skip the recursive chown of a large AOF on every restart.
+          securityContext: { ...podSecurityContext(), fsGroupChangePolicy: 'OnRootMismatch' },
+          containers: [
+            {
+              name: 'redis',
+              image: input.redisImage,
+              command: ['redis-server'],
+              args: [
+                '--port',
+                String(REDIS_PORT),
+                '--dir',
+                REDIS_DATA_DIR,
+                '--appendonly',
+                'yes',
+                '--appendfsync',
+                builtin.appendfsync,
+                // Evicting keys would silently drop queued messages and history.
+                '--maxmemory-policy',
+                'noeviction',
+                // AOF only: no RDB snapshots besides it.
+                '--save',
+                '',
+                // Kubernetes expands $(REDIS_PASSWORD) from the env below, so the password is
+                // never in the pod spec.
+                '--requirepass',
+                '$(REDIS_PASSWORD)',
+              ],
+              ports: [{ name: 'redis', containerPort: REDIS_PORT, protocol: 'TCP' }],
+              env: [
+                {
+                  name: 'REDIS_PASSWORD',
+                  valueFrom: {
+                    secretKeyRef: {
+                      name: builtinRedisPasswordSecret(input),
+                      key: REDIS_PASSWORD_KEY,
+                    },
+                  },
+                },
+              ],
+              // TCP, not `redis-cli ping`: Redis listens while it replays a large AOF and
+              // answers LOADING meanwhile, which a ping-based liveness probe would take for a
+              // hang and restart it, forever. Relays' clients (ioredis' ready check) wait out
+              // LOADING themselves. It also needs neither the password nor redis-cli in the image.
+              readinessProbe: { tcpSocket: { port: 'redis' }, periodSeconds: 5 },
+              livenessProbe: {
+                tcpSocket: { port: 'redis' },
+                periodSeconds: 10,
+                failureThreshold: 3,
+              },
+              ...resourcesField(builtin.resources),
+              securityContext: containerSecurityContext(),
+              volumeMounts: [{ name: 'data', mountPath: REDIS_DATA_DIR }],
+            },
+          ],
+        },
+      },
+      // Immutable once created (apart from what the API server allows): keep it minimal.
+      volumeClaimTemplates: [
+        {
+          metadata: { name: 'data', labels: selectorLabels(name, 'redis') },
+          spec: {
+            accessModes: ['ReadWriteOnce'],
+            ...(builtin.storageClassName !== undefined
+              ? { storageClassName: builtin.storageClassName }
+              : {}),
+            resources: { requests: { storage: builtin.storage } },
+          },
+        },
+      ],
+    },
+  } satisfies Plain<V1StatefulSet> & KubeObject;
+}

@@ -1,0 +1,100 @@
+import type { V1ConfigMap } from '@kubernetes/client-node';
+import { RELAY_LIMIT_KEYS, type RelayLimits } from '../../../crds/relay-limits.js';
+import type { RelayPool } from '../../../crds/relaypool.js';
+import type { RelayConfigInput } from '../../../relay/config.js';
+import type { KubeObject } from '../../kube/kube-object.js';
+import { canonicalJson } from './canonical-json.js';
+import type { RelayPoolBuildInput, RelayPublicKey } from './input.js';
+import { childMetadata, type Plain } from './metadata.js';
+import { poolIdentity, relayPoolNames } from './names.js';
+
+export const RELAY_PORT = 8443;
+export const REDIS_PORT = 6379;
+/** Where relay pods mount the ConfigMap. */
+export const RELAY_CONFIG_DIR = '/etc/grove';
+export const RELAY_CONFIG_FILE = 'relay.json';
+
+/** One served domain in relay.json. */
+export interface RelayJsonDomain {
+  name: string;
+  publicKeys: RelayPublicKey[];
+  limits: RelayLimits;
+}
+
+/**
+ * relay.json as the operator writes it: what every pod of the pool shares. No podId (each pod
+ * is told its own name in POD_NAME) and no Redis password (GROVE_REDIS_PASSWORD, from a Secret).
+ */
+export interface RelayJson {
+  host: string;
+  port: number;
+  redis: { url: string; cluster: boolean };
+  domains: RelayJsonDomain[];
+  drain: { gracePeriodSeconds: number; batchSize: number; batchIntervalMs: number };
+}
+
+/** The in-cluster address of a pool's built-in Redis: its only pod, through the headless Service. */
+export function builtinRedisUrl(pool: RelayPool): string {
+  const { name, namespace } = poolIdentity(pool);
+  const { redis } = relayPoolNames(name);
+  return `redis://${redis}-0.${redis}.${namespace}.svc:${REDIS_PORT}`;
+}
+
+function byName(a: { name: string }, b: { name: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+function byKid(a: { kid: string }, b: { kid: string }): number {
+  return a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0;
+}
+
+export function buildRelayConfig(input: RelayPoolBuildInput): RelayJson {
+  const { spec } = input.pool;
+  const redis =
+    'external' in spec.redis
+      ? { url: spec.redis.external.url, cluster: spec.redis.external.cluster }
+      : { url: builtinRedisUrl(input.pool), cluster: false };
+  // Sorted, and copied field by field: the pods roll whenever this text changes, so neither the
+  // order the Domains were listed in nor extra JWK members (alg, use…) may change it. A domain
+  // without keys yet (its signing key is still being made) is left out: it could verify no
+  // token anyway, and relays reject a domain entry without keys.
+  const domains = [...input.domains]
+    .filter((domain) => domain.publicKeys.length > 0)
+    .sort(byName)
+    .map((domain) => ({
+      name: domain.name,
+      publicKeys: [...domain.publicKeys]
+        .sort(byKid)
+        .map((key) => ({ kty: key.kty, crv: key.crv, x: key.x, kid: key.kid })),
+      limits: Object.fromEntries(
+        RELAY_LIMIT_KEYS.map((key) => [key, domain.limits[key]]),
+      ) as RelayLimits,
+    }));
+  const config = {
+    host: '0.0.0.0',
+    port: RELAY_PORT,
+    redis,
+    domains,
+    drain: {
+      gracePeriodSeconds: spec.drain.gracePeriodSeconds,
+      batchSize: spec.drain.batchSize,
+      batchIntervalMs: spec.drain.batchIntervalMs,
+    },
+  } satisfies RelayConfigInput;
+  return config;
+}
+
+/** The text of relay.json: canonical, indented, newline-terminated. */
+export function renderRelayJson(config: RelayJson): string {
+  return `${canonicalJson(config, 2)}\n`;
+}
+
+export function buildRelayConfigMap(input: RelayPoolBuildInput): KubeObject {
+  const { pool } = input;
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: childMetadata(pool, relayPoolNames(pool.metadata.name).config, 'relay'),
+    data: { [RELAY_CONFIG_FILE]: renderRelayJson(buildRelayConfig(input)) },
+  } satisfies Plain<V1ConfigMap> & KubeObject;
+}

@@ -1,0 +1,431 @@
+import { describe, expect, it } from '@jest/globals';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { stringify } from 'yaml';
+import type { RelayPool } from '../../../crds/relaypool.js';
+import { relayConfigSchema } from '../../../relay/config.js';
+import type { KubeObject } from '../../kube/kube-object.js';
+import { MANAGED_BY, labelKeys } from '../labels.js';
+import {
+  NAMESPACE,
+  UID,
+  acme,
+  domain,
+  goldenCases,
+  key,
+  makeInput,
+  makePool,
+  type GoldenCase,
+} from './fixtures.js';
+import {
+  MAX_RELAY_POOL_NAME_LENGTH,
+  RelayPoolBuildError,
+  buildRedisAuthSecret,
+  buildRelayConfig,
+  buildRelayPoolChildren,
+  canonicalJson,
+  configHash,
+  relayPoolEndpoints,
+  relayPoolNames,
+  relayPoolSelector,
+  type RelayPoolBuildInput,
+} from './index.js';
+
+/** The value at a path of plain JSON, or undefined. */
+function at(value: unknown, ...path: (string | number)[]): unknown {
+  let current = value;
+  for (const step of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<string | number, unknown>)[step];
+  }
+  return current;
+}
+
+function child(children: KubeObject[], kind: string, name?: string): KubeObject {
+  const found = children.find(
+    (object) => object.kind === kind && (name === undefined || object.metadata.name === name),
+  );
+  if (found === undefined) throw new Error(`no ${kind} ${name ?? ''} among the children`);
+  return found;
+}
+
+function relayJsonOf(children: KubeObject[]): unknown {
+  const text = at(child(children, 'ConfigMap'), 'data', 'relay.json');
+  if (typeof text !== 'string') throw new Error('ConfigMap has no relay.json');
+  return JSON.parse(text);
+}
+
+function podTemplateHash(children: KubeObject[]): unknown {
+  return at(
+    child(children, 'Deployment'),
+    'spec',
+    'template',
+    'metadata',
+    'annotations',
+    'grove.dev/config-hash',
+  );
+}
+
+function renderGolden({ input, redisPassword }: GoldenCase): string {
+  const objects = buildRelayPoolChildren(input);
+  if (redisPassword !== undefined) objects.push(buildRedisAuthSecret(input.pool, redisPassword));
+  // YAML 1.1 quoting, as Kubernetes tools read YAML (`yes` stays a string there too); single
+  // quotes, as prettier writes YAML, so that `prettier --check .` and this test agree.
+  const documents = objects.map((object) =>
+    stringify(object, { lineWidth: 0, version: '1.1', singleQuote: true }),
+  );
+  const header =
+    `# relayPoolEndpoints: ${relayPoolEndpoints(input.pool).join(', ')}\n` +
+    `# relayPoolSelector: ${relayPoolSelector(input.pool)}\n`;
+  return header + documents.join('---\n');
+}
+
+describe('relay pool builders › golden files', () => {
+  it.each(Object.keys(goldenCases))('renders %s as in testdata/<case>.yaml', (name) => {
+    const testCase = goldenCases[name];
+    if (testCase === undefined) throw new Error(name);
+    const file = new URL(`./testdata/${name}.yaml`, import.meta.url);
+    const rendered = renderGolden(testCase);
+    if (process.env['UPDATE_GOLDEN'] === '1') writeFileSync(file, rendered);
+    expect(existsSync(file)).toBe(true);
+    expect(rendered).toBe(readFileSync(file, 'utf8'));
+  });
+
+  it.each(Object.keys(goldenCases))('writes a relay.json the relay accepts for %s', (name) => {
+    const testCase = goldenCases[name];
+    if (testCase === undefined) throw new Error(name);
+    const parsed = relayConfigSchema.safeParse(relayJsonOf(buildRelayPoolChildren(testCase.input)));
+    expect(parsed.error?.issues ?? []).toEqual([]);
+  });
+});
+
+describe('relay pool builders › config hash', () => {
+  it('changes the pod template hash when a domain gains a key', () => {
+    const before = buildRelayPoolChildren(makeInput({}, [acme]));
+    const rotated = domain('acme', [
+      ...acme.publicKeys,
+      key('acme-2', 'q3Fh1c9Vn2xL0pR8tY5uW7eZ4aS6dG1jK3mB0vC8nXo'),
+    ]);
+    const after = buildRelayPoolChildren(makeInput({}, [rotated]));
+    expect(podTemplateHash(after)).not.toEqual(podTemplateHash(before));
+    expect(at(relayJsonOf(after), 'domains', 0, 'publicKeys', 1, 'kid')).toBe('acme-2');
+  });
+
+  it('changes the pod template hash when a limit or the drain settings change', () => {
+    const base = podTemplateHash(buildRelayPoolChildren(makeInput({})));
+    const limit = buildRelayPoolChildren(
+      makeInput({}, [domain('acme', acme.publicKeys, { maxInFlight: 8 })]),
+    );
+    const drain = buildRelayPoolChildren(makeInput({ drain: { batchSize: 7 } }));
+    expect(podTemplateHash(limit)).not.toEqual(base);
+    expect(podTemplateHash(drain)).not.toEqual(base);
+  });
+
+  it('keeps the pod template as it was when only replicas or the Service change', () => {
+    const template = (children: KubeObject[]) =>
+      at(child(children, 'Deployment'), 'spec', 'template');
+    const base = buildRelayPoolChildren(makeInput({ replicas: 2 }));
+    const scaled = buildRelayPoolChildren(
+      makeInput({ replicas: 5, service: { type: 'NodePort', port: 9000 } }),
+    );
+    expect(at(child(scaled, 'Deployment'), 'spec', 'replicas')).toBe(5);
+    expect(template(scaled)).toEqual(template(base));
+    expect(podTemplateHash(scaled)).toEqual(podTemplateHash(base));
+  });
+
+  it('hashes canonical JSON: key order does not matter, values do', () => {
+    const hash = configHash({ b: 1, a: { d: [1, 2], c: 'x' } });
+    expect(hash).toMatch(/^[0-9a-f]{16}$/);
+    expect(configHash({ a: { c: 'x', d: [1, 2] }, b: 1 })).toBe(hash);
+    expect(configHash({ a: { c: 'x', d: [2, 1] }, b: 1 })).not.toBe(hash);
+    expect(canonicalJson({ b: 1, a: 2 })).toBe('{"a":2,"b":1}');
+  });
+
+  it('hashes exactly the relay.json the pods read', () => {
+    const input = makeInput({});
+    const children = buildRelayPoolChildren(input);
+    expect(relayJsonOf(children)).toEqual(buildRelayConfig(input));
+    expect(podTemplateHash(children)).toBe(configHash(relayJsonOf(children)));
+  });
+});
+
+describe('relay pool builders › determinism', () => {
+  it('renders the same bytes whatever order domains, keys and annotations come in', () => {
+    const a = domain('alpha', [key('a-1', 'AAAA'), key('a-2', 'BBBB')]);
+    const b = domain('beta', [key('b-1', 'CCCC')]);
+    const aReversed = domain('alpha', [key('a-2', 'BBBB'), key('a-1', 'AAAA')]);
+    const spec = (annotations: Record<string, string>) => ({
+      service: { type: 'LoadBalancer', annotations },
+    });
+    const first = buildRelayPoolChildren(makeInput(spec({ x: '1', y: '2' }), [a, b]));
+    const second = buildRelayPoolChildren(makeInput(spec({ y: '2', x: '1' }), [b, aReversed]));
+    expect(JSON.stringify(second)).toBe(JSON.stringify(first));
+  });
+
+  it('leaves its input as it found it', () => {
+    const input = makeInput({}, [domain('zeta', [key('z-2', 'ZZ'), key('z-1', 'YY')]), acme]);
+    const copy = structuredClone(input);
+    buildRelayPoolChildren(input);
+    expect(input).toEqual(copy);
+  });
+
+  it('shares no object between children, so changing one output cannot change another', () => {
+    const children = buildRelayPoolChildren(makeInput({}));
+    const seen = new Set<object>();
+    const visit = (value: unknown) => {
+      if (value === null || typeof value !== 'object') return;
+      expect(seen.has(value)).toBe(false);
+      seen.add(value);
+      Object.values(value).forEach(visit);
+    };
+    children.forEach(visit);
+  });
+});
+
+describe('relay pool builders › shape of the children', () => {
+  it('applies ConfigMap, Redis Service, StatefulSet, Deployment, Service, PDB, HPA in order', () => {
+    const kinds = (spec: unknown) =>
+      buildRelayPoolChildren(makeInput(spec)).map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(kinds({ autoscaling: { minReplicas: 1, maxReplicas: 3 } })).toEqual([
+      'ConfigMap/main-relay-config',
+      'Service/main-redis',
+      'StatefulSet/main-redis',
+      'Deployment/main-relay',
+      'Service/main-relay',
+      'PodDisruptionBudget/main-relay',
+      'HorizontalPodAutoscaler/main-relay',
+    ]);
+    expect(kinds({ redis: { external: { url: 'redis://redis:6379' } } })).toEqual([
+      'ConfigMap/main-relay-config',
+      'Deployment/main-relay',
+      'Service/main-relay',
+      'PodDisruptionBudget/main-relay',
+    ]);
+  });
+
+  it('leaves replicas to the autoscaler when autoscaling is set', () => {
+    const scaled = buildRelayPoolChildren(
+      makeInput({ replicas: 7, autoscaling: { minReplicas: 2, maxReplicas: 4 } }),
+    );
+    const spec = at(child(scaled, 'Deployment'), 'spec');
+    expect(spec).toBeDefined();
+    expect(Object.keys(spec as object)).not.toContain('replicas');
+    expect(at(child(scaled, 'HorizontalPodAutoscaler'), 'spec', 'minReplicas')).toBe(2);
+
+    const fixed = buildRelayPoolChildren(makeInput({ replicas: 0 }));
+    expect(at(child(fixed, 'Deployment'), 'spec', 'replicas')).toBe(0);
+    expect(fixed.some((o) => o.kind === 'HorizontalPodAutoscaler')).toBe(false);
+  });
+
+  it('gives every child the pool namespace, the owner reference and the managed-by label', () => {
+    const input = makeInput({ autoscaling: { minReplicas: 1, maxReplicas: 3 } });
+    const objects = [...buildRelayPoolChildren(input), buildRedisAuthSecret(input.pool, 'secret')];
+    expect(objects).toHaveLength(8);
+    for (const object of objects) {
+      expect(object.metadata.namespace).toBe(NAMESPACE);
+      expect(object.metadata.ownerReferences).toEqual([
+        {
+          apiVersion: 'grove.dev/v1alpha1',
+          kind: 'RelayPool',
+          name: 'main',
+          uid: UID,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ]);
+      expect(object.metadata.labels?.[labelKeys.managedBy]).toBe(MANAGED_BY);
+      expect(object.metadata.labels?.[labelKeys.relayPool]).toBe('main');
+      expect(object).not.toHaveProperty('status');
+    }
+  });
+
+  it('selects the pods its workloads create, and status.selector says the same', () => {
+    const input = makeInput({});
+    const children = buildRelayPoolChildren(input);
+    const selector = Object.fromEntries(
+      relayPoolSelector(input.pool)
+        .split(',')
+        .map((pair) => pair.split('=')),
+    ) as Record<string, string>;
+    const deployment = child(children, 'Deployment');
+    expect(at(deployment, 'spec', 'selector', 'matchLabels')).toEqual(selector);
+    const podLabels = at(deployment, 'spec', 'template', 'metadata', 'labels') as object;
+    expect(podLabels).toMatchObject(selector);
+    expect(at(child(children, 'Service', 'main-relay'), 'spec', 'selector')).toEqual(selector);
+    expect(at(child(children, 'PodDisruptionBudget'), 'spec', 'selector', 'matchLabels')).toEqual(
+      selector,
+    );
+    const statefulSet = child(children, 'StatefulSet');
+    const redisSelector = at(statefulSet, 'spec', 'selector', 'matchLabels') as object;
+    expect(at(statefulSet, 'spec', 'template', 'metadata', 'labels')).toMatchObject(redisSelector);
+    expect(at(child(children, 'Service', 'main-redis'), 'spec', 'selector')).toEqual(redisSelector);
+    // Relay and Redis pods never match each other's selectors.
+    expect(podLabels).not.toMatchObject(redisSelector);
+  });
+
+  it('points relays at the built-in Redis pod through its headless Service', () => {
+    const children = buildRelayPoolChildren(makeInput({}));
+    const statefulSet = child(children, 'StatefulSet');
+    const service = child(children, 'Service', 'main-redis');
+    expect(at(service, 'spec', 'clusterIP')).toBe('None');
+    expect(at(statefulSet, 'spec', 'serviceName')).toBe(service.metadata.name);
+    expect(at(relayJsonOf(children), 'redis')).toEqual({
+      url: `redis://${statefulSet.metadata.name}-0.${service.metadata.name}.${NAMESPACE}.svc:6379`,
+      cluster: false,
+    });
+  });
+
+  it('hands both sides of the built-in Redis the same password Secret', () => {
+    const check = (input: RelayPoolBuildInput, secret: string) => {
+      const children = buildRelayPoolChildren(input);
+      const ref = { secretKeyRef: { name: secret, key: 'password' } };
+      const relayEnv = at(
+        child(children, 'Deployment'),
+        'spec',
+        'template',
+        'spec',
+        'containers',
+        0,
+        'env',
+      );
+      const redisEnv = at(
+        child(children, 'StatefulSet'),
+        'spec',
+        'template',
+        'spec',
+        'containers',
+        0,
+        'env',
+      );
+      expect(relayEnv).toContainEqual({ name: 'GROVE_REDIS_PASSWORD', valueFrom: ref });
+      expect(redisEnv).toEqual([{ name: 'REDIS_PASSWORD', valueFrom: ref }]);
+    };
+    check(makeInput({}), relayPoolNames('main').redisAuth);
+    check(makeInput({}, [acme], { redisPasswordSecret: 'my-redis' }), 'my-redis');
+  });
+
+  it('gives relays no password for an external Redis without passwordSecretRef', () => {
+    const children = buildRelayPoolChildren(
+      makeInput({ redis: { external: { url: 'redis://redis.example.com:6379' } } }),
+    );
+    const env = at(
+      child(children, 'Deployment'),
+      'spec',
+      'template',
+      'spec',
+      'containers',
+      0,
+      'env',
+    );
+    expect((env as { name: string }[]).map((e) => e.name)).toEqual(['POD_NAME', 'POD_NAMESPACE']);
+  });
+
+  it('stores the Redis password base64-encoded under data.password', () => {
+    const secret = buildRedisAuthSecret(makePool({}), 'p@ss wörd');
+    expect(secret.metadata.name).toBe('main-redis-auth');
+    const encoded = at(secret, 'data', 'password');
+    expect(Buffer.from(String(encoded), 'base64').toString('utf8')).toBe('p@ss wörd');
+    expect(secret).not.toHaveProperty('stringData');
+  });
+
+  it('lets a relay finish its drain before it is killed', () => {
+    const children = buildRelayPoolChildren(makeInput({ drain: { gracePeriodSeconds: 45 } }));
+    expect(
+      at(
+        child(children, 'Deployment'),
+        'spec',
+        'template',
+        'spec',
+        'terminationGracePeriodSeconds',
+      ),
+    ).toBe(55);
+    expect(at(relayJsonOf(children), 'drain', 'gracePeriodSeconds')).toBe(45);
+  });
+
+  it('writes a valid relay.json for a pool no domain names yet', () => {
+    const json = relayJsonOf(buildRelayPoolChildren(makeInput({}, [])));
+    expect(at(json, 'domains')).toEqual([]);
+    expect(relayConfigSchema.safeParse(json).error?.issues ?? []).toEqual([]);
+  });
+
+  it('leaves out a domain that has no public key yet', () => {
+    const json = relayJsonOf(buildRelayPoolChildren(makeInput({}, [domain('fresh', []), acme])));
+    expect((at(json, 'domains') as { name: string }[]).map((d) => d.name)).toEqual(['acme']);
+    expect(relayConfigSchema.safeParse(json).error?.issues ?? []).toEqual([]);
+  });
+});
+
+describe('relay pool builders › endpoints', () => {
+  it('gives clients publicUrls in order when set', () => {
+    const pool = makePool({ publicUrls: ['wss://b.example.com', 'wss://a.example.com'] });
+    expect(relayPoolEndpoints(pool)).toEqual(['wss://b.example.com', 'wss://a.example.com']);
+  });
+
+  it('gives clients the Service address otherwise', () => {
+    expect(relayPoolEndpoints(makePool({ service: { port: 8080 } }))).toEqual([
+      'ws://main-relay.grove.svc:8080',
+    ]);
+    expect(relayPoolEndpoints(makePool({ publicUrls: [] }))).toEqual([
+      'ws://main-relay.grove.svc:443',
+    ]);
+  });
+
+  it('says the relay pod selector in string form', () => {
+    expect(relayPoolSelector(makePool({}))).toBe(
+      'app.kubernetes.io/component=relay,app.kubernetes.io/instance=main',
+    );
+  });
+});
+
+describe('relay pool builders › names', () => {
+  const longest = 'p'.repeat(MAX_RELAY_POOL_NAME_LENGTH);
+
+  it('fits every name and label of the longest pool name Kubernetes limits', () => {
+    const input = { ...makeInput({}), pool: makePool({}, longest) };
+    const children = buildRelayPoolChildren(input);
+    const names = relayPoolNames(longest);
+    for (const service of children.filter((o) => o.kind === 'Service')) {
+      expect(service.metadata.name.length).toBeLessThanOrEqual(63);
+    }
+    // Redis pod hostname, and the controller-revision-hash label "<sts>-<up to 10 chars>".
+    expect(`${names.redis}-0`.length).toBeLessThanOrEqual(63);
+    expect(`${names.redis}-${'9'.repeat(10)}`.length).toBeLessThanOrEqual(63);
+    for (const object of children) {
+      for (const value of Object.values(object.metadata.labels ?? {})) {
+        expect(value.length).toBeLessThanOrEqual(63);
+      }
+    }
+  });
+
+  it('refuses a longer pool name with a typed error that says why', () => {
+    // The schema refuses such names too: this is a pool stored before it did.
+    const pool = makePool({});
+    pool.metadata.name = `${longest}x`;
+    const build = () => buildRelayPoolChildren({ ...makeInput({}), pool });
+    expect(build).toThrow(RelayPoolBuildError);
+    expect(build).toThrow(/at most 46 fit.*controller-revision-hash/);
+    try {
+      build();
+    } catch (error) {
+      expect((error as RelayPoolBuildError).reason).toBe('NameTooLong');
+    }
+  });
+
+  it('refuses a pool without namespace or uid', () => {
+    const noUid = makePool({});
+    delete noUid.metadata.uid;
+    const noNamespace = makePool({});
+    delete noNamespace.metadata.namespace;
+    const reason = (pool: RelayPool) => {
+      try {
+        buildRelayPoolChildren({ ...makeInput({}), pool });
+      } catch (error) {
+        if (error instanceof RelayPoolBuildError) return error.reason;
+        throw error;
+      }
+      return 'built';
+    };
+    expect(reason(noUid)).toBe('MissingUid');
+    expect(reason(noNamespace)).toBe('MissingNamespace');
+    expect(() => relayPoolEndpoints(noNamespace)).toThrow(RelayPoolBuildError);
+  });
+});
