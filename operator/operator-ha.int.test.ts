@@ -107,9 +107,33 @@ describe('operator › high availability', () => {
     );
   });
 
-  it('recovers from an API-server restart and converges on what changed meanwhile', async () => {
+  it('releases the Lease on SIGTERM so a successor takes over at once', async () => {
     const [leader] = await leaders();
     if (leader === undefined || kube === undefined) throw new Error('no leader');
+    operators.push(
+      await OperatorProcess.start({ kubeconfigPath: kube.kubeconfigPath, leaderElect: lease }),
+    );
+    await operators.at(-1)?.waitReady();
+    const stopped = Date.now();
+    await leader.stop();
+    await waitFor(
+      async () => (await leaders()).length === 1 && !leader.running,
+      'successor',
+      10_000,
+      100,
+    );
+    expect(Date.now() - stopped).toBeLessThan(lease.leaseDuration * 1000 + 3000);
+  }, 60_000);
+  it('recovers from an API-server restart and converges on what changed meanwhile', async () => {
+    if (kube === undefined) throw new Error('no API server');
+    // A restart outlasts any renew deadline short enough for fast takeovers: a leader then
+    // exits by design (it cannot prove it still leads). Informer recovery is shown by an
+    // operator that does not depend on the Lease.
+    await Promise.all(operators.map((operator) => operator.stop()));
+    const operator = await OperatorProcess.start({ kubeconfigPath: kube.kubeconfigPath });
+    operators.push(operator);
+    await operator.waitReady();
+    await waitFor(() => client.get(t.deployments, ns, 'second-relay'), 'second-relay', 20_000);
     await kube.restartApiServer({ graceMs: 2000 });
     // Changes right after the restart: the informers must relist and watch again by themselves.
     await waitFor(
@@ -131,25 +155,7 @@ describe('operator › high availability', () => {
       60_000,
       200,
     );
-    expect(await leader.metric('grove_operator_informer_restarts_total')).toBeGreaterThan(0);
-    expect(leader.running).toBe(true);
+    expect(await operator.metric('grove_operator_informer_restarts_total')).toBeGreaterThan(0);
+    expect(operator.running).toBe(true);
   }, 120_000);
-
-  it('releases the Lease on SIGTERM so a successor takes over at once', async () => {
-    const [leader] = await leaders();
-    if (leader === undefined || kube === undefined) throw new Error('no leader');
-    operators.push(
-      await OperatorProcess.start({ kubeconfigPath: kube.kubeconfigPath, leaderElect: lease }),
-    );
-    await operators.at(-1)?.waitReady();
-    const stopped = Date.now();
-    await leader.stop();
-    await waitFor(
-      async () => (await leaders()).length === 1 && !leader.running,
-      'successor',
-      10_000,
-      100,
-    );
-    expect(Date.now() - stopped).toBeLessThan(lease.leaseDuration * 1000 + 3000);
-  }, 60_000);
 });

@@ -95,9 +95,13 @@ const configHash = async (pool: string) =>
 
 beforeAll(async () => {
   redis = await RedisServer.start();
-  kube = await KubeApiServer.start({ controllerManager: true });
-  client = await KubeClient.fromKubeConfig({ kubeconfigPath: kube.kubeconfigPath });
-  await installGroveCrds(client);
+  kube = await KubeApiServer.start({
+    controllerManager: true,
+    beforeControllerManager: async (server) => {
+      client = await KubeClient.fromKubeConfig({ kubeconfigPath: server.kubeconfigPath });
+      await installGroveCrds(client);
+    },
+  });
   await createNamespace(client, ns);
   operator = await OperatorProcess.start({
     kubeconfigPath: kube.kubeconfigPath,
@@ -302,18 +306,19 @@ describe('operator › RelayPool', () => {
   });
 
   it('reverts a manual edit of a child and recreates a deleted one', async () => {
+    // A hand edit of relay.json would give the pods a config the operator did not compute.
     await client.patch(
-      t.services,
+      t.configMaps,
       ns,
-      'main-relay',
-      { spec: { ports: [{ name: 'relay', port: 9999, targetPort: 'relay' }] } },
+      'main-relay-config',
+      { data: { 'relay.json': '{"tampered":true}' } },
       { type: 'merge' },
     );
     await client.delete(t.podDisruptionBudgets, ns, 'main-relay');
     await until('PDB recreated', () => get(t.podDisruptionBudgets, 'main-relay'));
-    await until('Service port restored', async () => {
-      const ports = field(await get(t.services, 'main-relay'), 'spec.ports') as Json[] | undefined;
-      return ports?.length === 1 && ports[0]?.port === 443;
+    await until('relay.json restored', async () => {
+      const data = field(await get(t.configMaps, 'main-relay-config'), 'data') as Json | undefined;
+      return String(data?.['relay.json']).includes('"domains"');
     });
   });
 

@@ -130,8 +130,10 @@ export class Operator {
           const { namespace, name: objectName } = splitObjectKey(key);
           return reconcile(ctx, namespace, objectName);
         },
-        log: (level, message, fields) =>
-          log[level === 'debug' ? 'info' : level](message, { controller: name, ...fields }),
+        log: (level, message, fields) => {
+          // Per-reconcile chatter (requeue times) is debug: left out of the JSON log.
+          if (level !== 'debug') log[level](message, { controller: name, ...fields });
+        },
       });
       this.controllers.set(name, created);
       return created;

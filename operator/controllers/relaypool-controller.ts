@@ -19,6 +19,7 @@ import { resourceTypes } from '../kube/resource-types.js';
 import { applyChildren, pruneChildren } from './child-objects.js';
 import type { ReconcileContext, ReconcileOutcome } from './context.js';
 import {
+  describeError,
   errorCode,
   isPaused,
   parseResource,
@@ -174,14 +175,26 @@ export async function reconcileRelayPool(
     redisImage: ctx.settings.redisImage,
     ...(redisPasswordSecret === undefined ? {} : { redisPasswordSecret }),
   });
-  await handOverReplicas(ctx, pool);
-  const applied = await applyChildren(ctx, object, desired);
-  await pruneChildren(
-    ctx,
-    object,
-    desired,
-    redisPasswordSecret === undefined ? [] : [`Secret/${redisPasswordSecret}`],
-  );
+  let applied: Map<string, KubeObject>;
+  try {
+    await handOverReplicas(ctx, pool);
+    applied = await applyChildren(ctx, object, desired);
+    await pruneChildren(
+      ctx,
+      object,
+      desired,
+      redisPasswordSecret === undefined ? [] : [`Secret/${redisPasswordSecret}`],
+    );
+  } catch (error) {
+    // Conflicts are routine (someone wrote first) and retried at once; anything else the
+    // user must see on the pool, not only in the operator's log.
+    if (errorCode(error) !== 409) {
+      await writeStatus(ctx, object, {}, [
+        { type: 'Degraded', status: 'True', reason: 'ApplyFailed', message: describeError(error) },
+      ]).catch(() => undefined);
+    }
+    throw error;
+  }
 
   // The API server answers an apply with the whole object, status included: fresher than the cache.
   const names = relayPoolNames(pool.metadata.name);

@@ -99,6 +99,13 @@ export interface KubeApiServerOptions {
   /** How long to wait for each process to become healthy. */
   startTimeoutMs?: number;
   binaries?: Partial<KubeBinaries>;
+  /**
+   * Runs once the API server is up, before kube-controller-manager starts: install CRDs here.
+   * The garbage collector rediscovers resource types only every 30 s, and owners of a type it
+   * did not know when their dependents appeared are retried with a growing backoff, so
+   * owner-reference cleanup of custom resources is only prompt for CRDs installed first.
+   */
+  beforeControllerManager?: (server: KubeApiServer) => Promise<void>;
 }
 
 /**
@@ -521,6 +528,7 @@ export class KubeApiServer {
         kubeconfig(server.url, pki.caCert, pki.adminCert, pki.adminKey, 'grove-admin'),
         { mode: 0o600 },
       );
+      await options.beforeControllerManager?.(server);
       if (controllerManager !== undefined) {
         writeFileSync(
           join(dir, 'controller-manager.kubeconfig'),
