@@ -101,11 +101,11 @@ export async function runOperator(
     ...(values.namespace === undefined ? {} : { namespace: values.namespace }),
     resyncMs: seconds(values.resync, 'resync', 600),
     maxConcurrentReconciles: concurrency,
-    ...(values['leader-elect'] === true
+    ...(values['leader-elect']
       ? {
           leaderElection: {
             namespace: values['lease-namespace'] ?? env.POD_NAMESPACE ?? 'default',
-            name: values['lease-name'] ?? 'grove-operator',
+            name: values['lease-name'],
             identity,
             leaseDurationMs: seconds(values['lease-duration'], 'lease-duration', 15),
             renewDeadlineMs: seconds(values['renew-deadline'], 'renew-deadline', 10),

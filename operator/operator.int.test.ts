@@ -56,7 +56,7 @@ async function events(name: string): Promise<Json[]> {
     namespace: ns,
     fieldSelector: `involvedObject.name=${name}`,
   });
-  return list.items as unknown as Json[];
+  return list.items;
 }
 
 /** Plays the Deployment and StatefulSet controllers: all pods of the current template ready. */

@@ -102,9 +102,10 @@ export class Operator {
     const domains = informer(resourceTypes.domains);
     const policies = informer(resourceTypes.policies);
     const schedules = informer(resourceTypes.backupSchedules);
-    const owned = new Map<string, ObjectCache>(
-      ownedResourceTypes.map((type) => [type.kind, informer(type, managedBySelector)]),
+    const ownedInformers = ownedResourceTypes.map(
+      (type) => [type.kind, informer(type, managedBySelector)] as const,
     );
+    const owned = new Map<string, ObjectCache>(ownedInformers);
     this.events = new EventRecorder(options.client, {
       component: 'grove-operator',
       ...(options.leaderElection === undefined ? {} : { host: options.leaderElection.identity }),
@@ -197,7 +198,7 @@ export class Operator {
     wire(domains, onDomain);
     wire(policies, onPolicy);
     wire(schedules, onSchedule);
-    for (const cache of owned.values()) wire(cache as Informer<KubeObject>, onOwned);
+    for (const [, ownedInformer] of ownedInformers) wire(ownedInformer, onOwned);
 
     this.elector =
       options.leaderElection === undefined

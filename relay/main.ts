@@ -14,7 +14,8 @@ export async function runRelay(
     ...loaded,
     ...fromEnv,
     ...overrides,
-    redis: redisPassword === undefined ? loaded.redis : { ...loaded.redis, password: redisPassword },
+    redis:
+      redisPassword === undefined ? loaded.redis : { ...loaded.redis, password: redisPassword },
   };
   const log = jsonLogger('relay');
   const relay = new RelayApp(config, log);

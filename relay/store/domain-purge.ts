@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 
 /** SCAN patterns of every key a domain owns (see keys.ts); ids never hold glob characters. */
 export function domainKeyPatterns(domain: string): string[] {
@@ -35,10 +35,7 @@ async function purgeNode(node: Redis, patterns: readonly string[]): Promise<numb
  */
 export async function purgeDomainData(client: Redis | Cluster, domain: string): Promise<number> {
   const patterns = domainKeyPatterns(domain);
-  const nodes =
-    'nodes' in client && typeof client.nodes === 'function' && client.isCluster
-      ? (client as Cluster).nodes('master')
-      : [client as Redis];
+  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
   let removed = 0;
   for (const node of nodes) removed += await purgeNode(node, patterns);
   return removed;

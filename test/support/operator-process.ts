@@ -79,8 +79,8 @@ export class OperatorProcess {
       partial = parts.pop() ?? '';
       lines.push(...parts.filter((line) => line !== ''));
     };
-    child.stdout?.on('data', collect);
-    child.stderr?.on('data', collect);
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
     const operator = new OperatorProcess(child, healthPort, metricsPort, lines);
     return operator;
   }
