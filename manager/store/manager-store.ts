@@ -1,0 +1,150 @@
+import type {
+  ActivationCode,
+  AdminTokenInfo,
+  AuditEntry,
+  Device,
+  Member,
+  Role,
+  UsageReport,
+  Workspace,
+} from '../model.js';
+
+/**
+ * The Manager's runtime data in Redis. Implemented by RedisManagerStore (redis-manager-store.ts).
+ * Every key of one domain shares the relay directory's hash tag `{dir:DOMAIN}` (relay/store/keys.ts),
+ * so one MULTI or Lua script updates the Manager's records and the relay's directory together,
+ * on a single Redis and on a Redis Cluster alike: what the Manager changes, relays see at once.
+ *
+ * Methods throw ManagerError (errors.ts) with a stable code; `now` is passed in (no hidden clock).
+ */
+export interface ManagerStore {
+  // Members (identities)
+  createMember(domain: string, input: MemberInput, now: Date): Promise<Member>;
+  getMember(domain: string, id: string): Promise<Member | undefined>;
+  updateMember(domain: string, id: string, patch: MemberPatch, now: Date): Promise<Member>;
+  /** Also revokes the member's devices (queues purged, relays told) and removes it from workspaces. */
+  deleteMember(domain: string, id: string, now: Date): Promise<{ revokedDevices: string[] }>;
+  /** Case-insensitive substring search over id, displayName and email; ordered by id. */
+  listMembers(domain: string, options: ListOptions & { query?: string }): Promise<Page<Member>>;
+  /**
+   * Bulk create. allOrNothing: either every valid row is created or (when any row fails) none.
+   * Otherwise valid rows are created and failures reported per row (1-based row numbers).
+   */
+  importMembers(
+    domain: string,
+    rows: readonly MemberInput[],
+    options: { allOrNothing: boolean },
+    now: Date,
+  ): Promise<ImportResult>;
+
+  // Activation codes: one-time, expiring, bound to a member. Only a hash of the code is stored.
+  issueCode(
+    domain: string,
+    memberId: string,
+    ttlSeconds: number,
+    now: Date,
+  ): Promise<{ code: string; info: ActivationCode }>;
+  listCodes(domain: string, options: { memberId?: string }): Promise<ActivationCode[]>;
+  revokeCode(domain: string, codeId: string, now: Date): Promise<ActivationCode>;
+  /**
+   * Atomically checks the code (exists, not used, not expired, not revoked), marks it used and
+   * enrolls the device (record + relay directory). The code names its domain (`<domain>.<secret>`).
+   */
+  redeemCode(
+    code: string,
+    device: { name: string; publicKey: string },
+    now: Date,
+  ): Promise<{ member: Member; device: Device }>;
+
+  // Devices
+  listDevices(domain: string, options: { memberId?: string }): Promise<Device[]>;
+  getDevice(domain: string, id: string): Promise<Device | undefined>;
+  /**
+   * Marks the device revoked, removes it from the relay directory (its tokens stop working),
+   * purges its queue, and publishes `revoke:<id>` on the domain's directory channel so every
+   * relay closes its connection at once.
+   */
+  revokeDevice(domain: string, id: string, now: Date): Promise<Device>;
+  /** Records a token refresh (last seen). */
+  touchDevice(domain: string, id: string, now: Date): Promise<void>;
+  /** Presence per device of a member, from the relays' presence keys. */
+  presence(domain: string, memberIds: readonly string[]): Promise<Map<string, 'active' | 'idle'>>;
+
+  // Workspaces (the relay fans a message to workspace:ID out to every member's devices)
+  createWorkspace(domain: string, input: WorkspaceInput, now: Date): Promise<Workspace>;
+  getWorkspace(domain: string, id: string): Promise<Workspace | undefined>;
+  listWorkspaces(domain: string): Promise<Workspace[]>;
+  renameWorkspace(domain: string, id: string, name: string, now: Date): Promise<Workspace>;
+  deleteWorkspace(domain: string, id: string): Promise<void>;
+  addWorkspaceMembers(
+    domain: string,
+    id: string,
+    members: readonly string[],
+    now: Date,
+  ): Promise<Workspace>;
+  removeWorkspaceMember(domain: string, id: string, member: string, now: Date): Promise<Workspace>;
+
+  // Admin tokens: stored as SHA-256 hashes; the token itself is shown once.
+  createAdminToken(
+    input: { name: string; role: Role; domains: string[] },
+    now: Date,
+  ): Promise<{ token: string; info: AdminTokenInfo }>;
+  /** Makes `token` a server-admin named "bootstrap" (idempotent): the bootstrap token from the environment. */
+  ensureBootstrapToken(token: string, now: Date): Promise<void>;
+  authenticateAdmin(token: string): Promise<AdminTokenInfo | undefined>;
+  listAdminTokens(): Promise<AdminTokenInfo[]>;
+  revokeAdminToken(name: string): Promise<void>;
+
+  // Audit log: append-only (Redis streams), newest first when queried.
+  appendAudit(entry: Omit<AuditEntry, 'id'>): Promise<AuditEntry>;
+  queryAudit(query: AuditQuery): Promise<Page<AuditEntry>>;
+
+  // Token refresh challenges: true the first time a nonce is seen (replays refused).
+  useNonce(domain: string, deviceId: string, nonce: string, ttlSeconds: number): Promise<boolean>;
+
+  /** Members, devices, devices online, messages relayed (the relays' counters), queued messages/bytes. */
+  usage(domain: string): Promise<UsageReport>;
+}
+
+export interface MemberInput {
+  id: string;
+  displayName: string;
+  email?: string | undefined;
+}
+
+export interface MemberPatch {
+  displayName?: string | undefined;
+  email?: string | null | undefined;
+}
+
+export interface WorkspaceInput {
+  id: string;
+  name: string;
+  members: string[];
+}
+
+export interface ListOptions {
+  /** Default 100, at most 1000. */
+  limit?: number;
+  /** Opaque cursor from a previous page's `next`. */
+  cursor?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  next?: string;
+}
+
+export interface ImportResult {
+  created: string[];
+  errors: { row: number; id?: string; code: string; message: string }[];
+}
+
+export interface AuditQuery extends ListOptions {
+  /** Entries of these domains only (undefined: all, for a server-admin or an all-domain auditor). */
+  domains?: readonly string[];
+  actor?: string;
+  action?: string;
+  since?: Date;
+  until?: Date;
+}
