@@ -8,7 +8,6 @@ import { ConfigError } from '../local/config-error.js';
 import { runLocalStack } from '../local/local-stack.js';
 import { runRelay } from '../relay/main.js';
 import { OPERATOR_HELP, OperatorUsageError, runOperator } from '../operator/main.js';
-import { runManager } from '../manager/main.js';
 
 const HELP = `grove — store-and-forward relay platform
 
@@ -16,7 +15,6 @@ Usage:
   grove local --config FILE                 run the local stack (Redis + relays)
   grove relay --config FILE [--port N]      run one relay process
   grove operator [--kubeconfig FILE] …      run the Kubernetes operator (grove operator --help)
-  grove manager --port N (--config FILE | --kubeconfig FILE) --redis URL   run the Manager
   grove token issue --config FILE --domain D --identity I --device X [--ttl S] [--raw]
   grove send --relay URL[,URL…] --token T --to device:ID|identity:ID|workspace:ID[,…] --data TEXT|@FILE [--id ID] [--ttl S] [--timeout S]
   grove listen --relay URL[,URL…] --token T [--count N] [--timeout S]
@@ -57,9 +55,6 @@ async function main(argv: string[]): Promise<void> {
       }
       await runOperator(args);
       return;
-    case 'manager':
-      await runManager(args);
-      return;
     case 'local': {
       const { values } = parseArgs({ args, options: { config: { type: 'string' } } });
       await runLocalStack(values.config ?? 'config/local.yaml');
@@ -92,7 +87,7 @@ main(process.argv.slice(2)).then(
   () => {
     const command = process.argv[2];
     // Servers keep running; one-shot commands exit once their output is written.
-    if (!['relay', 'local', 'operator', 'manager'].includes(command ?? '')) process.exit(0);
+    if (command !== 'relay' && command !== 'local' && command !== 'operator') process.exit(0);
   },
   (error: unknown) => {
     if (error instanceof CliError) {
