@@ -192,7 +192,9 @@ export class EventRecorder {
       this.seen.set(key, seen);
       this.evict();
       const entry = seen;
-      const write = entry.chain.then(() => this.write(entry, object, type, reason, message));
+      // The time of the occurrence, not of the write, which may wait behind earlier ones.
+      const at = this.now();
+      const write = entry.chain.then(() => this.write(entry, at, object, type, reason, message));
       entry.chain = write;
       this.pending.add(write);
       void write.finally(() => this.pending.delete(write));
@@ -216,12 +218,12 @@ export class EventRecorder {
   /** Never rejects. */
   private async write(
     entry: SeenEvent,
+    now: Date,
     object: KubeObject,
     type: EventType,
     reason: string,
     message: string,
   ): Promise<void> {
-    const now = this.now();
     const nowMs = now.getTime();
     try {
       const plan = planEventWrite(entry, nowMs, this.windowMs);
@@ -281,5 +283,9 @@ export class EventRecorder {
 }
 
 function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  // Duck-typed: errors from node: modules may come from another realm (Jest's VM contexts).
+  if (typeof error === 'object' && error !== null && 'message' in error) {
+    return String(error.message);
+  }
+  return String(error);
 }

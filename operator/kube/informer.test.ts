@@ -38,9 +38,13 @@ class FakeListWatch implements ListWatchClient {
   list<T extends KubeObject>(_type: ResourceType, options?: ListOptions): Promise<ListResult<T>> {
     return new Promise((resolve, reject) => {
       // Like the real client: an aborted call rejects.
-      options?.signal?.addEventListener('abort', () => reject(new KubeApiError('aborted', 0, 'Aborted')), {
-        once: true,
-      });
+      options?.signal?.addEventListener(
+        'abort',
+        () => reject(new KubeApiError('aborted', 0, 'Aborted')),
+        {
+          once: true,
+        },
+      );
       this.push({
         kind: 'list',
         options,
@@ -70,11 +74,15 @@ class FakeListWatch implements ListWatchClient {
     const queued = this.calls.shift();
     if (queued !== undefined) return queued;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no list/watch call came')), timeoutMs);
-      this.waiting.push((call) => {
+      const waiter = (call: Call): void => {
         clearTimeout(timer);
         resolve(call);
-      });
+      };
+      const timer = setTimeout(() => {
+        this.waiting.splice(this.waiting.indexOf(waiter), 1);
+        reject(new Error('no list/watch call came'));
+      }, timeoutMs);
+      this.waiting.push(waiter);
     });
   }
 
@@ -123,9 +131,11 @@ interface Recorded {
   restarts: string[];
 }
 
-function informerWith(
-  options: InformerOptions = {},
-): { fake: FakeListWatch; informer: Informer<KubeObject>; seen: Recorded } {
+function informerWith(options: InformerOptions = {}): {
+  fake: FakeListWatch;
+  informer: Informer<KubeObject>;
+  seen: Recorded;
+} {
   const fake = new FakeListWatch();
   const seen: Recorded = { events: [], logs: [], delays: [], restarts: [] };
   const informer = new Informer<KubeObject>(fake, resourceTypes.configMaps, {
@@ -163,13 +173,21 @@ describe('informer', () => {
     await informer.waitForSync();
 
     const watch = await fake.nextWatch();
-    expect(watch.options).toMatchObject({ resourceVersion: '12', namespace: 'ns', timeoutSeconds: 60 });
+    expect(watch.options).toMatchObject({
+      resourceVersion: '12',
+      namespace: 'ns',
+      timeoutSeconds: 60,
+    });
     watch.emit('MODIFIED', cm('a', '13', { x: '1' }));
     watch.emit('MODIFIED', cm('a', '13', { x: '1' })); // same version: nothing new
     watch.emit('ADDED', cm('c', '14'));
     watch.emit('DELETED', cm('b', '15'));
     watch.emit('DELETED', cm('never-seen', '16'));
-    watch.emit('BOOKMARK', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: '', resourceVersion: '20' } });
+    watch.emit('BOOKMARK', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: '', resourceVersion: '20' },
+    });
 
     expect(seen.events).toEqual([
       'add a@10',
@@ -180,7 +198,12 @@ describe('informer', () => {
     ]);
     expect(informer.get('ns', 'a')?.data).toEqual({ x: '1' });
     expect(informer.get('ns', 'b')).toBeUndefined();
-    expect(informer.list('ns').map((object) => object.metadata.name).sort()).toEqual(['a', 'c']);
+    expect(
+      informer
+        .list('ns')
+        .map((object) => object.metadata.name)
+        .sort(),
+    ).toEqual(['a', 'c']);
     expect(informer.list('other')).toEqual([]);
 
     // The server ends the watch (its timeout): watch again from the bookmark, no relist.
@@ -235,33 +258,65 @@ describe('informer', () => {
   });
 
   it('never gives up: every error waits a longer jittered backoff, then relists', async () => {
+    let clock = 0;
     const { fake, informer, seen } = informerWith({
       backoff: { initialMs: 100, maxMs: 1000 },
       random: () => 0,
+      now: () => clock,
     });
     informer.start();
     const errors = [
       new KubeApiError('GET …: network error: ECONNREFUSED', 0, 'NetworkError'),
-      new KubeApiError('GET …: 500 InternalError: etcdserver: leader changed', 500, 'InternalError'),
+      new KubeApiError(
+        'GET …: 500 InternalError: etcdserver: leader changed',
+        500,
+        'InternalError',
+      ),
       new KubeApiError('GET …: 403 Forbidden: cannot list configmaps', 403, 'Forbidden'),
       new KubeApiError('GET …: 503 ServiceUnavailable', 503, 'ServiceUnavailable'),
       new Error('something unexpected'),
       new KubeApiError('GET …: 429 TooManyRequests', 429, 'TooManyRequests'),
     ];
     for (const error of errors) (await fake.nextList()).fail(error);
+    const list = await fake.nextList();
     expect(seen.delays).toEqual([100, 200, 400, 800, 1000, 1000]);
     expect(seen.restarts).toHaveLength(6);
     expect(seen.logs.filter((log) => log.level === 'warn')).toHaveLength(6);
-    expect(seen.logs[0]?.fields).toMatchObject({ kind: 'ConfigMap', error: expect.stringMatching(/ECONNREFUSED/) });
+    expect(seen.logs[0]?.fields).toMatchObject({
+      kind: 'ConfigMap',
+      error: expect.stringMatching(/ECONNREFUSED/),
+    });
     expect(informer.hasSynced()).toBe(false);
 
-    (await fake.nextList()).respond([cm('a', '1')], '1');
-    expect(informer.hasSynced()).toBe(true);
+    list.respond([cm('a', '1')], '1');
+    await informer.waitForSync();
     // A watch the server ended normally was healthy: the next failure starts from initialMs.
-    (await fake.nextWatch()).end();
+    const healthy = await fake.nextWatch();
+    clock += 300_000;
+    healthy.end();
     (await fake.nextWatch()).fail(new KubeApiError('network error', 0, 'NetworkError'));
     await fake.nextList();
     expect(seen.delays).toEqual([100, 200, 400, 800, 1000, 1000, 100]);
+    await informer.stop();
+  });
+
+  it('backs off instead of spinning when watches end at once with nothing in them', async () => {
+    let clock = 0;
+    const { fake, informer, seen } = informerWith({ now: () => clock });
+    informer.start();
+    (await fake.nextList()).respond([cm('a', '1')], '1');
+    (await fake.nextWatch()).end();
+    (await fake.nextList()).respond([cm('a', '1')], '1');
+    expect(seen.delays).toEqual([500]);
+    expect(seen.logs.at(-1)?.fields).toMatchObject({
+      error: expect.stringMatching(/within a second/),
+    });
+    // A watch the server ends after its timeout is normal: no backoff, no relist.
+    const watch = await fake.nextWatch();
+    clock += 60_000;
+    watch.end();
+    expect((await fake.nextWatch()).options.resourceVersion).toBe('1');
+    expect(seen.delays).toEqual([500]);
     await informer.stop();
   });
 
@@ -291,8 +346,12 @@ describe('informer', () => {
     watch.emit('ADDED', cm('b', '2'));
     expect(late).toEqual(['a', 'b']);
     expect(seen.logs.filter((log) => log.level === 'error')).toEqual([
-      expect.objectContaining({ fields: expect.objectContaining({ object: 'ns/a', error: 'handler bug' }) }),
-      expect.objectContaining({ fields: expect.objectContaining({ object: 'ns/b', error: 'handler bug' }) }),
+      expect.objectContaining({
+        fields: expect.objectContaining({ object: 'ns/a', error: 'handler bug' }),
+      }),
+      expect.objectContaining({
+        fields: expect.objectContaining({ object: 'ns/b', error: 'handler bug' }),
+      }),
     ]);
     expect(watch.aborted()).toBe(false);
     await informer.stop();

@@ -199,6 +199,11 @@ export class Informer<T extends KubeObject> {
         if (outcome.resyncDue) {
           needList = true;
           resync = true;
+        } else if (this.watchEvents === 0 && this.now() - watchStartedAt < 1000) {
+          // Like client-go: a watch that ends at once with nothing in it is not a healthy
+          // timeout (a proxy cutting streams, a server shutting down): back off and relist,
+          // rather than spin.
+          throw new Error('watch closed by the server within a second, with no events');
         } else {
           // The server ended the watch (its timeout): healthy; watch again from where we are.
           this.backoff.reset();
@@ -206,7 +211,7 @@ export class Informer<T extends KubeObject> {
       } catch (error) {
         if (aborted(signal)) break;
         needList = true;
-        const message = error instanceof Error ? error.message : String(error);
+        const message = errorText(error);
         if (
           watchStartedAt !== undefined &&
           this.now() - watchStartedAt >= (this.options.healthyWatchMs ?? 60_000)
@@ -240,6 +245,7 @@ export class Informer<T extends KubeObject> {
     const watchAbort = new AbortController();
     const onStop = (): void => watchAbort.abort();
     signal.addEventListener('abort', onStop, { once: true });
+    if (signal.aborted) watchAbort.abort();
     let resyncDue = false;
     const timer = setTimeout(
       () => {
@@ -353,7 +359,7 @@ export class Informer<T extends KubeObject> {
         `informer ${what} handler threw`,
         this.fields({
           object: objectKey(object.metadata),
-          error: error instanceof Error ? error.message : String(error),
+          error: errorText(error),
         }),
       );
     }
@@ -379,4 +385,12 @@ function aborted(signal: AbortSignal): boolean {
 function abortError(signal: AbortSignal | undefined): Error {
   const reason: unknown = signal?.reason;
   return reason instanceof Error ? reason : new Error('waitForSync aborted', { cause: reason });
+}
+
+/** Duck-typed: errors from node: modules may come from another realm (Jest's VM contexts). */
+function errorText(error: unknown): string {
+  if (typeof error === 'object' && error !== null && 'message' in error) {
+    return String(error.message);
+  }
+  return String(error);
 }

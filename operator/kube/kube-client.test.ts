@@ -40,7 +40,11 @@ describe('kube client › URLs', () => {
       resourcePath(resourceTypes.relayPools, { namespace: 'ns', name: 'p', subresource: 'status' }),
     ).toBe('/apis/grove.dev/v1alpha1/namespaces/ns/relaypools/p/status');
     expect(
-      resourcePath(resourceTypes.statefulSets, { namespace: 'ns', name: 's', subresource: 'scale' }),
+      resourcePath(resourceTypes.statefulSets, {
+        namespace: 'ns',
+        name: 's',
+        subresource: 'scale',
+      }),
     ).toBe('/apis/apps/v1/namespaces/ns/statefulsets/s/scale');
   });
 
@@ -132,7 +136,9 @@ describe('kube client › errors', () => {
     expect(error.reason).toBe('NotFound');
     expect(error.message).toBe('GET /apis/x/v1/things: 404 NotFound: 404 page not found');
     expect(error.status).toBeUndefined();
-    expect(errorFromResponse('GET', '/x', 502, '').message).toBe('GET /x: 502 Unknown: (empty body)');
+    expect(errorFromResponse('GET', '/x', 502, '').message).toBe(
+      'GET /x: 502 Unknown: (empty body)',
+    );
   });
 
   it('reads only Status objects as Status', () => {

@@ -288,7 +288,8 @@ const credentialsTtlMs = 60_000;
 
 /**
  * A thin Kubernetes API client over node:https with plain JSON objects. Only configuration
- * loading comes from @kubernetes/client-node; see docs in the operator folder for why.
+ * loading comes from @kubernetes/client-node: its 2.0.1 informers stop for good when the API
+ * server restarts, its models are classes, and its server-side apply cannot target /status.
  */
 export class KubeClient {
   readonly server: string;
@@ -632,7 +633,7 @@ export class KubeClient {
           try {
             deliver(splitter.push(chunk));
           } catch (error) {
-            finish(error instanceof Error ? error : new Error(String(error)));
+            finish(asError(error));
           }
         });
         res.on('end', () => {
@@ -640,7 +641,7 @@ export class KubeClient {
             deliver(splitter.end());
             finish();
           } catch (error) {
-            finish(error instanceof Error ? error : new Error(String(error)));
+            finish(asError(error));
           }
         });
         res.on('error', (error) => finish(networkError('GET', path, error)));
@@ -651,6 +652,11 @@ export class KubeClient {
       });
       req.on('error', (error) => finish(networkError('GET', path, error)));
       signal.addEventListener('abort', onAbort, { once: true });
+      // The signal may have aborted while the credentials were fetched.
+      if (signal.aborted) {
+        onAbort();
+        return;
+      }
       armIdle();
       req.end();
     });
@@ -794,7 +800,9 @@ export class KubeClient {
       req.on('error', (error: NodeJS.ErrnoException) => {
         const wrapped = networkError(method, path, error);
         done(
-          req.reusedSocket && !gotResponse && error.code === 'ECONNRESET'
+          req.reusedSocket &&
+            !gotResponse &&
+            (error.code === 'ECONNRESET' || error.code === 'EPIPE')
             ? { kind: 'reused-socket-reset', error: wrapped }
             : { kind: 'error', error: wrapped },
         );
@@ -818,10 +826,13 @@ function readBody(res: IncomingMessage): Promise<string> {
 }
 
 function networkError(method: string, path: string, error: unknown): KubeApiError {
-  const detail =
-    error instanceof Error
-      ? `${(error as NodeJS.ErrnoException).code ?? error.name}: ${error.message}`
-      : String(error);
+  // Duck-typed: errors from node: modules may come from another realm (Jest's VM contexts).
+  let detail = String(error);
+  if (typeof error === 'object' && error !== null && 'message' in error) {
+    const { message, code } = error as { message: unknown; code?: unknown };
+    detail = String(message);
+    if (typeof code === 'string' && !detail.includes(code)) detail = `${code}: ${detail}`;
+  }
   return new KubeApiError(
     `${method} ${path}: network error: ${detail}`,
     0,
@@ -867,4 +878,10 @@ function headersFrom(options: RequestOptions): Record<string, string> {
     headers.authorization = `Basic ${Buffer.from(options.auth).toString('base64')}`;
   }
   return headers;
+}
+
+/** The thrown value as an Error (duck-typed: it may come from another realm, e.g. Jest's). */
+function asError(error: unknown): Error {
+  if (typeof error === 'object' && error !== null && 'message' in error) return error as Error;
+  return new Error(String(error));
 }

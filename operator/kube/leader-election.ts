@@ -213,12 +213,13 @@ export class LeaderElector {
    */
   async release(): Promise<void> {
     const running = this.running;
-    const wasLeader = this.leader;
     if (running !== undefined) {
       running.abort.abort();
       await running.done;
     }
-    if (!wasLeader || this.lastLease === undefined) return;
+    // Whatever the loop's state (it may have been stopped right after winning), if the lease
+    // as we last wrote it names us, hand it back; the resourceVersion check below makes sure
+    // we never clear a lease someone else holds by now.
     const deadline = this.now() + this.renewDeadlineMs;
     let lease: LeaseObject | undefined = this.lastLease;
     for (let attempt = 0; attempt < 3 && lease !== undefined; attempt += 1) {
@@ -226,7 +227,7 @@ export class LeaderElector {
       if (record.holderIdentity !== this.options.identity) return;
       const nowTime = microTime(this.now());
       try {
-        await this.client.replace(
+        this.lastLease = await this.client.replace<LeaseObject>(
           resourceTypes.leases,
           {
             ...lease,
@@ -430,7 +431,11 @@ export class LeaderElector {
 }
 
 function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  // Duck-typed: errors from node: modules may come from another realm (Jest's VM contexts).
+  if (typeof error === 'object' && error !== null && 'message' in error) {
+    return String(error.message);
+  }
+  return String(error);
 }
 
 /** A function, so TypeScript does not narrow `signal.aborted` across awaits. */
