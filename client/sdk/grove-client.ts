@@ -57,13 +57,32 @@ export class SendRefused extends Error {
   }
 }
 
+/** The relay's error code behind each "do not reconnect" close code (docs/errors.md). */
+const CLOSE_ERROR_CODES: Partial<Record<number, string>> = {
+  [CloseCode.authMalformed]: 'AUTH_MALFORMED',
+  [CloseCode.authBadSignature]: 'AUTH_BAD_SIGNATURE',
+  [CloseCode.authUnknownDomain]: 'AUTH_UNKNOWN_DOMAIN',
+  [CloseCode.authExpired]: 'AUTH_EXPIRED',
+  [CloseCode.authUnknownDevice]: 'AUTH_UNKNOWN_DEVICE',
+  [CloseCode.revoked]: 'AUTH_REVOKED',
+};
+
 /** The connection ended for good: a close code in the "do not reconnect" range. */
 export class ConnectionRefused extends Error {
+  /** The relay error code (e.g. `AUTH_REVOKED`) when the close code has one. */
+  readonly errorCode: string | undefined;
+
   constructor(
     readonly code: number,
     readonly reason: string,
   ) {
-    super(`relay refused the connection (${code}): ${reason}`);
+    const errorCode = CLOSE_ERROR_CODES[code];
+    super(
+      code === CloseCode.revoked
+        ? `AUTH_REVOKED: this device was revoked by an administrator; it cannot reconnect (enroll again) [close ${code}: ${reason}]`
+        : `relay refused the connection (${code}${errorCode === undefined ? '' : ` ${errorCode}`}): ${reason}`,
+    );
+    this.errorCode = errorCode;
     this.name = 'ConnectionRefused';
   }
 }

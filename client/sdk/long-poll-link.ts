@@ -7,6 +7,7 @@ const AUTH_CODES: Record<string, number> = {
   AUTH_UNKNOWN_DOMAIN: CloseCode.authUnknownDomain,
   AUTH_EXPIRED: CloseCode.authExpired,
   AUTH_UNKNOWN_DEVICE: CloseCode.authUnknownDevice,
+  AUTH_REVOKED: CloseCode.revoked,
 };
 
 interface PollReply {

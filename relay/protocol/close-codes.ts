@@ -25,6 +25,8 @@ export const CloseCode = {
   authExpired: 4103,
   /** The device is not enrolled in the domain's directory. */
   authUnknownDevice: 4104,
+  /** An administrator revoked this device: its connections are closed and stay refused. */
+  revoked: 4105,
   /** The same device connected again elsewhere; this older connection is replaced. */
   displaced: 4110,
   /** A frame that is not valid JSON or not a known frame type. */

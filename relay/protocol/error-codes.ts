@@ -16,6 +16,7 @@ export const ErrorCode = {
   authUnknownDomain: 'AUTH_UNKNOWN_DOMAIN',
   authExpired: 'AUTH_EXPIRED',
   authUnknownDevice: 'AUTH_UNKNOWN_DEVICE',
+  authRevoked: 'AUTH_REVOKED',
   notHello: 'EXPECTED_HELLO',
 } as const;
 

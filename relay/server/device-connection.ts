@@ -16,6 +16,7 @@ const AUTH_CLOSE: Record<string, number> = {
   [ErrorCode.authUnknownDomain]: CloseCode.authUnknownDomain,
   [ErrorCode.authExpired]: CloseCode.authExpired,
   [ErrorCode.authUnknownDevice]: CloseCode.authUnknownDevice,
+  [ErrorCode.authRevoked]: CloseCode.revoked,
 };
 
 /** Reads at most this many entries per Redis round trip. */
@@ -153,6 +154,13 @@ export class DeviceConnection {
     this.socket.close(code, reason.slice(0, 120));
     // A peer that never completes the closing handshake is cut off.
     setTimeout(() => this.socket.terminate(), 5000).unref();
+  }
+
+  /** Ends the connection for good because an administrator revoked the device. */
+  revoke(): void {
+    if (this.closed) return;
+    this.error(ErrorCode.authRevoked, 'this device was revoked by an administrator');
+    this.close(CloseCode.revoked, 'device revoked');
   }
 
   private onText(text: string): void {

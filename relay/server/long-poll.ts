@@ -12,6 +12,7 @@ const HTTP_STATUS: Record<string, number> = {
   [ErrorCode.authUnknownDomain]: 401,
   [ErrorCode.authExpired]: 401,
   [ErrorCode.authUnknownDevice]: 403,
+  [ErrorCode.authRevoked]: 403,
   [ErrorCode.badFrame]: 400,
   [ErrorCode.badRecipient]: 400,
   [ErrorCode.unknownRecipient]: 404,
@@ -69,7 +70,8 @@ export class LongPollTransport {
   /** device key → {handle, last poll}: presence for devices that only poll. */
   private readonly pollers = new Map<string, { claims: DeviceClaims; lastPoll: number }>();
   private sweepTimer: NodeJS.Timeout | undefined;
-  private readonly waiting = new Set<() => void>();
+  /** Wake functions of the polls in progress → their device (domain/device). */
+  private readonly waiting = new Map<() => void, string>();
   /** Set by a drain: polls return at once instead of waiting. */
   private released = false;
 
@@ -185,12 +187,18 @@ export class LongPollTransport {
       if (message.startsWith('m')) wakeUp();
     };
     await this.core.storage(() => this.core.wakeups.subscribe(keys.channel, listener));
-    this.waiting.add(wakeUp);
+    this.waiting.set(wakeUp, `${claims.domain}/${claims.device}`);
     request.raw.once('close', wakeUp);
     try {
       const deadline = this.core.clock() + waitMs;
       for (;;) {
         woken = false;
+        if (this.core.isRevoked(claims.domain, claims.device)) {
+          throw new RelayError(
+            ErrorCode.authRevoked,
+            'this device was revoked by an administrator',
+          );
+        }
         const fetchFrom = async (from: number) =>
           this.core.storage(() =>
             this.core.queues.fetch(
@@ -290,6 +298,22 @@ export class LongPollTransport {
     }
   }
 
+  /**
+   * A revoked device: its waiting polls end with AUTH_REVOKED (they check the core's
+   * revocation list when woken) and it goes offline.
+   */
+  revoke(domain: string, device: string): void {
+    const key = `${domain}/${device}`;
+    for (const [wake, of] of this.waiting) if (of === key) wake();
+    const poller = this.pollers.get(key);
+    if (poller === undefined) return;
+    this.pollers.delete(key);
+    this.core.metrics.connections.dec({ transport: 'long-poll' });
+    this.core.presence
+      .offline(this.core.config.podId, this.handleOf(poller.claims))
+      .catch(() => this.core.metrics.redisErrors.inc());
+  }
+
   /** Ends every waiting poll now (drain): clients poll again, elsewhere. */
   releaseAll(): void {
     this.released = true;
@@ -298,7 +322,7 @@ export class LongPollTransport {
 
   /** Makes every waiting poll read its queue again. */
   wakeAll(): void {
-    for (const wake of this.waiting) wake();
+    for (const wake of this.waiting.keys()) wake();
   }
 
   async stop(): Promise<void> {

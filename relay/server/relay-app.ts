@@ -4,6 +4,7 @@ import type { RelayConfig } from '../config.js';
 import { createRelayMetrics, type RelayMetrics } from '../metrics.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { ErrorCode, RelayError } from '../protocol/error-codes.js';
+import { directoryKeys } from '../store/keys.js';
 import { connectRedis, type RedisClient } from '../store/redis-connection.js';
 import { DeviceConnection } from './device-connection.js';
 import { LongPollTransport, replyError } from './long-poll.js';
@@ -17,6 +18,9 @@ function maxFrameBytes(config: RelayConfig): number {
   const largest = Math.max(1, ...config.domains.map((domain) => domain.limits.maxMessageBytes));
   return Math.ceil((largest * 4) / 3) + 64 * 1024;
 }
+
+/** How often the accepted-send counts go to Redis (the Manager's usage report reads them). */
+const USAGE_FLUSH_MS = 1000;
 
 /**
  * A relay process: HTTP server with `/v1/connect` (WebSocket), the long-poll routes,
@@ -32,6 +36,7 @@ export class RelayApp {
   private readonly redis: RedisClient;
   private readonly subscriber: RedisClient;
   private draining = false;
+  private stopped = false;
   private timers: NodeJS.Timeout[] = [];
 
   constructor(
@@ -49,6 +54,8 @@ export class RelayApp {
       // Wake-ups published during the outage are lost: every reader checks its queue again.
       for (const connection of this.connections) connection.pump();
       this.longPoll.wakeAll();
+      // So may a revocation be: check the connected devices against the directory again.
+      void this.recheckEnrolment();
     });
     this.routes();
   }
@@ -105,11 +112,73 @@ export class RelayApp {
     this.connections.add(connection);
   }
 
+  /**
+   * Listens on every served domain's directory channel from the start (not only once a
+   * directory is loaded), so no revocation of a connected device goes unheard. A failed
+   * subscription (Redis down at startup) is retried until it holds.
+   */
+  private watchDirectories(): void {
+    for (const { name } of this.config.domains) {
+      const channel = directoryKeys(name).channel;
+      const listener = (message: string) => {
+        if (message.startsWith('revoke:')) this.revoke(name, message.slice(7));
+      };
+      const subscribe = (): void => {
+        if (this.stopped) return;
+        this.core.wakeups.subscribe(channel, listener).catch(() => {
+          this.core.wakeups.unsubscribe(channel, listener);
+          setTimeout(subscribe, 1000).unref();
+        });
+      };
+      subscribe();
+    }
+  }
+
+  /** Closes every connection of a revoked device on this relay (4105 / 403 AUTH_REVOKED). */
+  private revoke(domain: string, device: string): void {
+    if (device === '') return;
+    this.core.noteRevoked(domain, device);
+    let closed = 0;
+    for (const connection of this.connections) {
+      const claims = connection.device;
+      if (claims?.domain === domain && claims.device === device) {
+        connection.revoke();
+        closed++;
+      }
+    }
+    this.longPoll.revoke(domain, device);
+    this.log.info('device revoked', { domain, device, closed });
+  }
+
+  /** Closes connections of devices no longer in their domain's directory (see onResubscribed). */
+  private async recheckEnrolment(): Promise<void> {
+    this.core.directory.clear();
+    for (const connection of [...this.connections]) {
+      const claims = connection.device;
+      if (claims === undefined) continue;
+      try {
+        const directory = await this.core.directory.get(claims.domain);
+        // Only a device gone from an identity that is still there: a directory emptied by a
+        // Redis that lost its data must not close every connection for good.
+        if (
+          directory.identityOfDevice(claims.device) !== claims.identity &&
+          directory.devicesOfIdentity(claims.identity) !== undefined
+        ) {
+          connection.revoke();
+        }
+      } catch {
+        this.metrics.redisErrors.inc();
+      }
+    }
+  }
+
   async listen(): Promise<string> {
+    this.watchDirectories();
     const address = await this.app.listen({ host: this.config.host, port: this.config.port });
     await this.heartbeat(true);
     const { heartbeatMs, sweepMs } = this.config.presence;
     this.timers.push(
+      setInterval(() => void this.core.flushUsage(), USAGE_FLUSH_MS),
       setInterval(() => void this.heartbeat(false), heartbeatMs),
       setInterval(() => {
         this.core.presence
@@ -175,10 +244,12 @@ export class RelayApp {
 
   async stop(): Promise<void> {
     this.draining = true;
+    this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     for (const client of this.wss.clients) client.terminate();
     await this.longPoll.stop();
+    await this.core.flushUsage();
     await this.core.presence.retire(this.config.podId).catch(() => undefined);
     await this.app.close();
     this.redis.disconnect();

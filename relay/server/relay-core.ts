@@ -9,6 +9,7 @@ import { ErrorCode, RelayError } from '../protocol/error-codes.js';
 import { base64DecodedLength, type SendFrame } from '../protocol/frames.js';
 import { DirectoryCache } from '../store/directory.js';
 import { DeviceQueueStore, type QueueEntry } from '../store/device-queue.js';
+import { directoryKeys } from '../store/keys.js';
 import { PresenceStore } from '../store/presence-store.js';
 import type { RedisClient } from '../store/redis-connection.js';
 import { Wakeups } from './wakeups.js';
@@ -44,6 +45,14 @@ export class RelayCore {
     { bucket: TokenBucket; usedAt: number; refillMs: number }
   >();
   private bucketsSweptAt = 0;
+  /** Accepted sends per domain since the last flush to Redis (see flushUsage). */
+  private usage = new Map<string, number>();
+  /**
+   * Devices revoked while this relay ran (domain/device → when): a hello that read the
+   * directory just before the revocation reached it is still refused, and a device that
+   * comes back hears AUTH_REVOKED rather than AUTH_UNKNOWN_DEVICE.
+   */
+  private readonly revoked = new Map<string, number>();
 
   constructor(
     readonly config: RelayConfig,
@@ -104,6 +113,12 @@ export class RelayCore {
   async authenticate(token: string): Promise<DeviceClaims> {
     const claims = await this.verifier.verify(token);
     const directory = await this.storage(() => this.directory.get(claims.domain));
+    if (this.isRevoked(claims.domain, claims.device)) {
+      throw new RelayError(
+        ErrorCode.authRevoked,
+        `device "${claims.device}" of domain "${claims.domain}" was revoked`,
+      );
+    }
     if (directory.identityOfDevice(claims.device) !== claims.identity) {
       throw new RelayError(
         ErrorCode.authUnknownDevice,
@@ -181,9 +196,49 @@ export class RelayCore {
       if (outcome.expired > 0) this.metrics.drops.inc({ reason: 'expired' }, outcome.expired);
     }
     this.metrics.messagesIn.inc();
+    // A retry whose every copy was already queued was counted the first time.
+    if (duplicates === 0 || duplicates < devices.length) {
+      this.usage.set(sender.domain, (this.usage.get(sender.domain) ?? 0) + 1);
+    }
     this.metrics.fanOut.observe(devices.length);
     if (duplicates > 0) this.metrics.duplicates.inc(duplicates);
     return { id: frame.id, recipients: devices.length, duplicates };
+  }
+
+  /** Remembers a revocation announced on the domain's directory channel. */
+  noteRevoked(domain: string, device: string): void {
+    const now = this.clock();
+    // Revocations are rare; an hour covers any hello racing the announcement.
+    for (const [key, at] of this.revoked) {
+      if (now - at > REVOKED_MEMORY_MS) this.revoked.delete(key);
+    }
+    this.revoked.set(`${domain}/${device}`, now);
+  }
+
+  isRevoked(domain: string, device: string): boolean {
+    if (this.revoked.size === 0) return false;
+    const at = this.revoked.get(`${domain}/${device}`);
+    return at !== undefined && this.clock() - at <= REVOKED_MEMORY_MS;
+  }
+
+  /**
+   * Adds the accepted sends counted since the last flush to each domain's usage hash
+   * (`messagesRelayed`). On failure the counts are kept for the next flush.
+   */
+  async flushUsage(): Promise<void> {
+    if (this.usage.size === 0) return;
+    const counts = this.usage;
+    this.usage = new Map();
+    await Promise.all(
+      [...counts].map(async ([domain, count]) => {
+        try {
+          await this.redis.hincrby(directoryKeys(domain).usage, 'messagesRelayed', count);
+        } catch {
+          this.metrics.redisErrors.inc();
+          this.usage.set(domain, (this.usage.get(domain) ?? 0) + count);
+        }
+      }),
+    );
   }
 
   /** Turns queue entries into frames, loading referenced payloads in one round. */
@@ -228,6 +283,8 @@ export class RelayCore {
     }
   }
 }
+
+const REVOKED_MEMORY_MS = 60 * 60 * 1000;
 
 /** `data`: the referenced payload (null when it expired), undefined for inline entries. */
 function deliveryOf(entry: QueueEntry, data: string | null | undefined, now: number): Delivery {

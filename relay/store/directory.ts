@@ -55,6 +55,11 @@ export class DirectoryCache {
     });
   }
 
+  /** Forgets every loaded directory (changes may have been published while unsubscribed). */
+  clear(): void {
+    this.loaded.clear();
+  }
+
   get(domain: string): Promise<DomainDirectory> {
     let directory = this.loaded.get(domain);
     if (directory === undefined) {

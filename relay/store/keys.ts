@@ -29,8 +29,13 @@ export function directoryKeys(domain: string) {
     identities: `${tag}:identities`,
     /** HASH workspace → JSON array of member identities */
     workspaces: `${tag}:workspaces`,
-    /** Sharded channel: "the directory changed, reload it". */
+    /**
+     * Sharded channel: "the directory changed, reload it"; the message `revoke:<device>`
+     * also closes that device's connections on every relay.
+     */
     channel: `${tag}:changed`,
+    /** HASH of usage counters written by relays (field `messagesRelayed`: accepted sends). */
+    usage: `${tag}:usage`,
   };
 }
 
