@@ -362,6 +362,7 @@ describe('generated CRDs', () => {
         '.spec.redis: must set exactly one of: builtin, external',
         '.spec.redis: cannot switch between builtin and external Redis after creation: the queued messages live in the current Redis; create a new RelayPool instead',
         '.spec.redis.builtin.storageClassName: storageClassName cannot be changed after creation: the Redis volume already exists',
+        '.spec.redis.builtin.storage: storage cannot be changed after creation: expand the PersistentVolumeClaim data-<pool>-redis-0 directly, if its StorageClass allows expansion',
         '.spec.autoscaling.minReplicas: minReplicas must be <= maxReplicas',
       ],
       Domain: [
