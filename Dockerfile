@@ -45,6 +45,8 @@ WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
+# The Manager's web UI: static files the compiler does not emit.
+COPY --from=build /src/manager/ui/dist ./dist/manager/ui/dist
 # exec: node replaces the shell, so it is PID 1 and gets the kubelet's SIGTERM.
 RUN printf '#!/bin/sh\nexec /usr/local/bin/node /app/dist/bin/grove-cli.js "$@"\n' \
       > /usr/local/bin/grove \

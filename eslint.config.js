@@ -3,7 +3,15 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/', 'dist/', '.grove/', 'coverage/', '*.config.js', 'eslint.config.js'],
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'manager/ui/dist/',
+      '.grove/',
+      'coverage/',
+      '*.config.js',
+      'eslint.config.js',
+    ],
   },
   eslint.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
@@ -18,6 +26,20 @@ export default tseslint.config(
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
+    },
+  },
+  {
+    // The admin web UI runs in the browser (its own tsconfig with the DOM lib). Markup is
+    // built only with createElement/textContent/setAttribute, so data never parses as HTML.
+    files: ['manager/ui/src/**/*.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        { property: 'innerHTML', message: 'Build elements with h() (textContent).' },
+        { property: 'outerHTML', message: 'Build elements with h() (textContent).' },
+        { property: 'insertAdjacentHTML', message: 'Build elements with h() (textContent).' },
+        { object: 'document', property: 'write', message: 'Build elements with h().' },
+      ],
     },
   },
   {

@@ -1,13 +1,13 @@
 import { parseArgs } from 'node:util';
+import { adminCommand } from '../client/cli/admin-command.js';
 import { CliError, ExitCode } from '../client/cli/cli-error.js';
+import { enrollCommand } from '../client/cli/enroll-command.js';
 import { listenCommand } from '../client/cli/listen-command.js';
 import { presenceCommand } from '../client/cli/presence-command.js';
 import { sendCommand } from '../client/cli/send-command.js';
 import { tokenCommand } from '../client/cli/token-command.js';
 import { ConfigError } from '../local/config-error.js';
-import { runLocalStack } from '../local/local-stack.js';
-import { runRelay } from '../relay/main.js';
-import { OPERATOR_HELP, OperatorUsageError, runOperator } from '../operator/main.js';
+import { OperatorUsageError } from '../operator/operator-usage-error.js';
 
 const HELP = `grove — store-and-forward relay platform
 
@@ -15,10 +15,13 @@ Usage:
   grove local --config FILE                 run the local stack (Redis + relays)
   grove relay --config FILE [--port N]      run one relay process
   grove operator [--kubeconfig FILE] …      run the Kubernetes operator (grove operator --help)
+  grove manager --port N (--config FILE | --kubeconfig FILE) --redis URL   run the Manager
   grove token issue --config FILE --domain D --identity I --device X [--ttl S] [--raw]
-  grove send --relay URL[,URL…] --token T --to device:ID|identity:ID|workspace:ID[,…] --data TEXT|@FILE [--id ID] [--ttl S] [--timeout S]
-  grove listen --relay URL[,URL…] --token T [--count N] [--timeout S]
-  grove presence --relay URL --token T --watch identity:ID[,…] [--timeout S]
+  grove enroll --manager URL --code CODE --state DIR [--name DEVICE_NAME] [--force]
+  grove send (--state DIR | --relay URL[,URL…] --token T) --to device:ID|identity:ID|workspace:ID[,…] --data TEXT|@FILE [--id ID] [--ttl S] [--timeout S]
+  grove listen (--state DIR | --relay URL[,URL…] --token T) [--count N] [--timeout S]
+  grove presence (--state DIR | --relay URL --token T) --watch identity:ID[,…] [--timeout S]
+  grove admin COMMAND [--manager URL] [--token T] …   the Manager's admin API (grove admin --help)
 
 Client commands also take --transport auto|websocket|long-poll (default auto).
 Output: one JSON object per line on stdout; errors as JSON on stderr.
@@ -42,26 +45,42 @@ async function main(argv: string[]): Promise<void> {
       });
       if (values.config === undefined)
         throw new CliError('USAGE', 'missing --config FILE', ExitCode.usage);
+      const { runRelay } = await import('../relay/main.js');
       await runRelay(values.config, {
         ...(values.port === undefined ? {} : { port: Number(values.port) }),
         ...(values['pod-id'] === undefined ? {} : { podId: values['pod-id'] }),
       });
       return;
     }
-    case 'operator':
+    case 'operator': {
+      // Server commands load their modules on demand: client commands start faster.
+      const { OPERATOR_HELP, runOperator } = await import('../operator/main.js');
       if (args.includes('--help') || args.includes('-h')) {
         out(OPERATOR_HELP);
         return;
       }
       await runOperator(args);
       return;
+    }
+    case 'manager': {
+      const { runManager } = await import('../manager/main.js');
+      await runManager(args);
+      return;
+    }
     case 'local': {
       const { values } = parseArgs({ args, options: { config: { type: 'string' } } });
+      const { runLocalStack } = await import('../local/local-stack.js');
       await runLocalStack(values.config ?? 'config/local.yaml');
       return;
     }
     case 'token':
       await tokenCommand(args, out);
+      return;
+    case 'enroll':
+      await enrollCommand(args, out);
+      return;
+    case 'admin':
+      await adminCommand(args, out);
       return;
     case 'send':
       await sendCommand(args, out);
@@ -87,7 +106,7 @@ main(process.argv.slice(2)).then(
   () => {
     const command = process.argv[2];
     // Servers keep running; one-shot commands exit once their output is written.
-    if (command !== 'relay' && command !== 'local' && command !== 'operator') process.exit(0);
+    if (!['relay', 'local', 'operator', 'manager'].includes(command ?? '')) process.exit(0);
   },
   (error: unknown) => {
     if (error instanceof CliError) {

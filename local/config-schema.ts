@@ -72,6 +72,17 @@ export const localStackSpecSchema = z
       .min(1)
       .default([{ port: 8443 }, { port: 8444 }])
       .describe('Relay processes to start (default two, on ports 8443 and 8444).'),
+    manager: z
+      .strictObject({
+        port: z
+          .int()
+          .min(1)
+          .max(65535)
+          .default(8080)
+          .describe('TCP port of the Manager (admin web UI and API, enrollment) (default 8080).'),
+      })
+      .prefault({})
+      .describe('The Manager process the local stack starts.'),
     seed: z
       .array(seedDomainSchema)
       .default([])

@@ -4,9 +4,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { DomainSigningKey } from '../relay/auth/device-token.js';
-import { writeDirectory } from '../relay/store/directory.js';
+import { RedisManagerStore } from '../manager/store/redis-manager-store.js';
 import { connectRedis } from '../relay/store/redis-connection.js';
+import { bootstrapTokenFile, loadOrCreateBootstrapToken } from './bootstrap-token.js';
 import { loadLocalConfig } from './config.js';
+import { seedDomain } from './seed.js';
 import { loadOrCreateDomainKeys } from './domain-keys.js';
 import { localRelayConfigs } from './relay-configs.js';
 
@@ -53,7 +55,7 @@ export async function runLocalStack(configFile: string): Promise<void> {
   const stopAll = async (exitCode: number) => {
     if (stopping) return;
     stopping = true;
-    process.stderr.write('grove: stopping: draining relays, then Redis\n');
+    process.stderr.write('grove: stopping: the Manager and relays (draining), then Redis\n');
     const relays = children.filter((c) => c.name !== 'redis');
     await Promise.all(relays.map(({ child }) => stopChild(child, 'SIGTERM', 40_000)));
     const redis = children.find((c) => c.name === 'redis');
@@ -130,16 +132,10 @@ export async function runLocalStack(configFile: string): Promise<void> {
     keys.set(domain.metadata.name, await loadOrCreateDomainKeys(dataDir, domain.metadata.name));
   }
   const commands = connectRedis({ url: redisUrl, cluster: false }, 'commands');
-  for (const seed of spec.seed) {
-    await writeDirectory(commands, seed.domain, {
-      identities: seed.members.map((member) => ({
-        id: member.identity,
-        displayName: member.displayName,
-        devices: member.devices,
-      })),
-      workspaces: seed.workspaces,
-    });
-  }
+  const store = new RedisManagerStore(commands);
+  for (const seed of spec.seed) await seedDomain(store, commands, seed, new Date());
+  const bootstrapToken = await loadOrCreateBootstrapToken(dataDir);
+  await store.ensureBootstrapToken(bootstrapToken, new Date());
   commands.disconnect();
 
   const configsDir = path.join(dataDir, 'relays');
@@ -169,13 +165,43 @@ export async function runLocalStack(configFile: string): Promise<void> {
       return response.ok;
     });
   }
+  const managerPort = spec.manager.port;
+  const manager = spawn(
+    process.execPath,
+    [
+      path.join(root, 'bin', 'grove.js'),
+      'manager',
+      '--config',
+      config.file,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(managerPort),
+      '--redis',
+      redisUrl,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, GROVE_BOOTSTRAP_TOKEN: bootstrapToken },
+    },
+  );
+  children.push({ name: 'manager', child: manager });
+  pipeWithPrefix(manager, 'manager');
+  manager.on('exit', (code, signal) => {
+    if (stopping) return;
+    process.stderr.write(`grove: manager exited (${signal ?? String(code)}); stopping the stack\n`);
+    void stopAll(1);
+  });
+  await waitUntil('manager', async () => {
+    const response = await fetch(`http://127.0.0.1:${managerPort}/readyz`);
+    return response.ok;
+  });
   redis.on('exit', (code) => {
     if (stopping) return;
     process.stderr.write(`grove: redis-server exited (${String(code)}); stopping the stack\n`);
     void stopAll(1);
   });
 
-  const relayUrls = spec.relays.map((relay) => `ws://127.0.0.1:${relay.port}`).join(',');
   const seed = spec.seed[0];
   const first = seed?.members.find((m) => m.devices.length > 0);
   const other = seed?.members.find((m) => m !== first && m.devices.length > 0);
@@ -187,18 +213,25 @@ export async function runLocalStack(configFile: string): Promise<void> {
       (relay) =>
         `  Relay:   ws://127.0.0.1:${relay.port}  (${relay.name}; metrics http://127.0.0.1:${relay.port}/metrics)`,
     ),
+    `  Manager: http://127.0.0.1:${managerPort}/  (admin web UI and API)`,
+    `  Admin token (bootstrap, server-admin): ${bootstrapToken}`,
+    `    (kept in ${bootstrapTokenFile(dataDir)})`,
     '',
   ];
   if (seed !== undefined && first !== undefined && other !== undefined) {
-    const cfg = path.relative(process.cwd(), config.file) || config.file;
-    const tokenCmd = (member: typeof first) =>
-      `npm run -s grove -- token issue --config ${cfg} --domain ${seed.domain} --identity ${member.identity} --device ${member.devices[0] ?? ''}`;
+    const tokenPath = path.relative(process.cwd(), bootstrapTokenFile(dataDir));
+    const stateDir = (member: typeof first) =>
+      path.relative(process.cwd(), path.join(dataDir, '..', 'devices', member.identity));
+    const enroll = (member: typeof first) =>
+      `  npm run -s grove -- enroll --manager "$GROVE_MANAGER_URL" --state ${stateDir(member)} --code "$(npm run -s grove -- admin codes issue --domain ${seed.domain} --member ${member.identity} --raw)"`;
     lines.push(
-      'Try it, in another terminal:',
-      `  A=$(${tokenCmd(first)} --raw)`,
-      `  B=$(${tokenCmd(other)} --raw)`,
-      `  npm run -s grove -- listen --relay ${relayUrls} --token "$B" --count 1 &`,
-      `  npm run -s grove -- send --relay ${relayUrls} --token "$A" --to identity:${other.identity} --data 'hello'`,
+      'Try it, in another terminal: enroll two devices, then send from one to the other.',
+      `  export GROVE_MANAGER_URL=http://127.0.0.1:${managerPort} GROVE_ADMIN_TOKEN=$(cat ${tokenPath})`,
+      enroll(first),
+      enroll(other),
+      `  npm run -s grove -- send --state ${stateDir(first)} --to identity:${other.identity} --data 'hello'`,
+      `  npm run -s grove -- listen --state ${stateDir(other)} --count 1`,
+      `Admin web UI: http://127.0.0.1:${managerPort}/ (sign in with the admin token above).`,
       '',
     );
   }

@@ -6,9 +6,9 @@ import { jsonLogger } from '../relay/logger.js';
 import { KubeClient } from './kube/kube-client.js';
 import { Operator } from './operator.js';
 
-export class OperatorUsageError extends Error {
-  readonly code = 'OPERATOR_USAGE';
-}
+import { OperatorUsageError } from './operator-usage-error.js';
+
+export { OperatorUsageError };
 
 export const OPERATOR_HELP = `grove operator [options]
   --kubeconfig FILE        kubeconfig to use (default: in-cluster, else $KUBECONFIG or ~/.kube/config)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Grove's local stack and tests need when it is missing: redis-server and
-# openssl (and mosquitto for the benchmark) from Debian's packages, the npm dependencies,
-# which bring the pinned Node.js 24 runtime, and, with --k8s, the Kubernetes binaries the
-# API-server tests use (built from the Go module proxy once, then cached).
+# openssl (and mosquitto for the benchmark; with --k8s or --ui, chromium for the web UI
+# tests) from Debian's packages, the npm dependencies, which bring the pinned Node.js 24
+# runtime, and, with --k8s, the Kubernetes binaries the API-server tests use (built from the
+# Go module proxy once, then cached).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,11 @@ command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ "${GROVE_WITH_MOSQUITTO:-0}" = 1 ] && ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
   missing+=(mosquitto)
+fi
+# The web UI tests drive Debian's Chromium (via playwright-core); only the test path needs it,
+# so `npm start` stays light.
+if [ "${1:-}" = "--k8s" ] || [ "${1:-}" = "--ui" ] || [ "${GROVE_WITH_CHROMIUM:-0}" = 1 ]; then
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

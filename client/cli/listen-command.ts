@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { ConnectionRefused } from '../sdk/grove-client.js';
 import { CliError, ExitCode, positiveSeconds, usage } from './cli-error.js';
-import { clientFrom, connectOptions, encodeData } from './connect-options.js';
+import { connectClient, connectOptions, encodeData } from './connect-options.js';
+import { ListenMemory } from './listen-memory.js';
 
 /**
  * `grove listen`: prints each delivered message as one JSON line, acking it after printing;
@@ -28,13 +29,24 @@ export async function listenCommand(
   const timeout = positiveSeconds(values.timeout, 'timeout');
   let received = 0;
   type Outcome =
-    { kind: 'count' | 'stopped' | 'timeout' } | { kind: 'fatal'; error: ConnectionRefused };
+    | { kind: 'count' | 'stopped' | 'timeout' }
+    | { kind: 'fatal'; error: ConnectionRefused }
+    | { kind: 'refused'; error: CliError };
   let finish: ((outcome: Outcome) => void) | undefined;
   const done = new Promise<Outcome>((resolve) => (finish = resolve));
-  const client = clientFrom(values, {
-    ...(values.epoch === undefined ? {} : { epoch: values.epoch }),
-    onMessage: (message) => {
+  // With --state, what was printed and the epoch outlive this process (de-duplication and
+  // resync detection across restarts, not only within one run).
+  const memory =
+    values.state === undefined || values.state === ''
+      ? undefined
+      : await ListenMemory.open(values.state);
+  const epoch = values.epoch ?? memory?.epoch;
+  const { client, session } = await connectClient(values, {
+    ...(epoch === undefined ? {} : { epoch }),
+    onMessage: async (message) => {
       if (count !== undefined && received >= count) throw new Error('enough');
+      const key = ListenMemory.key(message);
+      if (memory?.has(key) === true) return;
       out(
         JSON.stringify({
           id: message.id,
@@ -46,6 +58,8 @@ export async function listenCommand(
       );
       received++;
       if (count !== undefined && received >= count) finish?.({ kind: 'count' });
+      // Best effort: failing to remember must not block the ack of a message already printed.
+      await memory?.remember(key).catch(() => undefined);
     },
   });
   client.on('resync', (event: { reason: string }) => {
@@ -53,6 +67,7 @@ export async function listenCommand(
   });
   client.on('handler-error', () => undefined);
   client.on('fatal', (error: ConnectionRefused) => finish?.({ kind: 'fatal', error }));
+  session?.on('fatal', (error: CliError) => finish?.({ kind: 'refused', error }));
   const timer =
     timeout === undefined
       ? undefined
@@ -64,7 +79,12 @@ export async function listenCommand(
   const outcome = await done;
   if (timer !== undefined) clearTimeout(timer);
   await client.close();
-  if (outcome.kind === 'fatal') throw new CliError('CONNECTION_REFUSED', outcome.error.message);
+  await memory?.saveEpoch(client.epoch).catch(() => undefined);
+  if (outcome.kind === 'refused') throw outcome.error;
+  if (outcome.kind === 'fatal') {
+    if (session !== undefined) throw await session.explain(outcome.error);
+    throw new CliError('CONNECTION_REFUSED', outcome.error.message);
+  }
   if (outcome.kind === 'timeout' && count !== undefined) {
     throw new CliError(
       'TIMEOUT',

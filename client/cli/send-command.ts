@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConnectionRefused, SendRefused } from '../sdk/grove-client.js';
 import { CliError, ExitCode, positiveSeconds, required, usage } from './cli-error.js';
-import { clientFrom, connectOptions, readData } from './connect-options.js';
+import { connectClient, connectOptions, connectPlan, readData } from './connect-options.js';
 
 /** `grove send`: prints `{"id","recipients"}` once the relay acknowledged durably. */
 export async function sendCommand(args: string[], out: (line: string) => void): Promise<void> {
@@ -17,7 +17,8 @@ export async function sendCommand(args: string[], out: (line: string) => void): 
     },
     strict: true,
   });
-  required(values, ['relay', 'token', 'to', 'data']);
+  required(values, ['to', 'data']);
+  connectPlan(values);
   const to = (values.to ?? '').split(',').filter((ref) => ref !== '');
   for (const ref of to) {
     if (!/^(device|identity|workspace):[a-z0-9][a-z0-9._@-]{0,127}$/.test(ref)) {
@@ -30,7 +31,7 @@ export async function sendCommand(args: string[], out: (line: string) => void): 
   const ttl = positiveSeconds(values.ttl, 'ttl');
   const timeout = positiveSeconds(values.timeout, 'timeout') ?? 30;
   const data = await readData(values.data ?? '');
-  const client = clientFrom(values);
+  const { client, session } = await connectClient(values);
   client.on('fatal', () => undefined);
   const timer = setTimeout(() => undefined, timeout * 1000);
   try {
@@ -52,11 +53,15 @@ export async function sendCommand(args: string[], out: (line: string) => void): 
         }, timeout * 1000).unref();
       }),
       client.start().then(() => new Promise<never>(() => undefined)),
+      new Promise<never>((_resolve, reject) => session?.once('fatal', reject)),
     ]);
     out(JSON.stringify({ id: receipt.id, recipients: receipt.recipients }));
   } catch (error) {
     if (error instanceof SendRefused) throw new CliError(error.code, error.message);
-    if (error instanceof ConnectionRefused) throw new CliError('CONNECTION_REFUSED', error.message);
+    if (error instanceof ConnectionRefused) {
+      if (session !== undefined) throw await session.explain(error);
+      throw new CliError('CONNECTION_REFUSED', error.message);
+    }
     throw error;
   } finally {
     clearTimeout(timer);

@@ -1,0 +1,117 @@
+import { EventEmitter } from 'node:events';
+import { CloseCode } from '../../relay/protocol/close-codes.js';
+import type { ConnectionRefused } from '../sdk/grove-client.js';
+import { CliError } from './cli-error.js';
+import {
+  readDeviceState,
+  signChallenge,
+  tokenIsFresh,
+  writeDeviceState,
+  type DeviceState,
+} from './device-state.js';
+import { ManagerClient, ManagerHttpError, ManagerUnreachable } from './manager-client.js';
+
+/** Manager answers that no retry can change: the device must be re-enrolled or fixed. */
+export function isPermanentRefusal(error: unknown): error is ManagerHttpError {
+  if (!(error instanceof ManagerHttpError)) return false;
+  // A replayed nonce only means a retry with a new one; 408/429 and 5xx are passing troubles.
+  if (error.code === 'REPLAYED' || error.status === 408 || error.status === 429) return false;
+  return error.status >= 400 && error.status < 500;
+}
+
+export function cliErrorFromManager(error: unknown): CliError {
+  if (error instanceof CliError) return error;
+  if (error instanceof ManagerHttpError) {
+    if (error.code === 'DEVICE_REVOKED') {
+      return new CliError(
+        'DEVICE_REVOKED',
+        `${error.message} (this device was revoked by an administrator: enroll again with grove enroll)`,
+      );
+    }
+    return new CliError(error.code, error.message);
+  }
+  if (error instanceof ManagerUnreachable)
+    return new CliError('MANAGER_UNREACHABLE', error.message);
+  return new CliError('FAILED', error instanceof Error ? error.message : String(error));
+}
+
+/**
+ * An enrolled device's state directory in use: hands out a relay token, refreshing it through
+ * the Manager (signed challenge) when less than a minute is left, and saves the new one.
+ * Emits `fatal` (CliError) when the Manager refuses the device for good during a reconnect.
+ */
+export class StateSession extends EventEmitter {
+  private forceRefresh = false;
+  private refreshing: Promise<string> | undefined;
+
+  constructor(
+    readonly dir: string,
+    private state: DeviceState,
+    private readonly manager: ManagerClient = new ManagerClient(state.managerUrl),
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    super();
+  }
+
+  static async open(dir: string): Promise<StateSession> {
+    return new StateSession(dir, await readDeviceState(dir));
+  }
+
+  get current(): DeviceState {
+    return this.state;
+  }
+
+  /** The next token() refreshes even if the saved one looks fresh (a relay said it expired). */
+  invalidate(): void {
+    this.forceRefresh = true;
+  }
+
+  async token(): Promise<string> {
+    if (!this.forceRefresh && tokenIsFresh(this.state, this.now())) return this.state.token;
+    // Concurrent callers share one refresh: each refresh spends a nonce and a round trip.
+    this.refreshing ??= this.refresh().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  /** A token provider for GroveClient: permanent refusals end the command through `fatal`. */
+  provider(): () => Promise<string> {
+    return async () => {
+      try {
+        return await this.token();
+      } catch (error) {
+        if (isPermanentRefusal(error) || error instanceof CliError)
+          this.emit('fatal', cliErrorFromManager(error));
+        throw error;
+      }
+    };
+  }
+
+  private async refresh(): Promise<string> {
+    const answer = await this.manager.token(signChallenge(this.state, this.now()));
+    this.state = {
+      ...this.state,
+      token: answer.token,
+      tokenExpiresAt: answer.expiresAt,
+      relays: answer.relays.length > 0 ? answer.relays : this.state.relays,
+    };
+    this.forceRefresh = false;
+    await writeDeviceState(this.dir, this.state);
+    return answer.token;
+  }
+
+  /**
+   * The error to report when a relay refused the connection: a device the relay does not know
+   * (4104) or that was revoked (4105) is asked about at the Manager, which says why.
+   */
+  async explain(refused: ConnectionRefused): Promise<CliError> {
+    if (refused.code === CloseCode.authUnknownDevice || refused.code === CloseCode.revoked) {
+      try {
+        this.invalidate();
+        await this.token();
+      } catch (error) {
+        if (isPermanentRefusal(error)) return cliErrorFromManager(error);
+      }
+    }
+    return new CliError('CONNECTION_REFUSED', refused.message);
+  }
+}

@@ -1,0 +1,233 @@
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { CliError, ExitCode } from '../client/cli/cli-error.js';
+import { KubeClient } from '../operator/kube/kube-client.js';
+import { jsonLogger, type Logger } from '../relay/logger.js';
+import { connectRedis, type RedisTarget } from '../relay/store/redis-connection.js';
+import type { ConfigSource } from './config-source/config-source.js';
+import { KubeConfigSource } from './config-source/kube-config-source.js';
+import { LocalConfigSource } from './config-source/local-config-source.js';
+import { createManagerApp } from './manager-app.js';
+import { ManagerMetrics } from './metrics.js';
+import { RedisManagerStore } from './store/redis-manager-store.js';
+
+export const MANAGER_HELP = `grove manager — the Manager (admin API, enrollment, web UI)
+
+Usage:
+  grove manager [--port 8080] [--host 0.0.0.0] --config FILE [--redis URL]
+  grove manager [--port 8080] [--host 0.0.0.0] [--kubeconfig FILE] [--namespace NS] --redis URL [--redis-cluster]
+
+  --config FILE      local mode: Domains, Policies and RelayPools from the local config file;
+                     Redis defaults to the LocalStack's redis port
+  --kubeconfig FILE  cluster mode (in-cluster when KUBERNETES_SERVICE_HOST is set and no --config)
+  --namespace NS     watch one namespace (default: all)
+  --redis URL        redis://host:port, or with --redis-cluster a comma-separated list of seeds
+  --ui-dir DIR       folder of the web UI (default: the bundled one)
+
+Environment: GROVE_REDIS_PASSWORD (Redis password), GROVE_BOOTSTRAP_TOKEN (a server-admin
+token named "bootstrap", created or kept at start).
+`;
+
+/** A usage error: bin/grove-cli.ts prints it as {"error":{"code":"USAGE"}} and exits 2. */
+export class ManagerUsageError extends CliError {
+  constructor(message: string) {
+    super('USAGE', message, ExitCode.usage);
+    this.name = 'ManagerUsageError';
+  }
+}
+
+export interface ManagerOptions {
+  port: number;
+  host: string;
+  mode:
+    { kind: 'local'; config: string } | { kind: 'kube'; kubeconfig?: string; namespace?: string };
+  redis?: RedisTarget;
+  uiDir?: string;
+}
+
+/** Parses `grove manager` flags (pure: the environment is passed in). */
+export function parseManagerArgs(args: string[], env: NodeJS.ProcessEnv): ManagerOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        port: { type: 'string', default: '8080' },
+        host: { type: 'string', default: '0.0.0.0' },
+        config: { type: 'string' },
+        kubeconfig: { type: 'string' },
+        namespace: { type: 'string' },
+        redis: { type: 'string' },
+        'redis-cluster': { type: 'boolean', default: false },
+        'ui-dir': { type: 'string' },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    throw new ManagerUsageError(error instanceof Error ? error.message : String(error));
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ManagerUsageError(
+      `--port must be a TCP port (0-65535), got ${JSON.stringify(values.port)}`,
+    );
+  }
+  if (values.config !== undefined && values.kubeconfig !== undefined) {
+    throw new ManagerUsageError(
+      'give --config (local mode) or --kubeconfig (cluster mode), not both',
+    );
+  }
+  let mode: ManagerOptions['mode'];
+  if (values.config !== undefined) mode = { kind: 'local', config: values.config };
+  else if (values.kubeconfig !== undefined || (env.KUBERNETES_SERVICE_HOST ?? '') !== '') {
+    mode = {
+      kind: 'kube',
+      ...(values.kubeconfig === undefined ? {} : { kubeconfig: values.kubeconfig }),
+      ...(values.namespace === undefined ? {} : { namespace: values.namespace }),
+    };
+  } else {
+    throw new ManagerUsageError(
+      'give --config FILE (local mode) or --kubeconfig FILE (cluster mode; in a pod the service account is used)',
+    );
+  }
+  if (mode.kind === 'kube' && values.redis === undefined) {
+    throw new ManagerUsageError('--redis URL is required in cluster mode');
+  }
+  const password = env.GROVE_REDIS_PASSWORD;
+  const redis =
+    values.redis === undefined
+      ? undefined
+      : {
+          url: values.redis,
+          cluster: values['redis-cluster'],
+          ...(password === undefined || password === '' ? {} : { password }),
+        };
+  return {
+    port,
+    host: values.host,
+    mode,
+    ...(redis === undefined ? {} : { redis }),
+    ...(values['ui-dir'] === undefined ? {} : { uiDir: values['ui-dir'] }),
+  };
+}
+
+/** The bundled web UI (manager/ui/dist, or manager/ui when it has an index.html), if present. */
+function defaultUiDir(): string | undefined {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (const candidate of [path.join(here, 'ui', 'dist'), path.join(here, 'ui')]) {
+    if (existsSync(path.join(candidate, 'index.html'))) return candidate;
+  }
+  return undefined;
+}
+
+export interface RunningManager {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts the Manager; resolves once it listens. */
+export async function startManager(
+  options: ManagerOptions,
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+): Promise<RunningManager> {
+  let config: ConfigSource;
+  let kube: KubeClient | undefined;
+  let redisTarget = options.redis;
+  if (options.mode.kind === 'local') {
+    const local = new LocalConfigSource(options.mode.config);
+    await local.start();
+    config = local;
+    if (redisTarget === undefined) {
+      const port = local.loaded?.stack.spec.redis.port ?? 6390;
+      const password = env.GROVE_REDIS_PASSWORD;
+      redisTarget = {
+        url: `redis://127.0.0.1:${port}`,
+        cluster: false,
+        ...(password === undefined || password === '' ? {} : { password }),
+      };
+    }
+  } else {
+    kube = await KubeClient.fromKubeConfig({
+      ...(options.mode.kubeconfig === undefined ? {} : { kubeconfigPath: options.mode.kubeconfig }),
+      env,
+      userAgent: 'grove-manager',
+    });
+    config = new KubeConfigSource(kube, {
+      ...(options.mode.namespace === undefined ? {} : { namespace: options.mode.namespace }),
+      log,
+    });
+    await config.start();
+  }
+  if (redisTarget === undefined) throw new ManagerUsageError('--redis URL is required');
+  const redis = connectRedis(redisTarget, 'commands');
+  const store = new RedisManagerStore(redis);
+  const bootstrap = env.GROVE_BOOTSTRAP_TOKEN;
+  if (bootstrap !== undefined && bootstrap !== '') {
+    await store.ensureBootstrapToken(bootstrap, new Date());
+  }
+  const uiDir = options.uiDir ?? defaultUiDir();
+  const app = await createManagerApp({
+    store,
+    config,
+    log,
+    metrics: new ManagerMetrics({ processMetrics: true }),
+    ping: () => redis.ping(),
+    ...(uiDir === undefined ? {} : { uiDir }),
+  });
+  const address = await app.listen({ port: options.port, host: options.host });
+  log.info('manager listening', {
+    address,
+    mode: options.mode.kind,
+    domains: config.listDomains().map((d) => d.domain.metadata.name),
+    ui: uiDir ?? null,
+  });
+  return {
+    url: address,
+    stop: async () => {
+      await app.close();
+      await config.stop();
+      kube?.close();
+      redis.disconnect();
+    },
+  };
+}
+
+/** `grove manager`: runs until SIGTERM/SIGINT, then closes the listener and its connections. */
+export async function runManager(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(MANAGER_HELP);
+    return;
+  }
+  const options = parseManagerArgs(args, env);
+  const log = jsonLogger('manager');
+  const manager = await startManager(options, env, log);
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down', { signal });
+    const hardStop = setTimeout(() => {
+      log.error('shutdown did not finish within 10 s; exiting');
+      process.exit(1);
+    }, 10_000);
+    hardStop.unref();
+    manager
+      .stop()
+      .then(() => {
+        log.info('stopped');
+        process.exit(0);
+      })
+      .catch((error: unknown) => {
+        log.error('shutdown failed', { error: String(error) });
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}

@@ -1,0 +1,266 @@
+import { readFile, realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import { jsonLogger, type Logger } from '../relay/logger.js';
+import { registerAdminRoutes } from './api/admin-routes.js';
+import { registerClientRoutes } from './api/client-routes.js';
+import { accessFor, ManagerContext } from './api/context.js';
+import { openApiDocument } from './api/openapi.js';
+import { RouteTable } from './api/route-table.js';
+import type { ConfigSource } from './config-source/config-source.js';
+import { ManagerError, type ManagerErrorCode } from './errors.js';
+import { ManagerMetrics } from './metrics.js';
+import type { ManagerStore } from './store/manager-store.js';
+
+export const BODY_LIMIT = 1024 * 1024;
+export const API_VERSION = '1.0.0';
+
+export interface ManagerAppDeps {
+  store: ManagerStore;
+  config: ConfigSource;
+  now?: () => Date;
+  log?: Logger;
+  metrics?: ManagerMetrics;
+  /** Folder of the admin web UI's static files, served under / and /ui/. */
+  uiDir?: string;
+  /** Resolves when Redis answers (the readiness probe). */
+  ping?: () => Promise<unknown>;
+}
+
+/** On every answer; the UI's pages load only their own files (no inline script, no other origin). */
+const SECURITY_HEADERS: Record<string, string> = {
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+};
+
+const STATIC_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.map': 'application/json; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.woff2': 'font/woff2',
+};
+
+function errorBody(code: string, message: string, details?: Record<string, unknown>) {
+  return { error: { code, message, ...(details === undefined ? {} : { details }) } };
+}
+
+/** Fastify's own errors (body parsing, limits) as Manager error codes. */
+function fromFastifyError(
+  error: FastifyError,
+): { code: ManagerErrorCode; status: number; message: string } | undefined {
+  const status = error.statusCode ?? 500;
+  if (status === 413) {
+    return {
+      code: 'PAYLOAD_TOO_LARGE',
+      status,
+      message: 'request body too large: at most 1 MiB (member imports: 10 MiB)',
+    };
+  }
+  if (status === 415) {
+    return {
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+      status,
+      message:
+        'unsupported content type: send application/json (member imports also take text/csv)',
+    };
+  }
+  if (status >= 400 && status < 500) {
+    const malformed =
+      error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError;
+    return {
+      code: 'VALIDATION_FAILED',
+      status: 400,
+      message: malformed ? `body is not valid JSON: ${error.message}` : error.message,
+    };
+  }
+  return undefined;
+}
+
+/** ioredis failures while Redis is down or unreachable. */
+function isStorageError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return (
+    error.name === 'MaxRetriesPerRequestError' ||
+    /Connection is closed|ECONNREFUSED|Stream isn't writeable|CLUSTERDOWN|TRYAGAIN/.test(
+      error.message,
+    )
+  );
+}
+
+/**
+ * A file of the UI folder for a request path (/ and /ui/ map to index.html), or undefined.
+ * realpath keeps requests inside the folder whatever links or "..", encoded or not, they use.
+ */
+async function uiFile(uiDir: string, urlPath: string): Promise<string | undefined> {
+  let relative = urlPath.startsWith('/ui/')
+    ? urlPath.slice(4)
+    : urlPath === '/ui'
+      ? ''
+      : urlPath.slice(1);
+  try {
+    relative = decodeURIComponent(relative);
+  } catch {
+    return undefined;
+  }
+  if (relative === '' || relative.endsWith('/')) relative += 'index.html';
+  if (relative.includes('\0')) return undefined;
+  try {
+    const root = await realpath(uiDir);
+    const file = await realpath(path.resolve(root, relative));
+    if (!file.startsWith(root + path.sep)) return undefined;
+    return (await stat(file)).isFile() ? file : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The Manager's HTTP app: admin API, client endpoints, health, metrics, OpenAPI, the web UI. */
+export async function createManagerApp(deps: ManagerAppDeps): Promise<FastifyInstance> {
+  const log = deps.log ?? jsonLogger('manager');
+  const metrics = deps.metrics ?? new ManagerMetrics();
+  const ctx = new ManagerContext(
+    deps.store,
+    deps.config,
+    deps.now ?? (() => new Date()),
+    metrics,
+    log,
+  );
+  const app = Fastify({
+    bodyLimit: BODY_LIMIT,
+    logger: false,
+    // The default parser allows __proto__ keys through as data; refuse them outright.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    // `members:import` written with an encoded colon (as some HTTP clients send it) is the same
+    // route; ids never contain ':', so no parameter changes meaning.
+    rewriteUrl: (request) => {
+      const url = request.url ?? '/';
+      const query = url.indexOf('?');
+      const path = query === -1 ? url : url.slice(0, query);
+      return path.replace(/%3a/gi, ':') + (query === -1 ? '' : url.slice(query));
+    },
+  });
+
+  // JSON and (for imports) CSV only: anything else gets 415 before it reaches a handler.
+  app.removeContentTypeParser(['text/plain', 'application/json']);
+  // An empty JSON body (a client that always sets the content type) means "no body".
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') {
+      done(null, undefined);
+      return;
+    }
+    void parseJson(request, typeof body === 'string' ? body : body.toString('utf8'), done);
+  });
+  app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, body);
+  });
+
+  app.addHook('onRequest', (request, _reply, done) => {
+    (request as FastifyRequest & { startedAt?: bigint }).startedAt = process.hrtime.bigint();
+    done();
+  });
+  app.addHook('onSend', async (request, reply, payload) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
+    if (request.url.startsWith('/v1/')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const started = (request as FastifyRequest & { startedAt?: bigint }).startedAt;
+    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    if (started !== undefined) {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.httpDuration.observe({ method: request.method, route }, seconds);
+    }
+  });
+
+  app.setErrorHandler((error: unknown, request, reply) => {
+    if (error instanceof ManagerError) {
+      return reply.code(error.status).send(errorBody(error.code, error.message, error.details));
+    }
+    const mapped =
+      error instanceof Error && 'statusCode' in error
+        ? fromFastifyError(error as FastifyError)
+        : undefined;
+    if (mapped !== undefined) {
+      return reply.code(mapped.status).send(errorBody(mapped.code, mapped.message));
+    }
+    if (isStorageError(error)) {
+      log.warn('storage unavailable', { path: request.url, error: String(error) });
+      return reply
+        .code(503)
+        .send(errorBody('STORAGE_UNAVAILABLE', 'Redis did not answer; retry shortly'));
+    }
+    log.error('request failed', {
+      method: request.method,
+      path: request.url.split('?')[0],
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    });
+    return reply.code(500).send(errorBody('INTERNAL', 'internal error; the Manager logged it'));
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    if (deps.uiDir !== undefined && (request.method === 'GET' || request.method === 'HEAD')) {
+      const urlPath = request.url.split('?')[0] ?? '/';
+      const file = urlPath.startsWith('/v1/') ? undefined : await uiFile(deps.uiDir, urlPath);
+      if (file !== undefined) {
+        const type = STATIC_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
+        return reply
+          .type(type)
+          .header('cache-control', 'no-cache')
+          .send(await readFile(file));
+      }
+    }
+    return reply
+      .code(404)
+      .send(
+        errorBody('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`),
+      );
+  });
+
+  const routes = new RouteTable(app, (request, method, url) =>
+    ctx.authorize(request, accessFor(method, url, request.params as Record<string, string>)),
+  );
+  registerAdminRoutes(routes, ctx);
+  registerClientRoutes(routes, ctx);
+
+  const document = openApiDocument(routes.specs, API_VERSION);
+  app.get('/v1/openapi.json', () => Promise.resolve(document));
+  app.get('/healthz', () => Promise.resolve({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    if (!deps.config.ready()) {
+      return reply.code(503).send(errorBody('STORAGE_UNAVAILABLE', 'configuration not loaded yet'));
+    }
+    try {
+      await deps.ping?.();
+    } catch {
+      return reply.code(503).send(errorBody('STORAGE_UNAVAILABLE', 'Redis does not answer'));
+    }
+    return { status: 'ready' };
+  });
+  app.get('/metrics', async (_request, reply) => {
+    const text = await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).send(text);
+  });
+  return app;
+}

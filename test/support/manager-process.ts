@@ -1,0 +1,263 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { domainKeyFile } from '../../local/domain-keys.js';
+import { freePort, waitFor } from './ports.js';
+import { pinnedNode, type TestDomain } from './relay-process.js';
+
+const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
+
+export interface ManagerDomainOptions {
+  domain: TestDomain;
+  /** Relay URLs of the domain's (single) pool; a placeholder when it has no relay. */
+  relayUrls?: string[];
+  tokenTTLSeconds?: number;
+  labels?: Record<string, string>;
+}
+
+export interface ManagerPolicyOptions {
+  name: string;
+  priority?: number;
+  /** Selects every domain when omitted. */
+  domainSelector?: { matchLabels: Record<string, string> };
+  relay?: Record<string, number>;
+  identity?: { contactSearch?: boolean; backupIntervalHours?: number };
+  device?: { requirePassword?: boolean; lockoutAttempts?: number };
+}
+
+/**
+ * Writes a local config file for the Manager (Domains, Policies, one RelayPool per domain, a
+ * LocalStack) and the domains' signing keys into its data folder, so relays started with the
+ * same TestDomain keys verify the tokens the Manager issues.
+ */
+export function writeManagerConfig(options: {
+  redisPort: number;
+  domains: ManagerDomainOptions[];
+  policies?: ManagerPolicyOptions[];
+}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'grove-manager-'));
+  const dataDir = join(dir, 'data');
+  const docs: unknown[] = [];
+  for (const d of options.domains) {
+    const name = d.domain.name;
+    docs.push({
+      apiVersion: 'grove.dev/v1alpha1',
+      kind: 'Domain',
+      metadata: { name, labels: d.labels ?? {} },
+      spec: {
+        displayName: `Domain ${name}`,
+        relayPools: [`pool-${name}`],
+        tokenTTLSeconds: d.tokenTTLSeconds ?? 3600,
+      },
+    });
+    docs.push({
+      apiVersion: 'grove.dev/v1alpha1',
+      kind: 'RelayPool',
+      metadata: { name: `pool-${name}` },
+      spec: {
+        publicUrls: d.relayUrls ?? ['ws://127.0.0.1:9'],
+        redis: { external: { url: `redis://127.0.0.1:${options.redisPort}` } },
+      },
+    });
+    const keyFile = domainKeyFile(dataDir, name);
+    mkdirSync(join(keyFile, '..'), { recursive: true });
+    writeFileSync(keyFile, JSON.stringify([d.domain.key]), { mode: 0o600 });
+  }
+  for (const p of options.policies ?? []) {
+    docs.push({
+      apiVersion: 'grove.dev/v1alpha1',
+      kind: 'Policy',
+      metadata: { name: p.name },
+      spec: {
+        priority: p.priority ?? 0,
+        domainSelector: p.domainSelector ?? {},
+        ...(p.relay === undefined ? {} : { relay: p.relay }),
+        ...(p.identity === undefined ? {} : { identity: p.identity }),
+        ...(p.device === undefined ? {} : { device: p.device }),
+      },
+    });
+  }
+  const [first] = options.domains;
+  docs.push({
+    apiVersion: 'grove.dev/v1alpha1',
+    kind: 'LocalStack',
+    metadata: { name: 'test' },
+    spec: {
+      dataDir,
+      relayPool: `pool-${first?.domain.name ?? 'none'}`,
+      redis: { port: options.redisPort },
+      // Not started: the Manager only reads the config.
+      relays: [{ name: 'unused', port: options.redisPort === 1 ? 2 : 1 }],
+    },
+  });
+  const file = join(dir, 'grove.yaml');
+  // JSON is YAML: one document per object.
+  writeFileSync(file, docs.map((doc) => JSON.stringify(doc)).join('\n---\n'));
+  return file;
+}
+
+export interface ApiAnswer<T = unknown> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/** A real `grove manager` process, started from the CLI in local mode. */
+export class ManagerProcess {
+  private constructor(
+    readonly port: number,
+    readonly bootstrapToken: string,
+    private readonly child: ChildProcess,
+    readonly logs: string[],
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Local mode with `configFile`, or cluster mode with `kubeconfig` (then `redisUrl` is required). */
+  static async start(options: {
+    configFile?: string;
+    kubeconfig?: string;
+    namespace?: string;
+    redisUrl?: string;
+    bootstrapToken?: string;
+    port?: number;
+    args?: string[];
+    env?: Record<string, string>;
+  }): Promise<ManagerProcess> {
+    const port = options.port ?? (await freePort());
+    const bootstrapToken = options.bootstrapToken ?? `boot-${randomBytes(16).toString('hex')}`;
+    const args = [
+      join(root, 'bin', 'grove.js'),
+      'manager',
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      ...(options.configFile === undefined ? [] : ['--config', options.configFile]),
+      ...(options.kubeconfig === undefined ? [] : ['--kubeconfig', options.kubeconfig]),
+      ...(options.namespace === undefined ? [] : ['--namespace', options.namespace]),
+      ...(options.redisUrl === undefined ? [] : ['--redis', options.redisUrl]),
+      ...(options.args ?? []),
+    ];
+    const child = spawn(pinnedNode(), args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, GROVE_BOOTSTRAP_TOKEN: bootstrapToken, ...options.env },
+    });
+    const logs: string[] = [];
+    child.stdout.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
+    const manager = new ManagerProcess(port, bootstrapToken, child, logs);
+    try {
+      await waitFor(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`manager exited: ${logs.join('')}`);
+          const response = await fetch(`${manager.url}/readyz`);
+          return response.ok;
+        },
+        `manager on port ${port}`,
+        20_000,
+      );
+    } catch (error) {
+      await manager.kill9();
+      throw error;
+    }
+    return manager;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  async kill9(): Promise<void> {
+    if (!this.running) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** SIGTERM; resolves with the exit code. */
+  async terminate(): Promise<number | null> {
+    if (!this.running) return this.child.exitCode;
+    const exited = new Promise<number | null>((resolve) =>
+      this.child.once('exit', (code) => resolve(code)),
+    );
+    this.child.kill('SIGTERM');
+    return exited;
+  }
+
+  /** One JSON request; the token defaults to the bootstrap (server-admin) token. */
+  async api<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    token: string | null = this.bootstrapToken,
+  ): Promise<ApiAnswer<T>> {
+    const headers: Record<string, string> = {};
+    if (token !== null) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const response = await fetch(`${this.url}${path}`, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: response.status, body: parsed as T, headers: response.headers };
+  }
+}
+
+/** A device's Ed25519 key pair, as `grove enroll` keeps it, with the challenge signing of /v1/token. */
+export class DeviceKey {
+  private constructor(
+    private readonly privateKey: KeyObject,
+    readonly publicKey: string,
+  ) {}
+
+  static generate(): DeviceKey {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const jwk = publicKey.export({ format: 'jwk' });
+    if (jwk.x === undefined) throw new Error('no public key');
+    return new DeviceKey(privateKey, jwk.x);
+  }
+
+  /** A /v1/token body; `timestamp` and `nonce` can be forced to test refusals. */
+  challenge(
+    domain: string,
+    deviceId: string,
+    options: { timestamp?: string; nonce?: string } = {},
+  ): { domain: string; deviceId: string; timestamp: string; nonce: string; signature: string } {
+    const timestamp = options.timestamp ?? new Date().toISOString();
+    const nonce = options.nonce ?? randomBytes(18).toString('base64url');
+    const message = `grove-token-v1\n${domain}\n${deviceId}\n${timestamp}\n${nonce}`;
+    const signature = sign(null, Buffer.from(message, 'utf8'), this.privateKey).toString(
+      'base64url',
+    );
+    return { domain, deviceId, timestamp, nonce, signature };
+  }
+}
+
+/**
+ * Runs every cleanup step, in order, even when an earlier one throws (e.g. beforeAll failed
+ * before a process existed), so no process outlives the test file.
+ */
+export async function stopAll(...steps: (() => Promise<unknown>)[]): Promise<void> {
+  const errors: unknown[] = [];
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      errors.push(error);
+    }
+  }
+  if (errors.length > 0) throw new AggregateError(errors, 'cleanup failed');
+}
