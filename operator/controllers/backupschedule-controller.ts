@@ -1,12 +1,6 @@
 import { backupScheduleSchema, validateBackupSchedule } from '../../crds/backupschedule.js';
 import type { ReconcileContext, ReconcileOutcome } from './context.js';
-import {
-  isPaused,
-  parseResource,
-  rejectSpec,
-  reportPaused,
-  writeStatus,
-} from './reconcile-helpers.js';
+import { loadForReconcile, writeStatus } from './reconcile-helpers.js';
 
 /**
  * BackupSchedule → validated, and checked against its Domain. Running the backups is the
@@ -18,18 +12,17 @@ export async function reconcileBackupSchedule(
   namespace: string | undefined,
   name: string,
 ): Promise<ReconcileOutcome> {
-  const object = ctx.caches.backupSchedules.get(namespace, name);
-  if (object === undefined || object.metadata.deletionTimestamp !== undefined) return undefined;
-  if (isPaused(object)) {
-    await reportPaused(ctx, object);
-    return undefined;
-  }
-  const parsed = parseResource(backupScheduleSchema, object, validateBackupSchedule);
-  if (!parsed.ok) {
-    await rejectSpec(ctx, object, parsed.issues);
-    return undefined;
-  }
-  const domain = parsed.value.spec.domain;
+  const loaded = await loadForReconcile(
+    ctx,
+    ctx.caches.backupSchedules,
+    namespace,
+    name,
+    backupScheduleSchema,
+    validateBackupSchedule,
+  );
+  if (loaded === undefined) return undefined;
+  const { object } = loaded;
+  const domain = loaded.value.spec.domain;
   const exists = ctx.caches.domains.get(namespace, domain) !== undefined;
   await writeStatus(
     ctx,

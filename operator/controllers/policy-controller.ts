@@ -1,13 +1,7 @@
 import { policiesForDomain } from '../../crds/policy-merge.js';
 import { policySchema, validatePolicy } from '../../crds/policy.js';
 import type { ReconcileContext, ReconcileOutcome } from './context.js';
-import {
-  isPaused,
-  parseResource,
-  rejectSpec,
-  reportPaused,
-  writeStatus,
-} from './reconcile-helpers.js';
+import { loadForReconcile, writeStatus } from './reconcile-helpers.js';
 import { parsedDomains } from './relaypool-controller.js';
 
 /** Policy → validated; status lists the Domains it applies to (by either selector). */
@@ -16,18 +10,16 @@ export async function reconcilePolicy(
   namespace: string | undefined,
   name: string,
 ): Promise<ReconcileOutcome> {
-  const object = ctx.caches.policies.get(namespace, name);
-  if (object === undefined || object.metadata.deletionTimestamp !== undefined) return undefined;
-  if (isPaused(object)) {
-    await reportPaused(ctx, object);
-    return undefined;
-  }
-  const parsed = parseResource(policySchema, object, validatePolicy);
-  if (!parsed.ok) {
-    await rejectSpec(ctx, object, parsed.issues);
-    return undefined;
-  }
-  const policy = parsed.value;
+  const loaded = await loadForReconcile(
+    ctx,
+    ctx.caches.policies,
+    namespace,
+    name,
+    policySchema,
+    validatePolicy,
+  );
+  if (loaded === undefined) return undefined;
+  const { object, value: policy } = loaded;
   const appliesTo = parsedDomains(ctx, namespace)
     .filter((domain) =>
       policiesForDomain(domain, [policy]).some((p) => p.metadata.name === policy.metadata.name),

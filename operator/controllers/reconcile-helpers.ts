@@ -5,7 +5,7 @@ import { formatIssues } from '../../crds/issues.js';
 import { changedConditions, setConditions, type ConditionUpdate } from '../builders/conditions.js';
 import { annotationKeys, FIELD_MANAGER } from '../builders/labels.js';
 import type { KubeObject } from '../kube/kube-object.js';
-import type { ReconcileContext } from './context.js';
+import type { ObjectCache, ReconcileContext } from './context.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; issues: string[] };
 
@@ -149,4 +149,31 @@ export function errorCode(error: unknown): number | undefined {
 
 export function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The steps every reconcile starts with: read the object from the cache; skip it when it is
+ * gone or being deleted (garbage collection handles children); report Paused; parse and
+ * validate, rejecting an invalid spec. Returns what to work on, or undefined when done.
+ */
+export async function loadForReconcile<T>(
+  ctx: ReconcileContext,
+  cache: ObjectCache,
+  namespace: string | undefined,
+  name: string,
+  schema: z.ZodType<T>,
+  validate: (value: T) => string[],
+): Promise<{ object: KubeObject; value: T } | undefined> {
+  const object = cache.get(namespace, name);
+  if (object === undefined || object.metadata.deletionTimestamp !== undefined) return undefined;
+  if (isPaused(object)) {
+    await reportPaused(ctx, object);
+    return undefined;
+  }
+  const parsed = parseResource(schema, object, validate);
+  if (!parsed.ok) {
+    await rejectSpec(ctx, object, parsed.issues);
+    return undefined;
+  }
+  return { object, value: parsed.value };
 }

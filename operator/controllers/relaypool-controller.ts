@@ -18,15 +18,7 @@ import type { KubeObject } from '../kube/kube-object.js';
 import { resourceTypes } from '../kube/resource-types.js';
 import { applyChildren, pruneChildren } from './child-objects.js';
 import type { ReconcileContext, ReconcileOutcome } from './context.js';
-import {
-  describeError,
-  errorCode,
-  isPaused,
-  parseResource,
-  rejectSpec,
-  reportPaused,
-  writeStatus,
-} from './reconcile-helpers.js';
+import { describeError, errorCode, loadForReconcile, writeStatus } from './reconcile-helpers.js';
 
 /** Domains and Policies as stored; ones that do not parse are skipped (their own status says why). */
 export function parsedDomains(ctx: ReconcileContext, namespace: string | undefined): Domain[] {
@@ -153,19 +145,16 @@ export async function reconcileRelayPool(
   namespace: string | undefined,
   name: string,
 ): Promise<ReconcileOutcome> {
-  const object = ctx.caches.relayPools.get(namespace, name);
-  // Deleted: garbage collection removes the children through their owner references.
-  if (object === undefined || object.metadata.deletionTimestamp !== undefined) return undefined;
-  if (isPaused(object)) {
-    await reportPaused(ctx, object);
-    return undefined;
-  }
-  const parsed = parseResource(relayPoolSchema, object, validateRelayPool);
-  if (!parsed.ok) {
-    await rejectSpec(ctx, object, parsed.issues);
-    return undefined;
-  }
-  const pool = parsed.value;
+  const loaded = await loadForReconcile(
+    ctx,
+    ctx.caches.relayPools,
+    namespace,
+    name,
+    relayPoolSchema,
+    validateRelayPool,
+  );
+  if (loaded === undefined) return undefined;
+  const { object, value: pool } = loaded;
   const redisPasswordSecret =
     'builtin' in pool.spec.redis ? await ensureRedisAuth(ctx, pool, object) : undefined;
   const desired = buildRelayPoolChildren({
