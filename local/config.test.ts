@@ -99,6 +99,7 @@ describe('local config parsing', () => {
       relayPool: 'local',
       dataDir: '/etc/grove/.grove/data',
       redis: { port: 6390, appendfsync: 'always' },
+      manager: { port: 8080 },
       relays: [
         { name: 'relay-0', port: 8443 },
         { name: 'relay-1', port: 8444 },

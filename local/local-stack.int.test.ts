@@ -1,0 +1,155 @@
+// The README's promise, end to end: `grove local` (what `npm start` runs) starts Redis, two
+// relays and the Manager from one config file; two devices enroll with activation codes from
+// `grove admin` and exchange a message; Ctrl-C stops everything cleanly.
+
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, waitFor } from '../test/support/ports.js';
+import { pinnedNode } from '../test/support/relay-process.js';
+
+const root = join(fileURLToPath(import.meta.url), '..', '..');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function grove(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(pinnedNode(), [join(root, 'bin', 'grove.js'), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`grove ${args.join(' ')} did not exit in time: ${stderr}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('local stack', () => {
+  let dir: string;
+  let stack: ChildProcess | undefined;
+  let output = '';
+  let managerUrl = '';
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'grove-local-'));
+    const [redisPort, relay0, relay1, managerPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
+    managerUrl = `http://127.0.0.1:${managerPort}`;
+    const config = readFileSync(join(root, 'config', 'local.yaml'), 'utf8')
+      .replaceAll('6390', String(redisPort))
+      .replaceAll('8443', String(relay0))
+      .replaceAll('8444', String(relay1))
+      .replace('dataDir: ../.grove/data', `dataDir: ${join(dir, 'data')}`)
+      .concat(`  manager:\n    port: ${managerPort}\n`);
+    writeFileSync(join(dir, 'local.yaml'), config);
+    stack = spawn(
+      pinnedNode(),
+      [join(root, 'bin', 'grove.js'), 'local', '--config', join(dir, 'local.yaml')],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    stack.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    stack.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    await waitFor(
+      () => output.includes('Press Ctrl-C to stop.'),
+      'the local stack',
+      60_000,
+      100,
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${output}`);
+    });
+  }, 90_000);
+
+  afterAll(() => {
+    if (stack?.exitCode === null) stack.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('prints the Manager URL and a bootstrap token it keeps in a 0600 file', () => {
+    const tokenFile = join(dir, 'data', 'manager', 'bootstrap-token');
+    const token = readFileSync(tokenFile, 'utf8').trim();
+    expect(output).toContain(`Manager: ${managerUrl}/`);
+    expect(output).toContain(token);
+    expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+  });
+
+  it('takes two devices from activation codes to a delivered message, as the README shows', async () => {
+    const token = readFileSync(join(dir, 'data', 'manager', 'bootstrap-token'), 'utf8').trim();
+    const env = { GROVE_MANAGER_URL: managerUrl, GROVE_ADMIN_TOKEN: token };
+    const enroll = async (member: string) => {
+      const code = await grove(
+        ['admin', 'codes', 'issue', '--domain', 'example', '--member', member, '--raw'],
+        env,
+      );
+      expect([code.code, code.stderr]).toEqual([0, '']);
+      const enrolled = await grove(
+        [
+          'enroll',
+          '--manager',
+          managerUrl,
+          '--state',
+          join(dir, member),
+          '--code',
+          code.stdout.trim(),
+        ],
+        env,
+      );
+      expect([enrolled.code, enrolled.stderr]).toEqual([0, '']);
+      return JSON.parse(enrolled.stdout) as { identityId: string; relays: string[] };
+    };
+    const alice = await enroll('alice');
+    const bob = await enroll('bob');
+    expect([alice.identityId, bob.identityId]).toEqual(['alice', 'bob']);
+    expect(alice.relays).toHaveLength(2);
+    const sent = await grove([
+      'send',
+      '--state',
+      join(dir, 'alice'),
+      '--to',
+      'identity:bob',
+      '--data',
+      'hello',
+    ]);
+    expect([sent.code, sent.stderr]).toEqual([0, '']);
+    const heard = await grove([
+      'listen',
+      '--state',
+      join(dir, 'bob'),
+      '--count',
+      '1',
+      '--timeout',
+      '20',
+    ]);
+    expect(heard.code).toBe(0);
+    expect(JSON.parse(heard.stdout)).toMatchObject({ data: 'hello', from: { identity: 'alice' } });
+  }, 120_000);
+
+  it('stops the Manager, the relays and Redis on Ctrl-C', async () => {
+    const exited = new Promise<number | null>((resolve) =>
+      stack?.once('exit', (code) => resolve(code)),
+    );
+    stack?.kill('SIGINT');
+    expect(await exited).toBe(0);
+  }, 60_000);
+});
