@@ -17,8 +17,8 @@ export function managerKeys(domain: string) {
     devices: `${tag}:m:devices`,
     /** HASH member id → JSON array of its device ids (revoked ones included). */
     memberDevices: `${tag}:m:member-devices`,
-    /** HASH device id → ISO time of its last token refresh. */
-    lastSeen: `${tag}:m:last-seen`,
+    /** HASH device id → ISO time last seen (token refresh, or a relay's connect/disconnect). */
+    lastSeen: directoryKeys(domain).lastSeen,
     /** HASH code id → stored activation code JSON (with the code's SHA-256, never the code). */
     codes: `${tag}:m:codes`,
     /** HASH workspace id → JSON {id, name, createdAt, updatedAt}; members live in the directory. */

@@ -36,6 +36,11 @@ export function directoryKeys(domain: string) {
     channel: `${tag}:changed`,
     /** HASH of usage counters written by relays (field `messagesRelayed`: accepted sends). */
     usage: `${tag}:usage`,
+    /**
+     * HASH device → ISO time it was last seen: relays write it when a device connects or goes
+     * offline, the Manager when it refreshes a token; the Manager shows it per device.
+     */
+    lastSeen: `${tag}:m:last-seen`,
   };
 }
 

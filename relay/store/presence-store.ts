@@ -1,4 +1,4 @@
-import { identityKeys, podKeys } from './keys.js';
+import { directoryKeys, identityKeys, podKeys } from './keys.js';
 import type { RedisClient } from './redis-connection.js';
 
 export type PresenceStatus = 'active' | 'idle';
@@ -56,6 +56,7 @@ export class PresenceStore {
     };
     await Promise.all([
       this.redis.sadd(podKeys.conns(pod), encodeHandle(handle)),
+      this.touchLastSeen(handle),
       this.redis.grovePresenceOnline(
         keys.presence,
         handle.device,
@@ -81,7 +82,17 @@ export class PresenceStore {
       keys.channel,
       JSON.stringify(event),
     );
+    await this.touchLastSeen(handle);
     if (pod !== undefined) await this.redis.srem(podKeys.conns(pod), encodeHandle(handle));
+  }
+
+  /** "Last seen" in the Manager: when the device connected or went offline. */
+  private async touchLastSeen(handle: PresenceHandle): Promise<void> {
+    await this.redis.hset(
+      directoryKeys(handle.domain).lastSeen,
+      handle.device,
+      new Date(this.clock()).toISOString(),
+    );
   }
 
   async snapshot(domain: string, identity: string): Promise<PresenceEvent[]> {

@@ -4,6 +4,7 @@ import { GroveClient, type PresenceChange } from '../../client/sdk/grove-client.
 import { podKeys } from '../store/keys.js';
 import { sleep, waitFor } from '../../test/support/ports.js';
 import { RedisServer } from '../../test/support/redis-server.js';
+import { directoryKeys } from '../store/keys.js';
 import {
   makeDomain,
   RelayProcess,
@@ -87,9 +88,16 @@ describe('presence across relay pods', () => {
     await sleep(200);
     expect(events).toHaveLength(2);
 
+    const inspect = new Redis(redis.url);
+    const onlineSeen = await inspect.hget(directoryKeys(DOMAIN).lastSeen, 'b1');
+    expect(onlineSeen).not.toBeNull();
     await bob.close();
     await waitFor(() => events.length >= 3, 'offline event');
     expect(events[2]).toEqual({ identity: 'bob', device: 'b1', state: 'offline' });
+    // The Manager's "last seen" moves when the device goes offline.
+    const offlineSeen = await inspect.hget(directoryKeys(DOMAIN).lastSeen, 'b1');
+    inspect.disconnect();
+    expect(Date.parse(offlineSeen ?? '')).toBeGreaterThanOrEqual(Date.parse(onlineSeen ?? ''));
     await sleep(200);
     expect(events).toHaveLength(3);
     await watching.close();
