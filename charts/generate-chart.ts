@@ -15,10 +15,17 @@
 // Draft-07 because every Helm 3 validates it: up to 3.17 with gojsonschema (draft-04 to 07),
 // from 3.18 with santhosh-tekuri/jsonschema (which also knows 2020-12).
 
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import * as prettier from 'prettier';
+export type { GeneratedFile } from '../scripts/generated-files.js';
+import {
+  runGeneratorAsMain,
+  staleGeneratedFiles,
+  type GeneratedFile,
+  type StaleFile,
+} from '../scripts/generated-files.js';
 import { Document, isScalar, visit } from 'yaml';
 import { z } from 'zod';
 import { kindNames, renderCrd } from '../crds/generate-crds.js';
@@ -211,11 +218,6 @@ export function chartCrdFile(kind: (typeof GROVE_KINDS)[number]): string {
   return join(chartCrdDir, `${API_GROUP}_${kindNames[kind].plural}.yaml`);
 }
 
-export interface GeneratedFile {
-  file: string;
-  content: string;
-}
-
 /** Every generated file with the content it must have now. */
 export async function generatedFiles(): Promise<GeneratedFile[]> {
   const files: GeneratedFile[] = [];
@@ -237,61 +239,19 @@ export async function generatedFiles(): Promise<GeneratedFile[]> {
   return files;
 }
 
-export interface StaleFile {
-  file: string;
-  problem: 'missing' | 'out of date' | 'not generated';
-}
-
 /** Files that differ from what the schemas generate now, and strays in the chart's crds/. */
 export async function staleChartFiles(): Promise<StaleFile[]> {
-  const stale: StaleFile[] = [];
-  const files = await generatedFiles();
-  for (const { file, content } of files) {
-    const current = await readFile(file, 'utf8').catch(() => undefined);
-    if (current === undefined) stale.push({ file, problem: 'missing' });
-    else if (current !== content) stale.push({ file, problem: 'out of date' });
-  }
-  const expected = new Set(files.map(({ file }) => file));
-  for (const entry of await readdir(chartCrdDir).catch(() => [])) {
-    const file = join(chartCrdDir, entry);
-    if (!expected.has(file)) stale.push({ file, problem: 'not generated' });
-  }
-  return stale;
+  return staleGeneratedFiles(await generatedFiles(), chartCrdDir);
 }
 
-const advice: Record<StaleFile['problem'], string> = {
-  missing: 'run `npm run generate:crds` and commit the result',
-  'out of date':
-    'it does not match the zod schemas (crds/, charts/values-schema.ts); run `npm run generate:crds` and commit the result',
-  'not generated': 'no CRD generates it; delete it (Helm would install it)',
-};
-
-async function main(args: readonly string[]): Promise<number> {
-  if (args.includes('--check')) {
-    const stale = await staleChartFiles();
-    for (const { file, problem } of stale) {
-      console.error(`${relative(repoRoot, file)} is ${problem}: ${advice[problem]}`);
-    }
-    if (stale.length === 0) console.log('charts/grove and docs/helm.md are up to date');
-    return stale.length === 0 ? 0 : 1;
-  }
-  await mkdir(chartCrdDir, { recursive: true });
-  for (const { file, content } of await generatedFiles()) {
-    const current = await readFile(file, 'utf8').catch(() => undefined);
-    if (current !== content) await writeFile(file, content);
-    console.log(`${current === content ? 'unchanged' : 'wrote'} ${relative(repoRoot, file)}`);
-  }
-  return 0;
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
-}
+runGeneratorAsMain(import.meta.url, {
+  files: generatedFiles,
+  ownedDir: chartCrdDir,
+  advice: {
+    missing: 'run `npm run generate:crds` and commit the result',
+    'out of date':
+      'it does not match the zod schemas (crds/, charts/values-schema.ts); run `npm run generate:crds` and commit the result',
+    'not generated': 'no CRD generates it; delete it (Helm would install it)',
+  },
+  upToDate: 'charts/grove and docs/helm.md are up to date',
+});

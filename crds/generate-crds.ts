@@ -9,10 +9,15 @@
 // properties, no anyOf/oneOf carrying structure. Anything the rewrite does not understand
 // throws, so a new zod construct cannot slip into a CRD the API server would refuse.
 
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as prettier from 'prettier';
+import {
+  runGeneratorAsMain,
+  staleGeneratedFiles,
+  type GeneratedFile,
+  type StaleFile,
+} from '../scripts/generated-files.js';
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import type { CelRule } from './crd-meta.js';
@@ -661,7 +666,6 @@ export function buildCrd(kind: GroveKind): CustomResourceDefinition {
 }
 
 export const generatedDir = fileURLToPath(new URL('./generated/', import.meta.url));
-const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 
 export function crdFile(kind: GroveKind): string {
   return join(generatedDir, `${API_GROUP}_${kindNames[kind].plural}.yaml`);
@@ -678,65 +682,26 @@ export async function renderCrd(kind: GroveKind): Promise<string> {
   return prettier.format(`${header}\n${yaml}`, { ...options, filepath: file });
 }
 
-export interface StaleFile {
-  file: string;
-  problem: 'missing' | 'out of date' | 'not generated';
+/** The CRD files as the schemas generate them now. */
+export async function generatedCrdFiles(): Promise<GeneratedFile[]> {
+  return Promise.all(
+    GROVE_KINDS.map(async (kind) => ({ file: crdFile(kind), content: await renderCrd(kind) })),
+  );
 }
 
 /** Committed files that differ from what the schemas generate now. */
 export async function staleFiles(): Promise<StaleFile[]> {
-  const stale: StaleFile[] = [];
-  const expected = new Set<string>();
-  for (const kind of GROVE_KINDS) {
-    const file = crdFile(kind);
-    expected.add(file);
-    const current = await readFile(file, 'utf8').catch(() => undefined);
-    if (current === undefined) stale.push({ file, problem: 'missing' });
-    else if (current !== (await renderCrd(kind))) stale.push({ file, problem: 'out of date' });
-  }
-  const present = await readdir(generatedDir).catch(() => []);
-  for (const entry of present) {
-    const file = join(generatedDir, entry);
-    if (!expected.has(file)) stale.push({ file, problem: 'not generated' });
-  }
-  return stale;
+  return staleGeneratedFiles(await generatedCrdFiles(), generatedDir);
 }
 
-const advice: Record<StaleFile['problem'], string> = {
-  missing: 'run `npm run generate:crds` and commit the result',
-  'out of date':
-    'it does not match the zod schemas in crds/; run `npm run generate:crds` and commit the result',
-  'not generated': 'no kind generates it; delete it (or rename it after its kind)',
-};
-
-async function main(args: readonly string[]): Promise<number> {
-  if (args.includes('--check')) {
-    const stale = await staleFiles();
-    for (const { file, problem } of stale) {
-      console.error(`${relative(repoRoot, file)} is ${problem}: ${advice[problem]}`);
-    }
-    if (stale.length === 0) console.log('crds/generated is up to date');
-    return stale.length === 0 ? 0 : 1;
-  }
-  await mkdir(generatedDir, { recursive: true });
-  for (const kind of GROVE_KINDS) {
-    const file = crdFile(kind);
-    const text = await renderCrd(kind);
-    const current = await readFile(file, 'utf8').catch(() => undefined);
-    if (current !== text) await writeFile(file, text);
-    console.log(`${current === text ? 'unchanged' : 'wrote'} ${relative(repoRoot, file)}`);
-  }
-  return 0;
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
-}
+runGeneratorAsMain(import.meta.url, {
+  files: generatedCrdFiles,
+  ownedDir: generatedDir,
+  advice: {
+    missing: 'run `npm run generate:crds` and commit the result',
+    'out of date':
+      'it does not match the zod schemas in crds/; run `npm run generate:crds` and commit the result',
+    'not generated': 'no kind generates it; delete it (or rename it after its kind)',
+  },
+  upToDate: 'crds/generated is up to date',
+});
