@@ -322,6 +322,28 @@ describe('operator › RelayPool', () => {
     });
   });
 
+  it('rolls Redis and the relays together when the Redis password Secret is replaced', async () => {
+    const authHash = async (type: ResourceType, name: string) =>
+      (field(await get(type, name), 'spec.template.metadata.annotations') as Json | undefined)?.[
+        'grove.dev/redis-auth-hash'
+      ];
+    const secret = await get(t.secrets, 'main-redis-auth');
+    const data = field(secret, 'data') as Json;
+    expect(Buffer.from(String(data['redis.conf']), 'base64').toString()).toMatch(/^requirepass "/);
+    const before = await authHash(t.deployments, 'main-relay');
+    expect(before).toBeDefined();
+    expect(await authHash(t.statefulSets, 'main-redis')).toBe(before);
+    await client.delete(t.secrets, ns, 'main-redis-auth');
+    const after = await until('new password hash on the relays', async () => {
+      const hash = await authHash(t.deployments, 'main-relay');
+      return hash !== before && hash;
+    });
+    await until(
+      'same hash on Redis',
+      async () => (await authHash(t.statefulSets, 'main-redis')) === after,
+    );
+  });
+
   it('stops reconciling a paused object and resumes when the annotation goes', async () => {
     await client.patch(
       t.relayPools,

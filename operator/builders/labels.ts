@@ -17,6 +17,8 @@ export const annotationKeys = {
   paused: 'grove.dev/paused',
   /** Hash of a relay pod's configuration, on its pod template: a change rolls the pods. */
   configHash: 'grove.dev/config-hash',
+  /** Hash of the built-in Redis password, on the Redis and relay pod templates. */
+  redisAuthHash: 'grove.dev/redis-auth-hash',
   /** On a Domain: a new value rotates its signing key. */
   rotateSigningKey: 'grove.dev/rotate-signing-key',
 } as const;

@@ -1,9 +1,12 @@
+import { createHash } from 'node:crypto';
 import { domainSchema, type Domain } from '../../crds/domain.js';
 import { effectiveRelayLimits, policiesForDomain } from '../../crds/policy-merge.js';
 import { policySchema, type Policy } from '../../crds/policy.js';
 import { relayPoolSchema, validateRelayPool, type RelayPool } from '../../crds/relaypool.js';
 import { FIELD_MANAGER, labelKeys, managedBySelector } from '../builders/labels.js';
 import {
+  REDIS_CONF_KEY,
+  REDIS_PASSWORD_KEY,
   REPLICAS_HANDOVER_FIELD_MANAGER,
   buildRedisAuthSecret,
   buildRelayReplicasHandover,
@@ -77,29 +80,48 @@ function workloadStatus(object: KubeObject | undefined): WorkloadStatus | undefi
   };
 }
 
-/** Reads the built-in Redis password Secret, creating it with a random password once. */
+/**
+ * Reads the built-in Redis password Secret, creating it with a random password once (and adding
+ * the redis.conf fragment to a Secret made before it existed). Returns its name and a hash of
+ * the password for the pod templates.
+ */
 async function ensureRedisAuth(
   ctx: ReconcileContext,
   pool: RelayPool,
   owner: KubeObject,
-): Promise<string> {
+): Promise<{ name: string; hash: string }> {
   const name = relayPoolNames(pool.metadata.name).redisAuth;
   const existing = await ctx.api.get(resourceTypes.secrets, pool.metadata.namespace, name);
-  if (existing !== undefined) return name;
-  const secret = buildRedisAuthSecret(pool, ctx.randomPassword());
-  try {
-    await ctx.api.create(resourceTypes.secrets, secret);
-    ctx.events.record(
-      owner,
-      'Normal',
-      'Created',
-      `created Secret ${name} with a generated Redis password`,
-    );
-  } catch (error) {
-    // Another reconcile (a previous leader) made it first: keep that password.
-    if (errorCode(error) !== 409) throw error;
+  const data = existing?.data as Record<string, string> | undefined;
+  const stored = data?.[REDIS_PASSWORD_KEY];
+  const hashOf = (password: string) =>
+    createHash('sha256').update(password).digest('hex').slice(0, 16);
+  if (existing !== undefined && stored !== undefined) {
+    const password = Buffer.from(stored, 'base64').toString('utf8');
+    if (data?.[REDIS_CONF_KEY] === undefined) {
+      const secret = buildRedisAuthSecret(pool, password);
+      secret.metadata.resourceVersion = existing.metadata.resourceVersion;
+      await ctx.api.replace(resourceTypes.secrets, secret);
+    }
+    return { name, hash: hashOf(password) };
   }
-  return name;
+  // Missing, or emptied by hand: a new password (Redis and relays roll to it together).
+  const password = ctx.randomPassword();
+  const secret = buildRedisAuthSecret(pool, password);
+  if (existing === undefined) {
+    // A 409 (a previous leader made it first) throws: the retry reads that password.
+    await ctx.api.create(resourceTypes.secrets, secret);
+  } else {
+    secret.metadata.resourceVersion = existing.metadata.resourceVersion;
+    await ctx.api.replace(resourceTypes.secrets, secret);
+  }
+  ctx.events.record(
+    owner,
+    'Normal',
+    'Created',
+    `created Secret ${name} with a generated Redis password`,
+  );
+  return { name, hash: hashOf(password) };
 }
 
 /** Whether `manager` owns the field at `path` of `object`, per its managedFields. */
@@ -155,14 +177,17 @@ export async function reconcileRelayPool(
   );
   if (loaded === undefined) return undefined;
   const { object, value: pool } = loaded;
-  const redisPasswordSecret =
+  const redisAuth =
     'builtin' in pool.spec.redis ? await ensureRedisAuth(ctx, pool, object) : undefined;
+  const redisPasswordSecret = redisAuth?.name;
   const desired = buildRelayPoolChildren({
     pool,
     domains: servedDomains(ctx, pool),
     image: ctx.settings.image,
     redisImage: ctx.settings.redisImage,
-    ...(redisPasswordSecret === undefined ? {} : { redisPasswordSecret }),
+    ...(redisAuth === undefined
+      ? {}
+      : { redisPasswordSecret: redisAuth.name, redisAuthHash: redisAuth.hash }),
   });
   let applied: Map<string, KubeObject>;
   try {

@@ -33,7 +33,9 @@ export {
 } from './names.js';
 export { REDIS_DATA_DIR, buildRedisService, buildRedisStatefulSet } from './redis.js';
 export {
+  REDIS_CONF_KEY,
   REDIS_PASSWORD_KEY,
+  redisAuthConf,
   buildRedisAuthSecret,
   builtinRedisPasswordSecret,
   redisPasswordSource,

@@ -30,4 +30,9 @@ export interface RelayPoolBuildInput {
    * `relayPoolNames(pool).redisAuth`, the Secret buildRedisAuthSecret makes.
    */
   redisPasswordSecret?: string;
+  /**
+   * A hash of the built-in Redis password (never the password): on both pod templates, so that
+   * Redis and the relays restart together when the password Secret is replaced.
+   */
+  redisAuthHash?: string;
 }

@@ -7,6 +7,16 @@ import { poolIdentity, relayPoolNames } from './names.js';
 
 /** Key of the built-in Redis password in its Secret. */
 export const REDIS_PASSWORD_KEY = 'password';
+/**
+ * Key of a redis.conf fragment (`requirepass …`) in the same Secret: Redis reads its password
+ * from this mounted file, so the password never appears in redis-server's command line.
+ */
+export const REDIS_CONF_KEY = 'redis.conf';
+
+/** The redis.conf line that sets `password`; quoted, so any character is safe. */
+export function redisAuthConf(password: string): string {
+  return `requirepass "${password.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"\n`;
+}
 
 /** Name of the Secret holding the built-in Redis password. */
 export function builtinRedisPasswordSecret(input: RelayPoolBuildInput): string {
@@ -40,6 +50,9 @@ export function buildRedisAuthSecret(pool: RelayPool, password: string): KubeObj
     kind: 'Secret',
     metadata: childMetadata(pool, relayPoolNames(name).redisAuth, 'redis'),
     type: 'Opaque',
-    data: { [REDIS_PASSWORD_KEY]: Buffer.from(password, 'utf8').toString('base64') },
+    data: {
+      [REDIS_PASSWORD_KEY]: Buffer.from(password, 'utf8').toString('base64'),
+      [REDIS_CONF_KEY]: Buffer.from(redisAuthConf(password), 'utf8').toString('base64'),
+    },
   } satisfies Plain<V1Secret> & KubeObject;
 }

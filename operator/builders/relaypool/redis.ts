@@ -13,10 +13,13 @@ import {
 } from './metadata.js';
 import { poolIdentity, relayPoolNames } from './names.js';
 import { REDIS_PORT } from './relay-config.js';
-import { REDIS_PASSWORD_KEY, builtinRedisPasswordSecret } from './redis-auth.js';
+import { annotationKeys } from '../labels.js';
+import { REDIS_CONF_KEY, builtinRedisPasswordSecret } from './redis-auth.js';
 
 /** Where the Redis volume is mounted; AOF files live there. */
 export const REDIS_DATA_DIR = '/data';
+/** Where the password's redis.conf fragment is mounted from the auth Secret. */
+export const REDIS_AUTH_DIR = '/etc/redis-auth';
 
 /** The headless Service that gives the Redis pod its DNS name; undefined for external Redis. */
 export function buildRedisService(pool: RelayPool): KubeObject | undefined {
@@ -59,7 +62,12 @@ export function buildRedisStatefulSet(input: RelayPoolBuildInput): KubeObject | 
       // data-<pool>-redis-0 is a deliberate step left to a human.
       persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
       template: {
-        metadata: { labels: commonLabels(name, 'redis') },
+        metadata: {
+          labels: commonLabels(name, 'redis'),
+          ...(input.redisAuthHash === undefined
+            ? {}
+            : { annotations: { [annotationKeys.redisAuthHash]: input.redisAuthHash } }),
+        },
         spec: {
           automountServiceAccountToken: false,
           enableServiceLinks: false,
@@ -70,7 +78,9 @@ export function buildRedisStatefulSet(input: RelayPoolBuildInput): KubeObject | 
               name: 'redis',
               image: input.redisImage,
               command: ['redis-server'],
+              // The config file first (redis-server's rule), then the options.
               args: [
+                `${REDIS_AUTH_DIR}/${REDIS_CONF_KEY}`,
                 '--port',
                 String(REDIS_PORT),
                 '--dir',
@@ -85,23 +95,8 @@ export function buildRedisStatefulSet(input: RelayPoolBuildInput): KubeObject | 
                 // AOF only: no RDB snapshots besides it.
                 '--save',
                 '',
-                // Kubernetes expands $(REDIS_PASSWORD) from the env below, so the password is
-                // never in the pod spec.
-                '--requirepass',
-                '$(REDIS_PASSWORD)',
               ],
               ports: [{ name: 'redis', containerPort: REDIS_PORT, protocol: 'TCP' }],
-              env: [
-                {
-                  name: 'REDIS_PASSWORD',
-                  valueFrom: {
-                    secretKeyRef: {
-                      name: builtinRedisPasswordSecret(input),
-                      key: REDIS_PASSWORD_KEY,
-                    },
-                  },
-                },
-              ],
               // TCP, not `redis-cli ping`: Redis listens while it replays a large AOF and
               // answers LOADING meanwhile, which a ping-based liveness probe would take for a
               // hang and restart it, forever. Relays' clients (ioredis' ready check) wait out
@@ -114,7 +109,20 @@ export function buildRedisStatefulSet(input: RelayPoolBuildInput): KubeObject | 
               },
               ...resourcesField(builtin.resources),
               securityContext: containerSecurityContext(),
-              volumeMounts: [{ name: 'data', mountPath: REDIS_DATA_DIR }],
+              volumeMounts: [
+                { name: 'data', mountPath: REDIS_DATA_DIR },
+                { name: 'auth', mountPath: REDIS_AUTH_DIR, readOnly: true },
+              ],
+            },
+          ],
+          volumes: [
+            {
+              name: 'auth',
+              secret: {
+                secretName: builtinRedisPasswordSecret(input),
+                items: [{ key: REDIS_CONF_KEY, path: REDIS_CONF_KEY }],
+                defaultMode: 0o400,
+              },
             },
           ],
         },

@@ -139,7 +139,12 @@ export function buildRelayDeployment(input: RelayPoolBuildInput): KubeObject {
         metadata: {
           labels: commonLabels(name, 'relay'),
           // The ConfigMap is read at start only: a new hash rolls the pods onto the new config.
-          annotations: { [annotationKeys.configHash]: configHash(buildRelayConfig(input)) },
+          annotations: {
+            [annotationKeys.configHash]: configHash(buildRelayConfig(input)),
+            ...(input.redisAuthHash === undefined
+              ? {}
+              : { [annotationKeys.redisAuthHash]: input.redisAuthHash }),
+          },
         },
         spec: relayPodSpec(input),
       },

@@ -26,6 +26,7 @@ import {
   configHash,
   relayPoolEndpoints,
   relayPoolNames,
+  redisAuthConf,
   relayPoolSelector,
   type RelayPoolBuildInput,
 } from './index.js';
@@ -287,20 +288,41 @@ describe('relay pool builders › shape of the children', () => {
         0,
         'env',
       );
-      const redisEnv = at(
-        child(children, 'StatefulSet'),
-        'spec',
-        'template',
-        'spec',
-        'containers',
-        0,
-        'env',
-      );
+      const redisPod = at(child(children, 'StatefulSet'), 'spec', 'template', 'spec') as {
+        volumes: unknown[];
+        containers: { args: string[]; env?: unknown }[];
+      };
       expect(relayEnv).toContainEqual({ name: 'GROVE_REDIS_PASSWORD', valueFrom: ref });
-      expect(redisEnv).toEqual([{ name: 'REDIS_PASSWORD', valueFrom: ref }]);
+      // Redis reads its password from the Secret's redis.conf, mounted: never from argv or env.
+      expect(redisPod.volumes).toContainEqual({
+        name: 'auth',
+        secret: {
+          secretName: secret,
+          items: [{ key: 'redis.conf', path: 'redis.conf' }],
+          defaultMode: 0o400,
+        },
+      });
+      expect(redisPod.containers[0]?.args[0]).toBe('/etc/redis-auth/redis.conf');
+      expect(JSON.stringify(redisPod.containers[0])).not.toContain('requirepass');
+      expect(redisPod.containers[0]?.env).toBeUndefined();
     };
     check(makeInput({}), relayPoolNames('main').redisAuth);
     check(makeInput({}, [acme], { redisPasswordSecret: 'my-redis' }), 'my-redis');
+  });
+
+  it('rolls Redis and the relays together when the Redis password changes', () => {
+    const podAnnotations = (input: RelayPoolBuildInput, kind: string) =>
+      at(child(buildRelayPoolChildren(input), kind), 'spec', 'template', 'metadata', 'annotations');
+    const before = makeInput({}, [acme], { redisAuthHash: 'aaaa' });
+    const after = makeInput({}, [acme], { redisAuthHash: 'bbbb' });
+    for (const kind of ['Deployment', 'StatefulSet']) {
+      expect(podAnnotations(before, kind)).toMatchObject({ 'grove.dev/redis-auth-hash': 'aaaa' });
+      expect(podAnnotations(after, kind)).toMatchObject({ 'grove.dev/redis-auth-hash': 'bbbb' });
+    }
+  });
+
+  it('writes a redis.conf line that keeps quotes and backslashes in a password literal', () => {
+    expect(redisAuthConf('p"a\\s')).toBe('requirepass "p\\"a\\\\s"\n');
   });
 
   it('gives relays no password for an external Redis without passwordSecretRef', () => {
