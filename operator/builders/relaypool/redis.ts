@@ -14,6 +14,7 @@ import {
 import { poolIdentity, relayPoolNames } from './names.js';
 import { REDIS_PORT } from './relay-config.js';
 import { annotationKeys } from '../labels.js';
+import { redisMaxMemoryBytes } from '../quantity.js';
 import { REDIS_CONF_KEY, builtinRedisPasswordSecret } from './redis-auth.js';
 
 /** Where the Redis volume is mounted; AOF files live there. */
@@ -46,6 +47,7 @@ export function buildRedisStatefulSet(input: RelayPoolBuildInput): KubeObject | 
   const builtin = pool.spec.redis.builtin;
   const { name } = poolIdentity(pool);
   const names = relayPoolNames(name);
+  const maxMemory = redisMaxMemoryBytes(builtin.resources?.limits?.memory);
   return {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
@@ -95,6 +97,9 @@ export function buildRedisStatefulSet(input: RelayPoolBuildInput): KubeObject | 
                 // AOF only: no RDB snapshots besides it.
                 '--save',
                 '',
+                // Below the container's memory limit: a full Redis refuses writes (sends fail
+                // cleanly and are retried) instead of being killed.
+                ...(maxMemory === undefined ? [] : ['--maxmemory', String(maxMemory)]),
               ],
               ports: [{ name: 'redis', containerPort: REDIS_PORT, protocol: 'TCP' }],
               // TCP, not `redis-cli ping`: Redis listens while it replays a large AOF and
