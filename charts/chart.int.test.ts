@@ -478,7 +478,18 @@ describe('helm template', () => {
     const deployment = find(manifests, 'Deployment', 'grove-manager');
     expect(deployment.spec.template.spec.serviceAccountName).toBe('grove-manager');
     const c = container(deployment);
-    expect(c.args).toEqual(['manager', '--port', '8080']);
+    // Its Redis: the built-in Redis of RelayPool "main" by default, password from that pool's Secret.
+    expect(c.args).toEqual([
+      'manager',
+      '--port',
+      '8080',
+      '--redis',
+      'redis://main-redis-0.main-redis.grove-system.svc:6379',
+    ]);
+    expect(env(c, 'GROVE_REDIS_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'main-redis-auth',
+      key: 'password',
+    });
     expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
@@ -560,7 +571,16 @@ describe('helm template', () => {
     const operatorArgs = container(find(manifests, 'Deployment', 'grove-operator')).args;
     expect(operatorArgs.slice(-2)).toEqual(['--namespace', watchedNamespace]);
     const managerArgs = container(find(manifests, 'Deployment', 'grove-manager')).args;
-    expect(managerArgs).toEqual(['manager', '--port', '8080', '--namespace', watchedNamespace]);
+    expect(managerArgs).toEqual([
+      'manager',
+      '--port',
+      '8080',
+      '--namespace',
+      watchedNamespace,
+      '--redis',
+      // Samples are on here: the Manager uses the sample RelayPool's Redis.
+      `redis://grove-sample-redis-0.grove-sample-redis.${watchedNamespace}.svc:6379`,
+    ]);
     for (const sample of manifests.filter((m) => m.apiVersion === 'grove.dev/v1alpha1')) {
       expect(sample.metadata.namespace).toBe(watchedNamespace);
     }

@@ -181,6 +181,50 @@ export const managerValuesSchema = z
       .describe(
         'The bootstrap admin token (GROVE_BOOTSTRAP_TOKEN), for the first login to the Manager.',
       ),
+    redis: z
+      .strictObject({
+        relayPool: z
+          .string()
+          .max(46)
+          .default('')
+          .describe(
+            'RelayPool with built-in Redis whose Redis the Manager keeps its data in (members, ' +
+              'devices, audit) and where its relays read the directory. Empty: the sample ' +
+              'RelayPool when samples.enabled, else "main". The Manager starts once that pool exists.',
+          ),
+        namespace: z
+          .string()
+          .max(63)
+          .default('')
+          .describe(
+            'Namespace of that RelayPool; empty: operator.watchNamespace, else the release namespace.',
+          ),
+        url: z
+          .string()
+          .max(2048)
+          .regex(/^(rediss?:\/\/\S+)?$/, 'must be empty or a redis:// or rediss:// URL')
+          .default('')
+          .describe(
+            'An external Redis (redis:// or rediss:// URL) instead of a RelayPool’s: overrides relayPool.',
+          ),
+        cluster: z.boolean().default(false).describe('Whether url is a Redis Cluster.'),
+        passwordSecret: z
+          .strictObject({
+            name: optionalDnsSubdomain
+              .default('')
+              .describe('Secret holding the password of url; empty: none.'),
+            key: z
+              .string()
+              .min(1)
+              .max(253)
+              .default('password')
+              .describe('Key of the password in that Secret.'),
+          })
+          .prefault({})
+          .describe('Password of the external Redis given by url.'),
+      })
+      .prefault({})
+      .describe('The Redis the Manager uses: a RelayPool’s built-in Redis, or an external one.'),
     serviceAccount: serviceAccount('Manager', '<release>-manager'),
     resources: resources('Manager', {
       requests: { cpu: '50m', memory: '128Mi' },

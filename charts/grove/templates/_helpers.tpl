@@ -118,3 +118,36 @@ affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
+
+{{/* The Manager's Redis: args and password env (external URL, or a RelayPool's built-in Redis). */}}
+{{- define "grove.manager.redis" -}}
+{{- $r := .Values.manager.redis }}
+{{- if $r.url }}
+args:
+  - --redis
+  - {{ $r.url | quote }}
+  {{- if $r.cluster }}
+  - --redis-cluster
+  {{- end }}
+{{- if $r.passwordSecret.name }}
+env:
+  - name: GROVE_REDIS_PASSWORD
+    valueFrom:
+      secretKeyRef:
+        name: {{ $r.passwordSecret.name }}
+        key: {{ $r.passwordSecret.key }}
+{{- end }}
+{{- else }}
+{{- $pool := $r.relayPool | default (ternary (include "grove.componentName" (list . "sample")) "main" .Values.samples.enabled) }}
+{{- $ns := $r.namespace | default (include "grove.samplesNamespace" .) }}
+args:
+  - --redis
+  - {{ printf "redis://%s-redis-0.%s-redis.%s.svc:6379" $pool $pool $ns | quote }}
+env:
+  - name: GROVE_REDIS_PASSWORD
+    valueFrom:
+      secretKeyRef:
+        name: {{ printf "%s-redis-auth" $pool }}
+        key: password
+{{- end }}
+{{- end }}
