@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CliError, ExitCode } from '../client/cli/cli-error.js';
 import { KubeClient } from '../operator/kube/kube-client.js';
+import { stopOnSignals } from '../relay/graceful-shutdown.js';
 import { jsonLogger, type Logger } from '../relay/logger.js';
 import { connectRedis, type RedisTarget } from '../relay/store/redis-connection.js';
 import type { ConfigSource } from './config-source/config-source.js';
@@ -207,27 +208,5 @@ export async function runManager(
   const options = parseManagerArgs(args, env);
   const log = jsonLogger('manager');
   const manager = await startManager(options, env, log);
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info('shutting down', { signal });
-    const hardStop = setTimeout(() => {
-      log.error('shutdown did not finish within 10 s; exiting');
-      process.exit(1);
-    }, 10_000);
-    hardStop.unref();
-    manager
-      .stop()
-      .then(() => {
-        log.info('stopped');
-        process.exit(0);
-      })
-      .catch((error: unknown) => {
-        log.error('shutdown failed', { error: String(error) });
-        process.exit(1);
-      });
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  stopOnSignals(log, { stop: () => manager.stop(), graceMs: 10_000 });
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { stopOnSignals } from '../relay/graceful-shutdown.js';
 import { jsonLogger } from '../relay/logger.js';
 import { KubeClient } from './kube/kube-client.js';
 import { Operator } from './operator.js';
@@ -150,28 +151,14 @@ export async function runOperator(
     leaderElection: values['leader-elect'],
   });
 
-  let stopping = false;
-  const shutdown = (signal: string, code: number) => {
-    if (stopping) return;
-    stopping = true;
-    log.info('shutting down', { signal });
-    const hardStop = setTimeout(() => process.exit(code === 0 ? 1 : code), 30_000);
-    hardStop.unref();
-    operator
-      .stop()
-      .then(() => {
-        metrics.close();
-        health.close();
-        client.close();
-        log.info('stopped');
-        process.exit(code);
-      })
-      .catch((error: unknown) => {
-        log.error('stop failed', { error: String(error) });
-        process.exit(1);
-      });
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM', 0));
-  process.on('SIGINT', () => shutdown('SIGINT', 0));
+  const shutdown = stopOnSignals(log, {
+    stop: async () => {
+      await operator.stop();
+      metrics.close();
+      health.close();
+      client.close();
+    },
+    graceMs: 30_000,
+  });
   await operator.start(() => shutdown('lost leadership', 1));
 }

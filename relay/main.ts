@@ -1,4 +1,5 @@
 import { loadRelayConfig, relayConfigFromEnvironment, type RelayConfig } from './config.js';
+import { stopOnSignals } from './graceful-shutdown.js';
 import { jsonLogger } from './logger.js';
 import { RelayApp } from './server/relay-app.js';
 
@@ -25,28 +26,9 @@ export async function runRelay(
     podId: config.podId,
     domains: config.domains.map((d) => d.name),
   });
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info('shutting down', { signal });
-    const hardStop = setTimeout(() => {
-      log.error('drain did not finish within the grace period; exiting');
-      process.exit(1);
-    }, config.drain.gracePeriodSeconds * 1000);
-    hardStop.unref();
-    relay
-      .drain()
-      .then(() => {
-        log.info('drained');
-        process.exit(0);
-      })
-      .catch((error: unknown) => {
-        log.error('drain failed', { error: String(error) });
-        process.exit(1);
-      });
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  stopOnSignals(log, {
+    stop: () => relay.drain(),
+    graceMs: config.drain.gracePeriodSeconds * 1000,
+  });
   return relay;
 }
