@@ -158,4 +158,24 @@ describe('operator › high availability', () => {
     expect(await operator.metric('grove_operator_informer_restarts_total')).toBeGreaterThan(0);
     expect(operator.running).toBe(true);
   }, 120_000);
+
+  it('a leader that cannot renew its Lease exits rather than reconcile beside a successor', async () => {
+    if (kube === undefined) throw new Error('no API server');
+    await Promise.all(operators.map((operator) => operator.stop()));
+    const leader = await OperatorProcess.start({
+      kubeconfigPath: kube.kubeconfigPath,
+      leaderElect: lease,
+    });
+    operators.push(leader);
+    await leader.waitReady();
+    await waitFor(
+      async () => (await leader.metric('leader_election_master_status')) === 1,
+      'leadership',
+      20_000,
+    );
+    // Down longer than the renew deadline (3 s): the leader can no longer prove it leads.
+    await kube.restartApiServer({ graceMs: 1000, downMs: 4000 });
+    expect(await leader.waitExit(20_000)).toBe(1);
+    expect(leader.lines.some((line) => line.includes('lost the leader lease'))).toBe(true);
+  }, 60_000);
 });
