@@ -33,7 +33,8 @@ function grove(args: string[], env: Record<string, string> = {}, timeoutMs = 30_
       child.kill('SIGKILL');
       reject(new Error(`grove ${args.join(' ')} did not exit in time: ${stderr}`));
     }, timeoutMs);
-    child.on('exit', (code) => {
+    // 'close', not 'exit': output still in the pipes arrives after 'exit' on a busy machine.
+    child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });

@@ -71,7 +71,8 @@ describe('grove enroll, --state and grove admin against a real Manager', () => {
         child.kill('SIGKILL');
         reject(new Error(`grove ${args.join(' ')} did not exit within ${timeoutMs} ms: ${stderr}`));
       }, timeoutMs);
-      child.on('exit', (code) => {
+      // 'close', not 'exit': output still in the pipes arrives after 'exit' on a busy machine.
+      child.on('close', (code) => {
         clearTimeout(timer);
         resolve({ code, stdout, stderr });
       });

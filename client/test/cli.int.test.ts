@@ -37,7 +37,8 @@ function grove(args: string[], timeoutMs = 30_000): Promise<Run> {
       child.kill('SIGKILL');
       reject(new Error(`grove ${args.join(' ')} did not exit within ${timeoutMs} ms`));
     }, timeoutMs);
-    child.on('exit', (code) => {
+    // 'close', not 'exit': output still in the pipes arrives after 'exit' on a busy machine.
+    child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });

@@ -43,7 +43,8 @@ function grove(args: string[], timeoutMs = 20_000): Promise<Run> {
       child.kill('SIGKILL');
       reject(new Error(`grove ${args.join(' ')} took over ${String(timeoutMs)} ms: ${stderr}`));
     }, timeoutMs);
-    child.on('exit', (code) => {
+    // 'close', not 'exit': output still in the pipes arrives after 'exit' on a busy machine.
+    child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
