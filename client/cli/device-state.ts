@@ -3,6 +3,7 @@ import { chmod, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs
 import { join } from 'node:path';
 import { z } from 'zod';
 import { dnsLabelSchema, idSchema } from '../../crds/common.js';
+import { tokenChallengeText } from '../../manager/token-challenge.js';
 import { CliError, ExitCode } from './cli-error.js';
 
 /**
@@ -118,15 +119,8 @@ export function generateDeviceKey(): DeviceKeyPair {
   return { privateJwk, publicJwk: { kty: 'OKP', crv: 'Ed25519', x: privateJwk.x } };
 }
 
-/** The exact bytes a device signs to get a token (docs/manager-api.md, POST /v1/token). */
-export function challengeString(challenge: {
-  domain: string;
-  deviceId: string;
-  timestamp: string;
-  nonce: string;
-}): string {
-  return `grove-token-v1\n${challenge.domain}\n${challenge.deviceId}\n${challenge.timestamp}\n${challenge.nonce}`;
-}
+/** The exact text a device signs to get a token (docs/manager-api.md, POST /v1/token). */
+export const challengeString = tokenChallengeText;
 
 export interface SignedChallenge {
   domain: string;

@@ -1,26 +1,18 @@
 import { createPublicKey, verify } from 'node:crypto';
 import { ManagerError } from '../errors.js';
+import { tokenChallengeText, type TokenChallengeFields } from '../token-challenge.js';
 
 /** How far a challenge's timestamp may be from the Manager's clock, either way. */
 export const CHALLENGE_WINDOW_SECONDS = 300;
 
-export interface TokenChallenge {
-  domain: string;
-  deviceId: string;
-  /** RFC 3339. */
-  timestamp: string;
-  /** 16–64 base64url characters, accepted once per device. */
-  nonce: string;
+export interface TokenChallenge extends TokenChallengeFields {
   /** Ed25519 signature of challengeMessage(...), base64url. */
   signature: string;
 }
 
 /** The exact bytes a device signs to get a fresh relay token (docs/manager-api.md). */
-export function challengeMessage(c: Omit<TokenChallenge, 'signature'>): Buffer {
-  return Buffer.from(
-    `grove-token-v1\n${c.domain}\n${c.deviceId}\n${c.timestamp}\n${c.nonce}`,
-    'utf8',
-  );
+export function challengeMessage(c: TokenChallengeFields): Buffer {
+  return Buffer.from(tokenChallengeText(c), 'utf8');
 }
 
 /**

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { domainKeyFile } from '../../local/domain-keys.js';
+import { tokenChallengeText } from '../../manager/token-challenge.js';
 import { freePort, waitFor } from './ports.js';
 import { pinnedNode, type TestDomain } from './relay-process.js';
 
@@ -238,7 +239,7 @@ export class DeviceKey {
   ): { domain: string; deviceId: string; timestamp: string; nonce: string; signature: string } {
     const timestamp = options.timestamp ?? new Date().toISOString();
     const nonce = options.nonce ?? randomBytes(18).toString('base64url');
-    const message = `grove-token-v1\n${domain}\n${deviceId}\n${timestamp}\n${nonce}`;
+    const message = tokenChallengeText({ domain, deviceId, timestamp, nonce });
     const signature = sign(null, Buffer.from(message, 'utf8'), this.privateKey).toString(
       'base64url',
     );
