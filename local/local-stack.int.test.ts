@@ -9,36 +9,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, waitFor } from '../test/support/ports.js';
+import { runGrove, type CliRun } from '../test/support/grove-cli.js';
 import { pinnedNode } from '../test/support/relay-process.js';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function grove(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(pinnedNode(), [join(root, 'bin', 'grove.js'), ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`grove ${args.join(' ')} did not exit in time: ${stderr}`));
-    }, timeoutMs);
-    // 'close', not 'exit': output still in the pipes arrives after 'exit' on a busy machine.
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function grove(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 30_000,
+): Promise<CliRun> {
+  return runGrove(args, { env, timeoutMs });
 }
 
 describe('local stack', () => {

@@ -1,15 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ManagerProcess, writeManagerConfig } from '../../test/support/manager-process.js';
+import { collectRun, spawnGrove, type CliRun } from '../../test/support/grove-cli.js';
 import { freePort, waitFor } from '../../test/support/ports.js';
 import { RedisServer } from '../../test/support/redis-server.js';
 import {
   makeDomain,
-  pinnedNode,
   RelayProcess,
   tokenFor,
   type TestDomain,
@@ -22,15 +21,9 @@ import {
 } from './device-state.js';
 import { ManagerClient } from './manager-client.js';
 
-const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
-const bin = join(root, 'bin', 'grove.js');
 const ADMIN_TOKEN = 'cli-test-bootstrap-token-0123456789';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 /** The JSON objects of each output line. */
 function lines(text: string): Record<string, unknown>[] {
@@ -50,10 +43,7 @@ describe('grove enroll, --state and grove admin against a real Manager', () => {
   const running = new Set<ChildProcess>();
 
   function start(args: string[], env: Record<string, string> = {}): ChildProcess {
-    const child = spawn(pinnedNode(), [bin, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env },
-    });
+    const child = spawnGrove(args, env);
     running.add(child);
     child.once('exit', () => running.delete(child));
     return child;
@@ -61,22 +51,7 @@ describe('grove enroll, --state and grove admin against a real Manager', () => {
 
   /** Runs `grove ARGS` to completion. */
   function grove(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000) {
-    return new Promise<Run>((resolve, reject) => {
-      const child = start(args, env);
-      let stdout = '';
-      let stderr = '';
-      child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`grove ${args.join(' ')} did not exit within ${timeoutMs} ms: ${stderr}`));
-      }, timeoutMs);
-      // 'close', not 'exit': output still in the pipes arrives after 'exit' on a busy machine.
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+    return collectRun(start(args, env), args, timeoutMs);
   }
 
   const adminEnv = () => ({ GROVE_MANAGER_URL: managerUrl, GROVE_ADMIN_TOKEN: ADMIN_TOKEN });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DEFAULT_RELAY_LIMITS } from '../../crds/relay-limits.js';
 import { loadOrCreateDomainKeys } from '../../local/domain-keys.js';
 import { waitFor } from '../../test/support/ports.js';
+import { runGrove, type CliRun } from '../../test/support/grove-cli.js';
 import { RedisServer } from '../../test/support/redis-server.js';
 import {
   RelayProcess,
@@ -19,30 +20,11 @@ import { GroveClient } from '../sdk/grove-client.js';
 const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
 const bin = join(root, 'bin', 'grove.js');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 /** Runs `grove ARGS` to completion. */
 function grove(args: string[], timeoutMs = 30_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`grove ${args.join(' ')} did not exit within ${timeoutMs} ms`));
-    }, timeoutMs);
-    // 'close', not 'exit': output still in the pipes arrives after 'exit' on a busy machine.
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runGrove(args, { timeoutMs });
 }
 
 /** The JSON objects of each output line. */

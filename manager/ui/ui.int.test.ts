@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { runGrove, spawnGrove, type CliRun } from '../../test/support/grove-cli.js';
 import { ManagerProcess, writeManagerConfig } from '../../test/support/manager-process.js';
 import { freePort, waitFor } from '../../test/support/ports.js';
 import { RedisServer } from '../../test/support/redis-server.js';
-import { makeDomain, pinnedNode, RelayProcess } from '../../test/support/relay-process.js';
+import { makeDomain, RelayProcess } from '../../test/support/relay-process.js';
 
 /**
  * The admin web UI in a real headless Chromium (Debian's /usr/bin/chromium driven by
@@ -17,49 +17,24 @@ import { makeDomain, pinnedNode, RelayProcess } from '../../test/support/relay-p
  * devices enrolled with the real CLI. Screenshots of every page go to /tmp/grove-ui-shots.
  */
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CHROMIUM = process.env.GROVE_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = '/tmp/grove-ui-shots';
 const BOOTSTRAP = 'ui-test-bootstrap-token-0123456789abcdef';
 const DOMAIN = 'acme';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 /** A grove CLI command run to completion. */
 function grove(args: string[], timeoutMs = 20_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(pinnedNode(), [join(root, 'bin', 'grove.js'), ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`grove ${args.join(' ')} took over ${String(timeoutMs)} ms: ${stderr}`));
-    }, timeoutMs);
-    // 'close', not 'exit': output still in the pipes arrives after 'exit' on a busy machine.
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runGrove(args, { timeoutMs });
 }
 
 /** A long-running grove process (listen), stopped in afterAll. */
-function spawnGrove(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(pinnedNode(), [join(root, 'bin', 'grove.js'), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
+function startGrove(args: string[], env: Record<string, string> = {}) {
+  const child = spawnGrove(args, env);
   const logs: string[] = [];
-  child.stdout.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
+  child.stdout?.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, logs, exited };
 }
@@ -264,7 +239,7 @@ describe('admin web UI', () => {
       'alice-laptop',
     ]);
     expect(enrolled).toMatchObject({ code: 0 });
-    const listen = spawnGrove(['listen', '--state', state]);
+    const listen = startGrove(['listen', '--state', state]);
     listeners.push(listen.child);
 
     await visit(page, '#/devices', 'Devices');
