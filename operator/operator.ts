@@ -22,7 +22,7 @@ import {
   type KubeObject,
   type ResourceType,
 } from './kube/kube-object.js';
-import { LeaderElector } from './kube/leader-election.js';
+import { LeaderElector, type LeaderElectionOptions } from './kube/leader-election.js';
 import { ownedResourceTypes, resourceTypes } from './kube/resource-types.js';
 import { Controller } from './runtime/controller.js';
 
@@ -35,14 +35,10 @@ export interface OperatorOptions {
   /** Periodic relist of every informer (each object is reconciled again). */
   resyncMs?: number;
   maxConcurrentReconciles?: number;
-  leaderElection?: {
-    namespace: string;
-    name: string;
-    identity: string;
-    leaseDurationMs?: number;
-    renewDeadlineMs?: number;
-    retryPeriodMs?: number;
-  };
+  leaderElection?: Pick<
+    LeaderElectionOptions,
+    'namespace' | 'name' | 'identity' | 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'
+  >;
   now?: () => Date;
 }
 

@@ -1,7 +1,7 @@
 import { domainSchema, validateDomain, type Domain } from '../../crds/domain.js';
 import { policiesForDomain } from '../../crds/policy-merge.js';
 import { relayPoolSchema } from '../../crds/relaypool.js';
-import type { ConditionUpdate } from '../builders/conditions.js';
+import { findCondition, type ConditionUpdate } from '../builders/conditions.js';
 import {
   nextKeyExpiry,
   nextKeyId,
@@ -148,8 +148,7 @@ function relayPoolsCondition(
       continue;
     }
     urls.push(...(parsed.data.status?.endpoints ?? relayPoolEndpoints(parsed.data)));
-    if (conditionsOf(object).find((c) => c.type === 'Ready')?.status !== 'True')
-      notReady.push(poolName);
+    if (findCondition(conditionsOf(object), 'Ready')?.status !== 'True') notReady.push(poolName);
   }
   const list = (names: string[]) => names.map((n) => `"${n}"`).join(', ');
   if (missing.length > 0) {

@@ -9,7 +9,7 @@ import { relayPoolNames } from '../builders/relaypool/names.js';
 import type { KubeObject } from '../kube/kube-object.js';
 import { resourceTypes } from '../kube/resource-types.js';
 import type { ReconcileContext } from './context.js';
-import { describeError } from './reconcile-helpers.js';
+import { applyTarget, describeError } from './reconcile-helpers.js';
 
 /**
  * A Domain's queues, presence and directory live in its RelayPools' Redis, where owner
@@ -32,17 +32,11 @@ export async function setPurgeFinalizer(
   object: KubeObject,
   present: boolean,
 ): Promise<void> {
+  const target = applyTarget(object);
   await ctx.api.apply(
     {
-      apiVersion: object.apiVersion,
-      kind: object.kind,
-      metadata: {
-        name: object.metadata.name,
-        ...(object.metadata.namespace === undefined
-          ? {}
-          : { namespace: object.metadata.namespace }),
-        finalizers: present ? [PURGE_FINALIZER] : [],
-      },
+      ...target,
+      metadata: { ...target.metadata, finalizers: present ? [PURGE_FINALIZER] : [] },
     },
     { fieldManager: FIELD_MANAGER, force: true },
   );

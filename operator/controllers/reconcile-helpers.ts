@@ -2,7 +2,12 @@ import { isDeepStrictEqual } from 'node:util';
 import type { z } from 'zod';
 import type { Condition } from '../../crds/common.js';
 import { formatIssues } from '../../crds/issues.js';
-import { changedConditions, setConditions, type ConditionUpdate } from '../builders/conditions.js';
+import {
+  changedConditions,
+  findCondition,
+  setConditions,
+  type ConditionUpdate,
+} from '../builders/conditions.js';
 import { annotationKeys, FIELD_MANAGER } from '../builders/labels.js';
 import type { KubeObject } from '../kube/kube-object.js';
 import type { ObjectCache, ReconcileContext } from './context.js';
@@ -81,17 +86,7 @@ export async function writeStatus(
   }
   if (unchanged) return;
   await ctx.api.apply(
-    {
-      apiVersion: object.apiVersion,
-      kind: object.kind,
-      metadata: {
-        name: object.metadata.name,
-        ...(object.metadata.namespace === undefined
-          ? {}
-          : { namespace: object.metadata.namespace }),
-      },
-      status,
-    },
+    { ...applyTarget(object), status },
     { fieldManager: FIELD_MANAGER, force: true, subresource: 'status' },
   );
 }
@@ -107,7 +102,7 @@ export async function rejectSpec(
     { type: 'Ready', status: 'False', reason: 'InvalidSpec', message },
   ]);
   // writeStatus records an Event only when Ready changes; a second invalid edit deserves one too.
-  if (conditionsOf(object).find((c) => c.type === 'Ready')?.reason === 'InvalidSpec') {
+  if (findCondition(conditionsOf(object), 'Ready')?.reason === 'InvalidSpec') {
     ctx.events.record(object, 'Warning', 'InvalidSpec', message);
   }
 }
@@ -122,6 +117,21 @@ export async function reportPaused(ctx: ReconcileContext, object: KubeObject): P
       message: `reconciliation is paused by the ${annotationKeys.paused} annotation; remove it to resume`,
     },
   ]);
+}
+
+/**
+ * The apiVersion, kind, name and namespace of `object`: what a server-side apply body must
+ * name besides the fields it sets.
+ */
+export function applyTarget(object: KubeObject): KubeObject {
+  return {
+    apiVersion: object.apiVersion,
+    kind: object.kind,
+    metadata: {
+      name: object.metadata.name,
+      ...(object.metadata.namespace === undefined ? {} : { namespace: object.metadata.namespace }),
+    },
+  };
 }
 
 /** The owner reference every child carries; garbage collection deletes children with it. */

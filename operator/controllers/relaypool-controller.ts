@@ -3,7 +3,7 @@ import { domainSchema, type Domain } from '../../crds/domain.js';
 import { effectiveRelayLimits, policiesForDomain } from '../../crds/policy-merge.js';
 import { policySchema, type Policy } from '../../crds/policy.js';
 import { relayPoolSchema, validateRelayPool, type RelayPool } from '../../crds/relaypool.js';
-import { FIELD_MANAGER, labelKeys, managedBySelector } from '../builders/labels.js';
+import { FIELD_MANAGER } from '../builders/labels.js';
 import {
   REDIS_CONF_KEY,
   REDIS_PASSWORD_KEY,
@@ -231,6 +231,3 @@ export async function reconcileRelayPool(
   );
   return undefined;
 }
-
-/** Label selector of everything the operator made for pools (for owned-object informers). */
-export const relayPoolChildSelector = `${managedBySelector},${labelKeys.relayPool}`;
