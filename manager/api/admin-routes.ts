@@ -137,10 +137,23 @@ function wantsJsonLines(request: FastifyRequest, format: string | undefined): bo
 }
 
 export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): void {
-  const read = (request: FastifyRequest, domain: string) =>
-    ctx.authorize(request, { kind: 'domain', domain, write: false });
-  const write = (request: FastifyRequest, domain: string) =>
-    ctx.authorize(request, { kind: 'domain', domain, write: true });
+  /**
+   * The route's :domain, once the token may read (write) it and it is configured: 401/403
+   * come before 404, so a token cannot probe which domains exist.
+   */
+  const domainRoute = async (
+    request: FastifyRequest,
+    params: Record<string, string>,
+    writes: boolean,
+  ) => {
+    const domain = param(params, 'domain');
+    const admin = await ctx.authorize(request, { kind: 'domain', domain, write: writes });
+    return { domain, admin, config: ctx.domain(domain) };
+  };
+  const readDomain = (request: FastifyRequest, params: Record<string, string>) =>
+    domainRoute(request, params, false);
+  const writeDomain = (request: FastifyRequest, params: Record<string, string>) =>
+    domainRoute(request, params, true);
 
   routes.add({
     method: 'GET',
@@ -191,9 +204,7 @@ export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): vo
     query: listMembersQuery,
     responses: { 200: pageOf(memberSchema) },
     handler: async ({ params, query, request }) => {
-      const domain = param(params, 'domain');
-      await read(request, domain);
-      ctx.domain(domain);
+      const { domain } = await readDomain(request, params);
       return ctx.store.listMembers(domain, {
         ...(query.q === undefined || query.q === '' ? {} : { query: query.q }),
         ...(query.limit === undefined ? {} : { limit: query.limit }),
@@ -211,9 +222,7 @@ export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): vo
     body: memberCreateBody,
     responses: { 201: memberSchema },
     handler: async ({ params, body, request }, reply) => {
-      const domain = param(params, 'domain');
-      const admin = await write(request, domain);
-      ctx.domain(domain);
+      const { domain, admin } = await writeDomain(request, params);
       const member = await ctx.audited(
         admin,
         'member.create',
@@ -232,10 +241,8 @@ export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): vo
     security: 'admin',
     responses: { 200: memberWithDevices },
     handler: async ({ params, request }) => {
-      const domain = param(params, 'domain');
+      const { domain } = await readDomain(request, params);
       const id = param(params, 'id');
-      await read(request, domain);
-      ctx.domain(domain);
       const member = await ctx.store.getMember(domain, id);
       if (member === undefined)
         throw new ManagerError('NOT_FOUND', `no member "${id}" in domain "${domain}"`);
@@ -253,10 +260,8 @@ export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): vo
     body: memberPatchBody,
     responses: { 200: memberSchema },
     handler: async ({ params, body, request }) => {
-      const domain = param(params, 'domain');
+      const { domain, admin } = await writeDomain(request, params);
       const id = param(params, 'id');
-      const admin = await write(request, domain);
-      ctx.domain(domain);
       return ctx.audited(
         admin,
         'member.update',
@@ -274,10 +279,8 @@ export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): vo
     security: 'admin',
     responses: { 200: revokedDevicesResponse },
     handler: async ({ params, request }) => {
-      const domain = param(params, 'domain');
+      const { domain, admin } = await writeDomain(request, params);
       const id = param(params, 'id');
-      const admin = await write(request, domain);
-      ctx.domain(domain);
       const result = await ctx.audited(
         admin,
         'member.delete',
@@ -304,9 +307,7 @@ export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): vo
     bodyLimit: IMPORT_BODY_LIMIT,
     responses: { 200: importResponse, 422: importResponse },
     handler: async ({ params, query, body, request }, reply) => {
-      const domain = param(params, 'domain');
-      const admin = await write(request, domain);
-      ctx.domain(domain);
+      const { domain, admin } = await writeDomain(request, params);
       let rows: unknown[];
       if (typeof body === 'string') {
         try {
@@ -370,10 +371,8 @@ export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): vo
     body: codeIssueBody,
     responses: { 201: issuedCode },
     handler: async ({ params, body, request }, reply) => {
-      const domain = param(params, 'domain');
+      const { domain, admin } = await writeDomain(request, params);
       const id = param(params, 'id');
-      const admin = await write(request, domain);
-      ctx.domain(domain);
       const ttl = body.ttlSeconds ?? DEFAULT_CODE_TTL_SECONDS;
       const issued = await ctx.audited(
         admin,
@@ -395,9 +394,7 @@ export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): vo
     query: memberFilterQuery,
     responses: { 200: z.array(activationCodeSchema) },
     handler: async ({ params, query, request }) => {
-      const domain = param(params, 'domain');
-      await read(request, domain);
-      ctx.domain(domain);
+      const { domain } = await readDomain(request, params);
       return ctx.store.listCodes(
         domain,
         query.member === undefined ? {} : { memberId: query.member },
@@ -413,10 +410,8 @@ export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): vo
     security: 'admin',
     responses: { 200: activationCodeSchema },
     handler: async ({ params, request }) => {
-      const domain = param(params, 'domain');
+      const { domain, admin } = await writeDomain(request, params);
       const codeId = param(params, 'codeId');
-      const admin = await write(request, domain);
-      ctx.domain(domain);
       return ctx.audited(admin, 'code.revoke', { domain, target: `code:${codeId}` }, () =>
         ctx.store.revokeCode(domain, codeId, ctx.now()),
       );
@@ -434,9 +429,7 @@ export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): vo
     query: memberFilterQuery,
     responses: { 200: z.array(deviceWithPresence) },
     handler: async ({ params, query, request }) => {
-      const domain = param(params, 'domain');
-      await read(request, domain);
-      ctx.domain(domain);
+      const { domain } = await readDomain(request, params);
       const devices = await ctx.store.listDevices(
         domain,
         query.member === undefined ? {} : { memberId: query.member },
@@ -454,10 +447,8 @@ export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): vo
     security: 'admin',
     responses: { 200: deviceSchema },
     handler: async ({ params, request }) => {
-      const domain = param(params, 'domain');
+      const { domain, admin } = await writeDomain(request, params);
       const id = param(params, 'id');
-      const admin = await write(request, domain);
-      ctx.domain(domain);
       const device = await ctx.audited(
         admin,
         'device.revoke',
@@ -480,9 +471,7 @@ export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): vo
     security: 'admin',
     responses: { 200: z.array(workspaceSchema) },
     handler: async ({ params, request }) => {
-      const domain = param(params, 'domain');
-      await read(request, domain);
-      ctx.domain(domain);
+      const { domain } = await readDomain(request, params);
       return ctx.store.listWorkspaces(domain);
     },
   });
@@ -496,9 +485,7 @@ export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): vo
     body: workspaceCreateBody,
     responses: { 201: workspaceSchema },
     handler: async ({ params, body, request }, reply) => {
-      const domain = param(params, 'domain');
-      const admin = await write(request, domain);
-      ctx.domain(domain);
+      const { domain, admin } = await writeDomain(request, params);
       const workspace = await ctx.audited(
         admin,
         'workspace.create',
@@ -523,10 +510,8 @@ export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): vo
     body: workspaceRenameBody,
     responses: { 200: workspaceSchema },
     handler: async ({ params, body, request }) => {
-      const domain = param(params, 'domain');
+      const { domain, admin } = await writeDomain(request, params);
       const id = param(params, 'id');
-      const admin = await write(request, domain);
-      ctx.domain(domain);
       return ctx.audited(admin, 'workspace.rename', { domain, target: `workspace:${id}` }, () =>
         ctx.store.renameWorkspace(domain, id, body.name, ctx.now()),
       );
@@ -541,10 +526,8 @@ export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): vo
     security: 'admin',
     responses: { 204: null },
     handler: async ({ params, request }, reply) => {
-      const domain = param(params, 'domain');
+      const { domain, admin } = await writeDomain(request, params);
       const id = param(params, 'id');
-      const admin = await write(request, domain);
-      ctx.domain(domain);
       await ctx.audited(admin, 'workspace.delete', { domain, target: `workspace:${id}` }, () =>
         ctx.store.deleteWorkspace(domain, id),
       );
@@ -561,10 +544,8 @@ export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): vo
     body: workspaceMembersBody,
     responses: { 200: workspaceSchema },
     handler: async ({ params, body, request }) => {
-      const domain = param(params, 'domain');
+      const { domain, admin } = await writeDomain(request, params);
       const id = param(params, 'id');
-      const admin = await write(request, domain);
-      ctx.domain(domain);
       return ctx.audited(
         admin,
         'workspace.members.add',
@@ -582,11 +563,9 @@ export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): vo
     security: 'admin',
     responses: { 200: workspaceSchema },
     handler: async ({ params, request }) => {
-      const domain = param(params, 'domain');
+      const { domain, admin } = await writeDomain(request, params);
       const id = param(params, 'id');
       const member = param(params, 'member');
-      const admin = await write(request, domain);
-      ctx.domain(domain);
       return ctx.audited(
         admin,
         'workspace.members.remove',
@@ -607,9 +586,7 @@ export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): vo
     query: memberFilterQuery,
     responses: { 200: policyResponse },
     handler: async ({ params, query, request }) => {
-      const domain = param(params, 'domain');
-      await read(request, domain);
-      const config = ctx.domain(domain);
+      const { domain, config } = await readDomain(request, params);
       if (
         query.member !== undefined &&
         (await ctx.store.getMember(domain, query.member)) === undefined
@@ -635,9 +612,7 @@ export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): vo
     security: 'admin',
     responses: { 200: relaysResponse },
     handler: async ({ params, request }) => {
-      const domain = param(params, 'domain');
-      await read(request, domain);
-      const config = ctx.domain(domain);
+      const { config } = await readDomain(request, params);
       return { relayPools: config.relayPools, relayUrls: config.relayUrls };
     },
   });
@@ -650,9 +625,7 @@ export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): vo
     security: 'admin',
     responses: { 200: usageReportSchema },
     handler: async ({ params, request }) => {
-      const domain = param(params, 'domain');
-      await read(request, domain);
-      ctx.domain(domain);
+      const { domain } = await readDomain(request, params);
       return ctx.store.usage(domain);
     },
   });
