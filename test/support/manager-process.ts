@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { domainKeyFile } from '../../local/domain-keys.js';
 import { tokenChallengeText } from '../../manager/token-challenge.js';
+import { isRunning, signalAndWait } from './child-process.js';
 import { freePort, waitFor } from './ports.js';
 import { pinnedNode, type TestDomain } from './relay-process.js';
 
@@ -171,24 +172,16 @@ export class ManagerProcess {
   }
 
   get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+    return isRunning(this.child);
   }
 
   async kill9(): Promise<void> {
-    if (!this.running) return;
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.kill('SIGKILL');
-    await exited;
+    await signalAndWait(this.child, 'SIGKILL');
   }
 
   /** SIGTERM; resolves with the exit code. */
   async terminate(): Promise<number | null> {
-    if (!this.running) return this.child.exitCode;
-    const exited = new Promise<number | null>((resolve) =>
-      this.child.once('exit', (code) => resolve(code)),
-    );
-    this.child.kill('SIGTERM');
-    return exited;
+    return signalAndWait(this.child, 'SIGTERM');
   }
 
   /** One JSON request; the token defaults to the bootstrap (server-admin) token. */

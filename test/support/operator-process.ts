@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isRunning } from './child-process.js';
 import { freePort, waitFor } from './ports.js';
 import { pinnedNode } from './relay-process.js';
 
@@ -90,7 +91,7 @@ export class OperatorProcess {
   }
 
   get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+    return isRunning(this.child);
   }
 
   /** Parsed JSON log entries (non-JSON lines are skipped). */

@@ -13,6 +13,7 @@ import {
 import type { RelayConfigInput } from '../../relay/config.js';
 import { writeDirectory, type DirectorySeed } from '../../relay/store/directory.js';
 import { connectRedis, type RedisTarget } from '../../relay/store/redis-connection.js';
+import { isRunning, signalAndWait } from './child-process.js';
 import { freePort, waitFor } from './ports.js';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
@@ -133,25 +134,17 @@ export class RelayProcess {
   }
 
   get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+    return isRunning(this.child);
   }
 
   /** SIGKILL: the relay gets no chance to drain or clean up. */
   async kill9(): Promise<void> {
-    if (!this.running) return;
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.kill('SIGKILL');
-    await exited;
+    await signalAndWait(this.child, 'SIGKILL');
   }
 
   /** SIGTERM: drain; resolves with the exit code. */
   async terminate(): Promise<number | null> {
-    if (!this.running) return this.child.exitCode;
-    const exited = new Promise<number | null>((resolve) =>
-      this.child.once('exit', (code) => resolve(code)),
-    );
-    this.child.kill('SIGTERM');
-    return exited;
+    return signalAndWait(this.child, 'SIGTERM');
   }
 
   async metrics(): Promise<string> {
