@@ -89,31 +89,33 @@ export async function runOperator(
       `--concurrency must be a positive integer, got "${values.concurrency ?? ''}"`,
     );
   }
-  const log = jsonLogger('operator');
   const identity = env.POD_NAME ?? `${hostname()}_${randomUUID()}`;
+  // Every flag is checked before anything connects.
+  const resyncMs = seconds(values.resync, 'resync', 600);
+  const leaderElection = values['leader-elect']
+    ? {
+        namespace: values['lease-namespace'] ?? env.POD_NAMESPACE ?? 'default',
+        name: values['lease-name'],
+        identity,
+        leaseDurationMs: seconds(values['lease-duration'], 'lease-duration', 15),
+        renewDeadlineMs: seconds(values['renew-deadline'], 'renew-deadline', 10),
+        retryPeriodMs: seconds(values['retry-period'], 'retry-period', 2),
+      }
+    : undefined;
+  const log = jsonLogger('operator');
   const client = await KubeClient.fromKubeConfig({
     ...(values.kubeconfig === undefined ? {} : { kubeconfigPath: values.kubeconfig }),
     userAgent: 'grove-operator',
+    env,
   });
   const operator = new Operator({
     client,
     log,
     settings: { image, redisImage: values['redis-image'] ?? image },
     ...(values.namespace === undefined ? {} : { namespace: values.namespace }),
-    resyncMs: seconds(values.resync, 'resync', 600),
+    resyncMs,
     maxConcurrentReconciles: concurrency,
-    ...(values['leader-elect']
-      ? {
-          leaderElection: {
-            namespace: values['lease-namespace'] ?? env.POD_NAMESPACE ?? 'default',
-            name: values['lease-name'],
-            identity,
-            leaseDurationMs: seconds(values['lease-duration'], 'lease-duration', 15),
-            renewDeadlineMs: seconds(values['renew-deadline'], 'renew-deadline', 10),
-            retryPeriodMs: seconds(values['retry-period'], 'retry-period', 2),
-          },
-        }
-      : {}),
+    ...(leaderElection === undefined ? {} : { leaderElection }),
   });
 
   const metrics = createServer((request, response) => {
