@@ -1,4 +1,5 @@
 import { backupScheduleSchema, validateBackupSchedule } from '../../crds/backupschedule.js';
+import { domainExists } from './cache-queries.js';
 import type { ReconcileContext, ReconcileOutcome } from './context.js';
 import { loadForReconcile, writeStatus } from './reconcile-helpers.js';
 
@@ -23,7 +24,7 @@ export async function reconcileBackupSchedule(
   if (loaded === undefined) return undefined;
   const { object } = loaded;
   const domain = loaded.value.spec.domain;
-  const exists = ctx.caches.domains.get(namespace, domain) !== undefined;
+  const exists = domainExists(ctx, namespace, domain);
   await writeStatus(
     ctx,
     object,

@@ -1,6 +1,5 @@
 import { domainSchema, validateDomain, type Domain } from '../../crds/domain.js';
 import { policiesForDomain } from '../../crds/policy-merge.js';
-import { relayPoolSchema } from '../../crds/relaypool.js';
 import { findCondition, type ConditionUpdate } from '../builders/conditions.js';
 import {
   nextKeyExpiry,
@@ -17,6 +16,7 @@ import { annotationKeys, labelKeys, MANAGED_BY } from '../builders/labels.js';
 import { relayPoolEndpoints } from '../builders/relaypool/index.js';
 import type { KubeObject } from '../kube/kube-object.js';
 import { resourceTypes } from '../kube/resource-types.js';
+import { cachedRelayPool, parsedPolicies } from './cache-queries.js';
 import type { ReconcileContext, ReconcileOutcome } from './context.js';
 import {
   conditionsOf,
@@ -28,7 +28,6 @@ import {
   reportPaused,
   writeStatus,
 } from './reconcile-helpers.js';
-import { parsedPolicies } from './relaypool-controller.js';
 import { finalizeDomain, hasPurgeFinalizer, setPurgeFinalizer } from './domain-finalizer.js';
 
 function signingKeySecret(
@@ -141,14 +140,15 @@ function relayPoolsCondition(
   const missing: string[] = [];
   const notReady: string[] = [];
   for (const poolName of domain.spec.relayPools) {
-    const object = ctx.caches.relayPools.get(namespace, poolName);
-    const parsed = object === undefined ? undefined : relayPoolSchema.safeParse(object);
-    if (object === undefined || parsed?.success !== true) {
+    const cached = cachedRelayPool(ctx, namespace, poolName);
+    if (cached === undefined) {
       missing.push(poolName);
       continue;
     }
-    urls.push(...(parsed.data.status?.endpoints ?? relayPoolEndpoints(parsed.data)));
-    if (findCondition(conditionsOf(object), 'Ready')?.status !== 'True') notReady.push(poolName);
+    urls.push(...(cached.pool.status?.endpoints ?? relayPoolEndpoints(cached.pool)));
+    if (findCondition(conditionsOf(cached.object), 'Ready')?.status !== 'True') {
+      notReady.push(poolName);
+    }
   }
   const list = (names: string[]) => names.map((n) => `"${n}"`).join(', ');
   if (missing.length > 0) {

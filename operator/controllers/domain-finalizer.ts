@@ -1,5 +1,5 @@
 import type { Domain } from '../../crds/domain.js';
-import { relayPoolSchema, type RelayPool } from '../../crds/relaypool.js';
+import type { RelayPool } from '../../crds/relaypool.js';
 import { purgeDomainData } from '../../relay/store/domain-purge.js';
 import { connectRedis, type RedisTarget } from '../../relay/store/redis-connection.js';
 import { FIELD_MANAGER } from '../builders/labels.js';
@@ -8,6 +8,7 @@ import { REDIS_PASSWORD_KEY } from '../builders/relaypool/redis-auth.js';
 import { relayPoolNames } from '../builders/relaypool/names.js';
 import type { KubeObject } from '../kube/kube-object.js';
 import { resourceTypes } from '../kube/resource-types.js';
+import { cachedRelayPool } from './cache-queries.js';
 import type { ReconcileContext } from './context.js';
 import { applyTarget, describeError } from './reconcile-helpers.js';
 
@@ -118,12 +119,10 @@ export async function finalizeDomain(
   const namespace = object.metadata.namespace;
   const poolNames = domain?.spec.relayPools ?? [];
   for (const poolName of poolNames) {
-    const poolObject = ctx.caches.relayPools.get(namespace, poolName);
-    if (poolObject === undefined || poolObject.metadata.deletionTimestamp !== undefined) continue;
-    const parsed = relayPoolSchema.safeParse(poolObject);
-    if (!parsed.success) continue;
+    const cached = cachedRelayPool(ctx, namespace, poolName);
+    if (cached === undefined || cached.object.metadata.deletionTimestamp !== undefined) continue;
     try {
-      const removed = await purgeFromPool(ctx, parsed.data, name);
+      const removed = await purgeFromPool(ctx, cached.pool, name);
       ctx.events.record(
         object,
         'Normal',

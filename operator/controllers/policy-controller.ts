@@ -1,8 +1,8 @@
 import { policiesForDomain } from '../../crds/policy-merge.js';
 import { policySchema, validatePolicy } from '../../crds/policy.js';
 import type { ReconcileContext, ReconcileOutcome } from './context.js';
+import { parsedDomains } from './cache-queries.js';
 import { loadForReconcile, writeStatus } from './reconcile-helpers.js';
-import { parsedDomains } from './relaypool-controller.js';
 
 /** Policy → validated; status lists the Domains it applies to (by either selector). */
 export async function reconcilePolicy(

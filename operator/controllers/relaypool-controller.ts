@@ -1,7 +1,4 @@
 import { createHash } from 'node:crypto';
-import { domainSchema, type Domain } from '../../crds/domain.js';
-import { effectiveRelayLimits, policiesForDomain } from '../../crds/policy-merge.js';
-import { policySchema, type Policy } from '../../crds/policy.js';
 import { relayPoolSchema, validateRelayPool, type RelayPool } from '../../crds/relaypool.js';
 import { FIELD_MANAGER } from '../builders/labels.js';
 import {
@@ -14,50 +11,14 @@ import {
   relayPoolEndpoints,
   relayPoolNames,
   relayPoolSelector,
-  type ServedDomain,
 } from '../builders/relaypool/index.js';
 import { summarizeRelayPool, type WorkloadStatus } from '../builders/relaypool-status.js';
 import type { KubeObject } from '../kube/kube-object.js';
 import { resourceTypes } from '../kube/resource-types.js';
+import { servedDomains } from './cache-queries.js';
 import { applyChildren, pruneChildren } from './child-objects.js';
 import type { ReconcileContext, ReconcileOutcome } from './context.js';
 import { describeError, errorCode, loadForReconcile, writeStatus } from './reconcile-helpers.js';
-
-/** Domains and Policies as stored; ones that do not parse are skipped (their own status says why). */
-export function parsedDomains(ctx: ReconcileContext, namespace: string | undefined): Domain[] {
-  return ctx.caches.domains
-    .list(namespace)
-    .map((object) => domainSchema.safeParse(object))
-    .filter((result) => result.success)
-    .map((result) => result.data);
-}
-
-export function parsedPolicies(ctx: ReconcileContext, namespace: string | undefined): Policy[] {
-  return ctx.caches.policies
-    .list(namespace)
-    .map((object) => policySchema.safeParse(object))
-    .filter((result) => result.success)
-    .map((result) => result.data);
-}
-
-/** The Domains that name this pool and already have keys, with their merged limits. */
-export function servedDomains(ctx: ReconcileContext, pool: RelayPool): ServedDomain[] {
-  const namespace = pool.metadata.namespace;
-  const policies = parsedPolicies(ctx, namespace);
-  return parsedDomains(ctx, namespace)
-    .filter((domain) => domain.spec.relayPools.includes(pool.metadata.name))
-    .filter((domain) => (domain.status?.publicKeys ?? []).length > 0)
-    .map((domain) => ({
-      name: domain.metadata.name,
-      publicKeys: (domain.status?.publicKeys ?? []).map((key) => ({
-        kty: 'OKP' as const,
-        crv: 'Ed25519' as const,
-        x: key.x,
-        kid: key.kid,
-      })),
-      limits: effectiveRelayLimits(policiesForDomain(domain, policies)),
-    }));
-}
 
 function workloadStatus(object: KubeObject | undefined): WorkloadStatus | undefined {
   if (object === undefined) return undefined;
