@@ -8,7 +8,7 @@ import type {
   ObjectCache,
   OperatorSettings,
   ReconcileContext,
-  ReconcileOutcome,
+  Reconciler,
 } from './controllers/context.js';
 import { reconcileDomain } from './controllers/domain-controller.js';
 import { reconcilePolicy } from './controllers/policy-controller.js';
@@ -41,12 +41,6 @@ export interface OperatorOptions {
   >;
   now?: () => Date;
 }
-
-type Reconciler = (
-  ctx: ReconcileContext,
-  namespace: string | undefined,
-  name: string,
-) => Promise<ReconcileOutcome>;
 
 /**
  * The operator: informers on the four Grove kinds and on every owned kind (every replica

@@ -1,6 +1,7 @@
 import { backupScheduleSchema, validateBackupSchedule } from '../../crds/backupschedule.js';
+import type { ReconcileResult } from '../runtime/controller.js';
 import { domainExists } from './cache-queries.js';
-import type { ReconcileContext, ReconcileOutcome } from './context.js';
+import type { ReconcileContext } from './context.js';
 import { loadForReconcile, writeStatus } from './reconcile-helpers.js';
 
 /**
@@ -12,7 +13,7 @@ export async function reconcileBackupSchedule(
   ctx: ReconcileContext,
   namespace: string | undefined,
   name: string,
-): Promise<ReconcileOutcome> {
+): Promise<ReconcileResult> {
   const loaded = await loadForReconcile(
     ctx,
     ctx.caches.backupSchedules,

@@ -1,6 +1,7 @@
 import type { Logger } from '../../relay/logger.js';
 import type { DomainSigningKey } from '../../relay/auth/device-token.js';
 import type { KubeObject, ResourceType } from '../kube/kube-object.js';
+import type { ReconcileResult } from '../runtime/controller.js';
 
 /** The API calls reconcilers make; KubeClient implements it (tests may wrap it). */
 export interface KubeApi {
@@ -67,5 +68,12 @@ export interface ReconcileContext {
   generateSigningKey: (kid: string) => Promise<DomainSigningKey>;
 }
 
-/** What a reconcile asks of the work queue. */
-export type ReconcileOutcome = { requeueAfterMs?: number } | undefined;
+/**
+ * A controller of one Grove kind: brings the object `namespace/name` to its desired state and
+ * says, in the controller runtime's one result type, when to look at it again.
+ */
+export type Reconciler = (
+  ctx: ReconcileContext,
+  namespace: string | undefined,
+  name: string,
+) => Promise<ReconcileResult>;

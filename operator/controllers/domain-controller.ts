@@ -16,8 +16,9 @@ import { annotationKeys, labelKeys, MANAGED_BY } from '../builders/labels.js';
 import { relayPoolEndpoints } from '../builders/relaypool/index.js';
 import type { KubeObject } from '../kube/kube-object.js';
 import { resourceTypes } from '../kube/resource-types.js';
+import type { ReconcileResult } from '../runtime/controller.js';
 import { cachedRelayPool, parsedPolicies } from './cache-queries.js';
-import type { ReconcileContext, ReconcileOutcome } from './context.js';
+import type { ReconcileContext } from './context.js';
 import {
   conditionsOf,
   errorCode,
@@ -188,7 +189,7 @@ export async function reconcileDomain(
   ctx: ReconcileContext,
   namespace: string | undefined,
   name: string,
-): Promise<ReconcileOutcome> {
+): Promise<ReconcileResult> {
   const object = ctx.caches.domains.get(namespace, name);
   if (object === undefined) return undefined;
   if (object.metadata.deletionTimestamp !== undefined) {

@@ -1,6 +1,7 @@
 import { policiesForDomain } from '../../crds/policy-merge.js';
 import { policySchema, validatePolicy } from '../../crds/policy.js';
-import type { ReconcileContext, ReconcileOutcome } from './context.js';
+import type { ReconcileResult } from '../runtime/controller.js';
+import type { ReconcileContext } from './context.js';
 import { parsedDomains } from './cache-queries.js';
 import { loadForReconcile, writeStatus } from './reconcile-helpers.js';
 
@@ -9,7 +10,7 @@ export async function reconcilePolicy(
   ctx: ReconcileContext,
   namespace: string | undefined,
   name: string,
-): Promise<ReconcileOutcome> {
+): Promise<ReconcileResult> {
   const loaded = await loadForReconcile(
     ctx,
     ctx.caches.policies,

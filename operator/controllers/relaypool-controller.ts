@@ -15,9 +15,10 @@ import {
 import { summarizeRelayPool, type WorkloadStatus } from '../builders/relaypool-status.js';
 import type { KubeObject } from '../kube/kube-object.js';
 import { resourceTypes } from '../kube/resource-types.js';
+import type { ReconcileResult } from '../runtime/controller.js';
 import { servedDomains } from './cache-queries.js';
 import { applyChildren, pruneChildren } from './child-objects.js';
-import type { ReconcileContext, ReconcileOutcome } from './context.js';
+import type { ReconcileContext } from './context.js';
 import { describeError, errorCode, loadForReconcile, writeStatus } from './reconcile-helpers.js';
 
 function workloadStatus(object: KubeObject | undefined): WorkloadStatus | undefined {
@@ -127,7 +128,7 @@ export async function reconcileRelayPool(
   ctx: ReconcileContext,
   namespace: string | undefined,
   name: string,
-): Promise<ReconcileOutcome> {
+): Promise<ReconcileResult> {
   const loaded = await loadForReconcile(
     ctx,
     ctx.caches.relayPools,

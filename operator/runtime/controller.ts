@@ -60,8 +60,9 @@ export class ControllerStoppedError extends Error {
   override readonly name = 'ControllerStoppedError';
 }
 
-type ReconcileOutcome = 'success' | 'error' | 'requeue' | 'requeue_after';
-const OUTCOMES: readonly ReconcileOutcome[] = ['success', 'error', 'requeue', 'requeue_after'];
+/** The `result` label of controller_runtime_reconcile_total: how a reconcile ended. */
+type ResultLabel = 'success' | 'error' | 'requeue' | 'requeue_after';
+const RESULT_LABELS: readonly ResultLabel[] = ['success', 'error', 'requeue', 'requeue_after'];
 
 // controller-runtime's buckets for controller_runtime_reconcile_time_seconds.
 const RECONCILE_TIME_BUCKETS = [
@@ -176,7 +177,8 @@ export class Controller {
     this.labels = { controller: options.name };
     this.metrics = controllerMetrics(options.registry);
     // Series exist from the start (as controller-runtime's initMetrics), at 0.
-    for (const result of OUTCOMES) this.metrics.reconcileTotal.inc({ ...this.labels, result }, 0);
+    for (const result of RESULT_LABELS)
+      this.metrics.reconcileTotal.inc({ ...this.labels, result }, 0);
     this.metrics.reconcileErrors.inc(this.labels, 0);
     this.metrics.activeWorkers.set(this.labels, 0);
     this.metrics.maxConcurrentReconciles.set(this.labels, workers);
@@ -283,7 +285,7 @@ export class Controller {
       this.metrics.reconcileTime.observe(this.labels, (this.clock.now() - started) / 1000);
     }
 
-    let outcome: ReconcileOutcome;
+    let outcome: ResultLabel;
     if (failure !== undefined) {
       outcome = 'error';
       this.queue.addRateLimited(key);
