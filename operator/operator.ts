@@ -24,6 +24,7 @@ import {
 } from './kube/kube-object.js';
 import { LeaderElector, type LeaderElectionOptions } from './kube/leader-election.js';
 import { ownedResourceTypes, resourceTypes } from './kube/resource-types.js';
+import { purgeDomainFromRedis } from './redis-purge.js';
 import { Controller } from './runtime/controller.js';
 
 export interface OperatorOptions {
@@ -111,6 +112,7 @@ export class Operator {
       caches: { relayPools: pools, domains, policies, backupSchedules: schedules, owned },
       randomPassword: () => randomBytes(24).toString('base64url'),
       generateSigningKey: generateDomainKey,
+      purgeDomainData: purgeDomainFromRedis,
     };
     const controller = (name: string, reconcile: Reconciler) => {
       const created = new Controller({

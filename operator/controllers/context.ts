@@ -1,5 +1,6 @@
 import type { Logger } from '../../relay/logger.js';
 import type { DomainSigningKey } from '../../relay/auth/device-token.js';
+import type { RedisTarget } from '../../relay/store/redis-connection.js';
 import type { KubeObject, ResourceType } from '../kube/kube-object.js';
 import type { ReconcileResult } from '../runtime/controller.js';
 
@@ -66,6 +67,11 @@ export interface ReconcileContext {
   /** Randomness lives here, out of the builders: a Redis password, a new signing key. */
   randomPassword: () => string;
   generateSigningKey: (kid: string) => Promise<DomainSigningKey>;
+  /**
+   * Deletes every key of `domain` from one RelayPool's Redis (the Domain finalizer's purge);
+   * returns how many it removed. The operator wires the real one (operator/redis-purge.ts).
+   */
+  purgeDomainData: (target: RedisTarget, domain: string) => Promise<number>;
 }
 
 /**

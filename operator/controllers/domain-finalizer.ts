@@ -1,7 +1,6 @@
 import type { Domain } from '../../crds/domain.js';
 import type { RelayPool } from '../../crds/relaypool.js';
-import { purgeDomainData } from '../../relay/store/domain-purge.js';
-import { connectRedis, type RedisTarget } from '../../relay/store/redis-connection.js';
+import type { RedisTarget } from '../../relay/store/redis-connection.js';
 import { FIELD_MANAGER } from '../builders/labels.js';
 import { builtinRedisUrl } from '../builders/relaypool/relay-config.js';
 import { REDIS_PASSWORD_KEY } from '../builders/relaypool/redis-auth.js';
@@ -17,8 +16,6 @@ import { applyTarget, describeError } from './reconcile-helpers.js';
  * references cannot reach: this finalizer purges them before the Domain goes away.
  */
 export const PURGE_FINALIZER = 'grove.dev/purge-domain-data';
-
-const PURGE_TIMEOUT_MS = 20_000;
 
 export function hasPurgeFinalizer(object: KubeObject): boolean {
   return (object.metadata.finalizers ?? []).includes(PURGE_FINALIZER);
@@ -82,29 +79,6 @@ async function redisTargetOf(ctx: ReconcileContext, pool: RelayPool): Promise<Re
   };
 }
 
-async function purgeFromPool(
-  ctx: ReconcileContext,
-  pool: RelayPool,
-  domain: string,
-): Promise<number> {
-  const client = connectRedis(await redisTargetOf(ctx, pool), 'commands');
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      purgeDomainData(client, domain),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no answer from Redis within ${PURGE_TIMEOUT_MS / 1000} s`)),
-          PURGE_TIMEOUT_MS,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-    client.disconnect();
-  }
-}
-
 /**
  * Purges the domain's data from every RelayPool it names that still exists (a deleted pool's
  * built-in Redis is gone with it), then releases the Domain. A failure keeps the finalizer and
@@ -122,7 +96,7 @@ export async function finalizeDomain(
     const cached = cachedRelayPool(ctx, namespace, poolName);
     if (cached === undefined || cached.object.metadata.deletionTimestamp !== undefined) continue;
     try {
-      const removed = await purgeFromPool(ctx, cached.pool, name);
+      const removed = await ctx.purgeDomainData(await redisTargetOf(ctx, cached.pool), name);
       ctx.events.record(
         object,
         'Normal',
