@@ -226,6 +226,17 @@ export const contactsResponse = z
   .array(z.object({ id: z.string(), displayName: z.string() }))
   .max(50);
 
+// ---- response types: what callers of the API (the web UI) read ----
+
+export type WhoAmIResponse = z.infer<typeof whoamiResponse>;
+export type DomainSummary = z.infer<typeof domainSummary>;
+export type Page<T> = z.infer<ReturnType<typeof pageOf<z.ZodType<T>>>>;
+export type DeviceWithPresence = z.infer<typeof deviceWithPresence>;
+export type IssuedCode = z.infer<typeof issuedCode>;
+export type ImportResponse = z.infer<typeof importResponse>;
+export type PolicyResponse = z.infer<typeof policyResponse>;
+export type RelaysResponse = z.infer<typeof relaysResponse>;
+
 export {
   activationCodeSchema,
   adminTokenInfoSchema,

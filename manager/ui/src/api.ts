@@ -1,88 +1,35 @@
 /** The admin API client: every call carries the admin token kept in sessionStorage. */
 
-const TOKEN_KEY = 'grove.adminToken';
+// The Manager's own types (manager/model.ts, manager/api/schemas.ts), under the names the
+// pages use. Type-only imports: nothing of the Manager lands in the bundle.
+import type { AuditEntry, Member, UsageReport, Workspace } from '../../model.js';
+import type {
+  DeviceWithPresence as Device,
+  DomainSummary as DomainInfo,
+  ImportResponse as ImportReport,
+  IssuedCode,
+  Page,
+  PolicyResponse as PolicyView,
+  RelaysResponse as RelaysView,
+  WhoAmIResponse as WhoAmI,
+} from '../../api/schemas.js';
 
-export interface WhoAmI {
-  name: string;
-  role: 'server-admin' | 'domain-admin' | 'auditor';
-  domains: string[];
-}
-export interface DomainInfo {
-  name: string;
-  displayName?: string;
-  relayPools: string[];
-  relayUrls: string[];
-  tokenTTLSeconds: number;
-}
-export interface Member {
-  id: string;
-  domain: string;
-  displayName: string;
-  email?: string;
-  createdAt: string;
-  updatedAt: string;
-}
-export interface Device {
-  id: string;
-  domain: string;
-  memberId: string;
-  name: string;
-  publicKey: string;
-  enrolledAt: string;
-  lastSeenAt?: string;
-  revokedAt?: string;
-  presence: 'active' | 'idle' | 'offline';
-}
-export interface IssuedCode {
-  code: string;
-  id: string;
-  memberId: string;
-  expiresAt: string;
-}
-export interface Workspace {
-  id: string;
-  domain: string;
-  name: string;
-  members: string[];
-  createdAt: string;
-  updatedAt: string;
-}
-export interface AuditEntry {
-  id: string;
-  time: string;
-  actor: string;
-  action: string;
-  domain?: string;
-  target?: string;
-  outcome: 'success' | 'failure';
-  details?: Record<string, unknown>;
-}
-export interface UsageReport {
-  domain: string;
-  members: number;
-  devices: number;
-  devicesOnline: number;
-  messagesRelayed: number;
-  queuedMessages: number;
-  queuedBytes: number;
-}
-export interface PolicyView {
-  policies: { name: string; priority: number }[];
-  effective: Record<string, unknown>;
-  rule: string;
-}
-export interface RelaysView {
-  relayPools: { name: string; urls: string[]; ready?: boolean }[];
-  relayUrls: string[];
-}
-export interface ImportReport {
-  created: string[];
-  errors: { row: number; id?: string; code: string; message: string }[];
-}
-export interface Page<T> {
-  items: T[];
-  next?: string;
-}
+export type {
+  AuditEntry,
+  Device,
+  DomainInfo,
+  ImportReport,
+  IssuedCode,
+  Member,
+  Page,
+  PolicyView,
+  RelaysView,
+  UsageReport,
+  WhoAmI,
+  Workspace,
+};
+
+const TOKEN_KEY = 'grove.adminToken';
 
 export class ApiError extends Error {
   constructor(
