@@ -1,0 +1,395 @@
+// The Helm chart charts/grove rendered by the real Helm (3.22, scripts/k8s-binaries.sh), without
+// a cluster: the values schema rejects what zod rejects, `helm lint --strict` passes, and the
+// templates render what the operator and Manager expect, with roles granting exactly what
+// operator/kube/resource-types.ts needs. chart-install.int.test.ts checks the same chart
+// against a real kube-apiserver.
+
+import { describe, expect, it } from '@jest/globals';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { groveResourceSchema, validateGroveResource } from '../crds/index.js';
+import {
+  container,
+  env,
+  expectedOperatorGrants,
+  find,
+  grants,
+  helm,
+  helmHomeDir,
+  image,
+  managerGrants,
+  releaseNamespace,
+  set,
+  template,
+  useHelmHome,
+  watchedNamespace,
+  type Deployment,
+  type Json,
+  type RoleBinding,
+  type Service,
+} from './chart-test-support.js';
+import { chartDir } from './generate-chart.js';
+import { valuesSchema } from './values-schema.js';
+
+useHelmHome();
+
+describe('values', () => {
+  // Each case: Helm's flags, the path Helm's JSON Schema error names, and zod's values.
+  const invalid: { name: string; flags: string[]; helmError: string; values: Json }[] = [
+    {
+      name: 'operator.replicas: "two"',
+      flags: ['--set-string', 'operator.replicas=two'],
+      helmError: "at '/operator/replicas': got string, want integer",
+      values: { operator: { replicas: 'two' } },
+    },
+    {
+      name: 'a misspelt key (operator.replica)',
+      flags: set('operator.replica=3'),
+      helmError: "at '/operator': additional properties 'replica' not allowed",
+      values: { operator: { replica: 3 } },
+    },
+    {
+      name: 'image.pullPolicy: Sometimes',
+      flags: set('image.pullPolicy=Sometimes'),
+      helmError: "at '/image/pullPolicy'",
+      values: { image: { pullPolicy: 'Sometimes' } },
+    },
+    {
+      name: 'manager.service.port: 70000',
+      flags: set('manager.service.port=70000'),
+      helmError: "at '/manager/service/port'",
+      values: { manager: { service: { port: 70000 } } },
+    },
+    {
+      name: 'operator.watchNamespace: Not_A_Namespace',
+      flags: set('operator.watchNamespace=Not_A_Namespace'),
+      helmError: "at '/operator/watchNamespace'",
+      values: { operator: { watchNamespace: 'Not_A_Namespace' } },
+    },
+    {
+      name: 'metrics.serviceMonitor.interval: soon',
+      flags: set('metrics.serviceMonitor.interval=soon'),
+      helmError: "at '/metrics/serviceMonitor/interval'",
+      values: { metrics: { serviceMonitor: { interval: 'soon' } } },
+    },
+    {
+      name: 'resources with a bad quantity',
+      flags: set('operator.resources.limits.memory=lots'),
+      helmError: "at '/operator/resources/limits/memory'",
+      values: { operator: { resources: { limits: { memory: 'lots' } } } },
+    },
+  ];
+
+  it.each(invalid)('Helm and zod both reject $name', async ({ flags, helmError, values }) => {
+    const run = await helm(['template', 'grove', chartDir, ...flags]);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain("values don't meet the specifications of the schema");
+    expect(run.stderr).toContain(helmError);
+    expect(valuesSchema.safeParse(values).success).toBe(false);
+  });
+
+  it('accepts the values zod accepts, unknown fields of the security contexts included', async () => {
+    const values = {
+      image: { repository: 'registry.example.com/grove', tag: '1.2.3', pullPolicy: 'Always' },
+      imagePullSecrets: [{ name: 'regcred' }],
+      operator: {
+        replicas: 3,
+        watchNamespace: 'apps',
+        logLevel: 'debug',
+        resources: { requests: { cpu: 1, memory: '1Gi' } },
+        tolerations: [
+          { key: 'dedicated', operator: 'Equal', value: 'grove', effect: 'NoSchedule' },
+        ],
+        affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [] } },
+      },
+      manager: { service: { type: 'LoadBalancer', port: 8443 } },
+      podSecurityContext: { supplementalGroups: [1234] },
+      securityContext: { privileged: false },
+      global: { anything: true },
+    };
+    expect(valuesSchema.safeParse(values).error).toBeUndefined();
+    const file = join(helmHomeDir(), 'values.json');
+    await writeFile(file, JSON.stringify(values));
+    const manifests = await template(['--values', file]);
+    const operator = container(find(manifests, 'Deployment', 'grove-operator'));
+    expect(operator.image).toBe('registry.example.com/grove:1.2.3');
+    expect(operator.imagePullPolicy).toBe('Always');
+  });
+
+  it('refuses several operators without leader election, in the template and in zod', async () => {
+    const run = await helm([
+      'template',
+      'grove',
+      chartDir,
+      '--set',
+      'operator.leaderElection=false',
+    ]);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain(
+      'operator.replicas must be 0 or 1 when operator.leaderElection is false',
+    );
+    const parsed = valuesSchema.safeParse({ operator: { leaderElection: false } });
+    expect(parsed.error?.issues.map((issue) => issue.path.join('.'))).toEqual([
+      'operator.replicas',
+    ]);
+  });
+});
+
+describe('helm lint', () => {
+  it.each([
+    ['default values', []],
+    [
+      'samples, ServiceMonitor and watchNamespace',
+      set(
+        'samples.enabled=true',
+        'metrics.serviceMonitor.enabled=true',
+        `operator.watchNamespace=${watchedNamespace}`,
+      ),
+    ],
+  ])('passes with --strict: %s', async (_name, flags) => {
+    const run = await helm(['lint', '--strict', chartDir, ...flags]);
+    expect(`${run.stdout}${run.stderr}`).toContain('0 chart(s) failed');
+    expect(run.code).toBe(0);
+  });
+});
+
+describe('helm template', () => {
+  it('renders the operator as the operator runs: args, env, ports, probes, security', async () => {
+    const manifests = await template();
+    const deployment = find(manifests, 'Deployment', 'grove-operator');
+    expect(deployment.spec.replicas).toBe(2);
+    expect(deployment.spec.template.spec.serviceAccountName).toBe('grove-operator');
+    const c = container(deployment);
+    expect(c.image).toBe(image);
+    expect(c.imagePullPolicy).toBe('IfNotPresent');
+    expect(c.args).toEqual([
+      'operator',
+      '--metrics-port',
+      '8080',
+      '--health-port',
+      '8081',
+      '--leader-elect',
+      '--lease-namespace',
+      '$(POD_NAMESPACE)',
+      '--lease-name',
+      'grove-operator',
+    ]);
+    expect(env(c, 'POD_NAME')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
+    expect(env(c, 'POD_NAMESPACE')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.namespace');
+    expect(env(c, 'GROVE_IMAGE')?.value).toBe(image);
+    expect(c.ports).toEqual([
+      { name: 'metrics', containerPort: 8080, protocol: 'TCP' },
+      { name: 'health', containerPort: 8081, protocol: 'TCP' },
+    ]);
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health' });
+    expect(deployment.spec.template.spec.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      runAsGroup: 10001,
+      fsGroup: 10001,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(c.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
+    const metrics = find(manifests, 'Service', 'grove-operator-metrics');
+    expect(metrics.spec.ports).toEqual([
+      { name: 'metrics', port: 8080, targetPort: 'metrics', protocol: 'TCP' },
+    ]);
+  });
+
+  it('renders the Manager with its Service, and a bootstrap token Secret it reads', async () => {
+    const manifests = await template();
+    const deployment = find(manifests, 'Deployment', 'grove-manager');
+    expect(deployment.spec.template.spec.serviceAccountName).toBe('grove-manager');
+    const c = container(deployment);
+    // Its Redis: the built-in Redis of RelayPool "main" by default, password from that pool's Secret.
+    expect(c.args).toEqual([
+      'manager',
+      '--port',
+      '8080',
+      '--redis',
+      'redis://main-redis-0.main-redis.grove-system.svc:6379',
+    ]);
+    expect(env(c, 'GROVE_REDIS_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'main-redis-auth',
+      key: 'password',
+    });
+    expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    expect(env(c, 'GROVE_BOOTSTRAP_TOKEN')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'grove-manager-bootstrap',
+      key: 'token',
+    });
+    const secret = find(manifests, 'Secret', 'grove-manager-bootstrap');
+    expect(Buffer.from(secret.data.token ?? '', 'base64').toString()).toMatch(/^[A-Za-z0-9]{32}$/);
+    const service = find(manifests, 'Service', 'grove-manager');
+    expect(service.spec.type).toBe('ClusterIP');
+    expect(service.spec.ports).toEqual([
+      { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' },
+    ]);
+  });
+
+  it('labels everything, names every namespace, and selects only its own pods', async () => {
+    const manifests = await template(set('samples.enabled=true'));
+    const clusterScoped = new Set(['ClusterRole', 'ClusterRoleBinding']);
+    for (const m of manifests) {
+      expect(m.metadata.labels).toMatchObject({
+        'helm.sh/chart': 'grove-0.1.0',
+        'app.kubernetes.io/name': 'grove',
+        'app.kubernetes.io/instance': 'grove',
+        'app.kubernetes.io/version': '0.1.0',
+        'app.kubernetes.io/managed-by': 'Helm',
+        'app.kubernetes.io/part-of': 'grove',
+      });
+      expect(m.metadata.namespace).toBe(clusterScoped.has(m.kind) ? undefined : releaseNamespace);
+    }
+    const deployments = manifests.filter((m): m is Deployment => m.kind === 'Deployment');
+    const services = manifests.filter((m): m is Service => m.kind === 'Service');
+    for (const deployment of deployments) {
+      expect(deployment.spec.template.metadata.labels).toMatchObject(
+        deployment.spec.selector.matchLabels,
+      );
+    }
+    // Each Service selects the pods of exactly one Deployment (component is in every selector).
+    for (const service of services) {
+      const selected = deployments.filter((d) =>
+        Object.entries(service.spec.selector).every(
+          ([key, value]) => d.spec.template.metadata.labels[key] === value,
+        ),
+      );
+      expect(selected.map((d) => d.metadata.name)).toHaveLength(1);
+    }
+  });
+
+  it('renders samples that zod accepts as a RelayPool and a Domain it serves', async () => {
+    const manifests = await template(set('samples.enabled=true'));
+    const samples = manifests.filter((m) => m.apiVersion === 'grove.dev/v1alpha1');
+    expect(samples.map((m) => m.kind).sort()).toEqual(['Domain', 'RelayPool']);
+    for (const sample of samples) {
+      const resource = groveResourceSchema.parse(sample);
+      expect(validateGroveResource(resource)).toEqual([]);
+    }
+    const domain = find(manifests, 'Domain', 'grove-sample');
+    expect(domain.spec.relayPools).toEqual(['grove-sample']);
+  });
+
+  it('with watchNamespace: Roles in that namespace instead of ClusterRoles, and --namespace', async () => {
+    const manifests = await template(
+      set(`operator.watchNamespace=${watchedNamespace}`, 'samples.enabled=true'),
+    );
+    expect(manifests.filter((m) => m.kind.startsWith('Cluster'))).toEqual([]);
+    const operatorRole = find(manifests, 'Role', 'grove-operator');
+    expect(operatorRole.metadata.namespace).toBe(watchedNamespace);
+    expect(grants(operatorRole.rules)).toEqual(expectedOperatorGrants().main);
+    const binding = find(manifests, 'RoleBinding', 'grove-operator');
+    expect(binding.metadata.namespace).toBe(watchedNamespace);
+    expect(binding.subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'grove-operator', namespace: releaseNamespace },
+    ]);
+    // The Lease stays in the release namespace.
+    expect(find(manifests, 'Role', 'grove-operator-leader-election').metadata.namespace).toBe(
+      releaseNamespace,
+    );
+    expect(find(manifests, 'Role', 'grove-manager').metadata.namespace).toBe(watchedNamespace);
+    const operatorArgs = container(find(manifests, 'Deployment', 'grove-operator')).args;
+    expect(operatorArgs.slice(-2)).toEqual(['--namespace', watchedNamespace]);
+    const managerArgs = container(find(manifests, 'Deployment', 'grove-manager')).args;
+    expect(managerArgs).toEqual([
+      'manager',
+      '--port',
+      '8080',
+      '--namespace',
+      watchedNamespace,
+      '--redis',
+      // Samples are on here: the Manager uses the sample RelayPool's Redis.
+      `redis://grove-sample-redis-0.grove-sample-redis.${watchedNamespace}.svc:6379`,
+    ]);
+    for (const sample of manifests.filter((m) => m.apiVersion === 'grove.dev/v1alpha1')) {
+      expect(sample.metadata.namespace).toBe(watchedNamespace);
+    }
+  });
+
+  it('without leader election: one operator, no --leader-elect, no Lease role', async () => {
+    const manifests = await template(set('operator.leaderElection=false', 'operator.replicas=1'));
+    const c = container(find(manifests, 'Deployment', 'grove-operator'));
+    expect(c.args).toEqual(['operator', '--metrics-port', '8080', '--health-port', '8081']);
+    expect(manifests.filter((m) => m.metadata.name.endsWith('leader-election'))).toEqual([]);
+  });
+
+  it('reads the bootstrap token from the Secret named in values, and creates none', async () => {
+    const manifests = await template(
+      set(
+        'manager.bootstrapTokenSecret.name=admin-token',
+        'manager.bootstrapTokenSecret.key=value',
+      ),
+    );
+    expect(manifests.filter((m) => m.kind === 'Secret')).toEqual([]);
+    const c = container(find(manifests, 'Deployment', 'grove-manager'));
+    expect(env(c, 'GROVE_BOOTSTRAP_TOKEN')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'admin-token',
+      key: 'value',
+    });
+  });
+
+  it('leaves the Manager out when disabled, and pins the image by digest when given', async () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    const manifests = await template(set('manager.enabled=false', `image.digest=${digest}`));
+    expect(
+      manifests.filter((m) => m.metadata.labels?.['app.kubernetes.io/component'] === 'manager'),
+    ).toEqual([]);
+    const c = container(find(manifests, 'Deployment', 'grove-operator'));
+    expect(c.image).toBe(`grove@${digest}`);
+    expect(env(c, 'GROVE_IMAGE')?.value).toBe(`grove@${digest}`);
+  });
+
+  it('renders a ServiceMonitor for the operator metrics Service only when enabled', async () => {
+    expect((await template()).filter((m) => m.kind === 'ServiceMonitor')).toEqual([]);
+    const manifests = await template(
+      set(
+        'metrics.serviceMonitor.enabled=true',
+        'metrics.serviceMonitor.labels.release=prometheus',
+      ),
+    );
+    const monitor = find(manifests, 'ServiceMonitor', 'grove-operator');
+    expect(monitor.metadata.labels?.release).toBe('prometheus');
+    expect(monitor.spec.endpoints).toEqual([
+      { port: 'metrics', path: '/metrics', interval: '30s' },
+    ]);
+    const selected = manifests
+      .filter((m): m is Service => m.kind === 'Service')
+      .filter((s) =>
+        Object.entries(monitor.spec.selector.matchLabels).every(
+          ([key, value]) => s.metadata.labels?.[key] === value,
+        ),
+      );
+    expect(selected.map((s) => s.metadata.name)).toEqual(['grove-operator-metrics']);
+  });
+
+  it('grants the operator exactly what resource-types.ts needs, and the Manager read access', async () => {
+    const manifests = await template();
+    const expected = expectedOperatorGrants();
+    expect(grants(find(manifests, 'ClusterRole', 'grove-operator').rules)).toEqual(expected.main);
+    expect(grants(find(manifests, 'Role', 'grove-operator-leader-election').rules)).toEqual(
+      expected.leaderElection,
+    );
+    expect(grants(find(manifests, 'ClusterRole', 'grove-manager').rules)).toEqual(managerGrants);
+    const bindings = manifests.filter((m): m is RoleBinding => m.kind.endsWith('Binding'));
+    expect(
+      bindings
+        .map(
+          (b) =>
+            `${b.kind}/${b.metadata.name} -> ${b.roleRef.kind}/${b.roleRef.name} for ${b.subjects.map((s) => s.name).join()}`,
+        )
+        .sort(),
+    ).toEqual([
+      'ClusterRoleBinding/grove-manager -> ClusterRole/grove-manager for grove-manager',
+      'ClusterRoleBinding/grove-operator -> ClusterRole/grove-operator for grove-operator',
+      'RoleBinding/grove-operator-leader-election -> Role/grove-operator-leader-election for grove-operator',
+    ]);
+  });
+});
