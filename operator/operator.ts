@@ -73,17 +73,12 @@ export class Operator {
       labelNames: ['name'] as const,
       registers: [this.registry],
     });
-    const informerLog = (
-      level: 'info' | 'warn' | 'error',
-      message: string,
-      fields?: Record<string, unknown>,
-    ) => log[level](message, fields);
     const informer = (type: ResourceType, labelSelector?: string) => {
       const created = new Informer<KubeObject>(options.client, type, {
         ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
         ...(labelSelector === undefined ? {} : { labelSelector }),
         ...(options.resyncMs === undefined ? {} : { resyncMs: options.resyncMs }),
-        log: informerLog,
+        log,
         onRestart: () => restarts.inc({ resource: type.plural }),
       });
       this.informers.set(type.kind, created);
@@ -100,7 +95,7 @@ export class Operator {
     this.events = new EventRecorder(options.client, {
       component: 'grove-operator',
       ...(options.leaderElection === undefined ? {} : { host: options.leaderElection.identity }),
-      log: informerLog,
+      log,
     });
     const now = options.now ?? (() => new Date());
     const ctx: ReconcileContext = {
@@ -123,10 +118,7 @@ export class Operator {
           const { namespace, name: objectName } = splitObjectKey(key);
           return reconcile(ctx, namespace, objectName);
         },
-        log: (level, message, fields) => {
-          // Per-reconcile chatter (requeue times) is debug: left out of the JSON log.
-          if (level !== 'debug') log[level](message, { controller: name, ...fields });
-        },
+        log,
       });
       this.controllers.set(name, created);
       return created;
@@ -197,7 +189,7 @@ export class Operator {
         ? undefined
         : new LeaderElector(options.client, {
             ...options.leaderElection,
-            log: informerLog,
+            log,
           });
   }
 

@@ -77,18 +77,9 @@ export class KubeConfigSource implements ConfigSource {
     private readonly client: KubeClient,
     private readonly options: KubeConfigSourceOptions = {},
   ) {
-    const log = options.log;
     const informerOptions = {
       ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
-      ...(log === undefined
-        ? {}
-        : {
-            log: (
-              level: 'info' | 'warn' | 'error',
-              msg: string,
-              fields?: Record<string, unknown>,
-            ) => log[level](msg, fields),
-          }),
+      ...(options.log === undefined ? {} : { log: options.log }),
     };
     this.domains = new Informer(client, resourceTypes.domains, informerOptions);
     this.policies = new Informer(client, resourceTypes.policies, informerOptions);

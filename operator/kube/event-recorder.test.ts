@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { loggerOf } from '../../relay/logger.js';
 import {
   aggregationKey,
   buildEvent,
@@ -212,7 +213,7 @@ describe('event recorder › writes', () => {
     const recorder = new EventRecorder(client, {
       component: 'grove-operator',
       host: 'h',
-      log: (level, msg, fields) => logs.push(`${level} ${msg} ${String(fields?.error)}`),
+      log: loggerOf((level, msg, fields) => logs.push(`${level} ${msg} ${String(fields?.error)}`)),
     });
     client.failNext = new KubeApiError(
       'POST …: 403 Forbidden: cannot create events',
@@ -248,7 +249,7 @@ describe('event recorder › writes', () => {
       component: 'grove-operator',
       host: 'h',
       maxPending: 2,
-      log: (_level, msg) => logs.push(msg),
+      log: loggerOf((_level, msg) => logs.push(msg)),
     });
     for (let i = 0; i < 5; i += 1) recorder.record(pool, 'Normal', 'R', `m${i}`);
     await recorder.flush();

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Logger } from './informer.js';
+import { silentLogger, type Logger } from '../../relay/logger.js';
 import type { KubeClient } from './kube-client.js';
 import { isKubeApiError } from './kube-client.js';
 import type { KubeObject } from './kube-object.js';
@@ -144,8 +144,6 @@ export interface EventRecorderOptions {
   maxRemembered?: number;
 }
 
-const noLog: Logger = () => undefined;
-
 /** core/v1 Events as `kubectl describe` shows them, with repeats counted on one object. */
 export class EventRecorder {
   private readonly seen = new Map<string, SeenEvent>();
@@ -163,7 +161,7 @@ export class EventRecorder {
   ) {
     this.host = options.host ?? hostname();
     this.now = options.now ?? (() => new Date());
-    this.log = options.log ?? noLog;
+    this.log = options.log ?? silentLogger;
     this.windowMs = options.aggregationWindowMs ?? 10 * 60_000;
     this.maxPending = options.maxPending ?? 1000;
     this.maxRemembered = options.maxRemembered ?? 4096;
@@ -173,7 +171,7 @@ export class EventRecorder {
   record(object: KubeObject, type: EventType, reason: string, message: string): void {
     try {
       if (this.pending.size >= this.maxPending) {
-        this.log('warn', 'too many events in flight; dropping one', { reason, message });
+        this.log.warn('too many events in flight; dropping one', { reason, message });
         return;
       }
       const key = aggregationKey(object, type, reason, message);
@@ -199,7 +197,7 @@ export class EventRecorder {
       this.pending.add(write);
       void write.finally(() => this.pending.delete(write));
     } catch (error) {
-      this.log('error', 'could not record event', { reason, error: errorMessage(error) });
+      this.log.error('could not record event', { reason, error: errorMessage(error) });
     }
   }
 
@@ -261,7 +259,7 @@ export class EventRecorder {
         await this.increment(entry, (existing?.count ?? 0) + 1, now);
       }
     } catch (error) {
-      this.log('warn', 'could not write event', {
+      this.log.warn('could not write event', {
         event: `${entry.namespace}/${entry.name}`,
         reason,
         error: errorMessage(error),

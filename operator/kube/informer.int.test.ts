@@ -4,6 +4,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loggerOf } from '../../relay/logger.js';
 import { KubeApiServer } from '../../test/support/kube-apiserver.js';
 import { sleep, waitFor } from '../../test/support/ports.js';
 import { Informer, type InformerOptions } from './informer.js';
@@ -71,7 +72,7 @@ async function observe(client: KubeClient, options: InformerOptions): Promise<Ob
   const logs: string[] = [];
   const informer = new Informer<ConfigMap>(client, resourceTypes.configMaps, {
     backoff: { initialMs: 100, maxMs: 500 },
-    log: (level, msg, fields) => logs.push(`${level} ${msg} ${JSON.stringify(fields)}`),
+    log: loggerOf((level, msg, fields) => logs.push(`${level} ${msg} ${JSON.stringify(fields)}`)),
     onRestart: (reason) => restarts.push(reason),
     ...options,
   });

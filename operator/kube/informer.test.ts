@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { loggerOf } from '../../relay/logger.js';
 import { Informer, type InformerOptions, type ListWatchClient } from './informer.js';
 import {
   KubeApiError,
@@ -146,7 +147,9 @@ function informerWith(options: InformerOptions = {}): {
       seen.delays.push(ms);
       return Promise.resolve();
     },
-    log: (level, msg, fields) => seen.logs.push({ level, msg, ...(fields && { fields }) }),
+    log: loggerOf((level, msg, fields) =>
+      seen.logs.push({ level, msg, ...(fields && { fields }) }),
+    ),
     onRestart: (reason) => seen.restarts.push(reason),
     ...options,
   });

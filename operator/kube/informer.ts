@@ -1,11 +1,9 @@
+import { silentLogger, type Logger } from '../../relay/logger.js';
 import { abortableSleep, Backoff, defaultBackoff } from './backoff.js';
 import type { KubeClient } from './kube-client.js';
 import { isKubeApiError } from './kube-client.js';
 import { objectKey, type KubeObject, type ResourceType } from './kube-object.js';
 import type { WatchEvent } from './watch-stream.js';
-
-export type LogLevel = 'info' | 'warn' | 'error';
-export type Logger = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
 
 /** What an informer needs from the client: a fake with these two methods drives unit tests. */
 export type ListWatchClient = Pick<KubeClient, 'list' | 'watch'>;
@@ -40,8 +38,6 @@ type AddHandler<T> = (obj: T) => void;
 type UpdateHandler<T> = (obj: T, old: T) => void;
 type DeleteHandler<T> = (obj: T) => void;
 
-const noLog: Logger = () => undefined;
-
 /**
  * A cache of one resource type kept current by LIST + WATCH, with add/update/delete handlers.
  * Unlike client-node's informer it never gives up: after any failure it relists (at once on
@@ -75,7 +71,7 @@ export class Informer<T extends KubeObject> {
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
     this.backoff = new Backoff(options.backoff ?? defaultBackoff, this.random);
-    this.log = options.log ?? noLog;
+    this.log = options.log ?? silentLogger;
   }
 
   onAdd(handler: AddHandler<T>): void {
@@ -224,14 +220,13 @@ export class Informer<T extends KubeObject> {
           // The first 410 relists at once; a second one in a row (the fresh list's version
           // expired again at once) backs off so that a confused server is not hammered.
           if (goneInARow === 1) {
-            this.log('info', 'watch expired; relisting', this.fields({ error: message }));
+            this.log.info('watch expired; relisting', this.fields({ error: message }));
             continue;
           }
         }
         if (!isKubeApiError(error, 410)) this.options.onRestart?.('error');
         const delayMs = this.backoff.next();
-        this.log(
-          'warn',
+        this.log.warn(
           'list/watch failed; relisting after backoff',
           this.fields({ error: message, delayMs, failures: this.backoff.consecutiveFailures }),
         );
@@ -354,8 +349,7 @@ export class Informer<T extends KubeObject> {
     try {
       call();
     } catch (error) {
-      this.log(
-        'error',
+      this.log.error(
         `informer ${what} handler threw`,
         this.fields({
           object: objectKey(object.metadata),

@@ -1,9 +1,9 @@
+import { silentLogger, type Logger } from '../../relay/logger.js';
 import { abortableSleep } from './backoff.js';
 import type { KubeClient } from './kube-client.js';
 import { isKubeApiError } from './kube-client.js';
 import type { KubeObject } from './kube-object.js';
 import { resourceTypes } from './resource-types.js';
-import type { Logger } from './informer.js';
 
 /** The spec of a coordination.k8s.io/v1 Lease, as leader election uses it. */
 export interface LeaseRecord {
@@ -139,8 +139,6 @@ export interface LeaderCallbacks {
 
 type Attempt = 'leader' | 'not-leader' | 'failed';
 
-const noLog: Logger = () => undefined;
-
 /**
  * Lease-based leader election with controller-runtime's algorithm and defaults. Every write is
  * a resourceVersion-checked create or replace, so two electors can never both win a round.
@@ -168,7 +166,7 @@ export class LeaderElector {
     this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
-    this.log = options.log ?? noLog;
+    this.log = options.log ?? silentLogger;
     if (options.identity === '') throw new Error('leader election needs a non-empty identity');
     if (!(this.leaseDurationMs > this.renewDeadlineMs)) {
       throw new Error(
@@ -242,12 +240,11 @@ export class LeaderElector {
           },
           { timeoutMs: Math.max(1, deadline - this.now()) },
         );
-        this.log('info', 'released the leader lease', this.fields());
+        this.log.info('released the leader lease', this.fields());
         return;
       } catch (error) {
         if (!isKubeApiError(error, 409)) {
-          this.log(
-            'warn',
+          this.log.warn(
             'could not release the leader lease',
             this.fields({ error: message(error) }),
           );
@@ -284,11 +281,11 @@ export class LeaderElector {
 
     const leading = new AbortController();
     this.setLeader(true);
-    this.log('info', 'acquired the leader lease', this.fields());
+    this.log.info('acquired the leader lease', this.fields());
     try {
       callbacks.onStartedLeading(leading.signal);
     } catch (error) {
-      this.log('error', 'onStartedLeading threw', this.fields({ error: message(error) }));
+      this.log.error('onStartedLeading threw', this.fields({ error: message(error) }));
     }
 
     // Renew. We count as leader only until renewedAt + renewDeadline, where renewedAt is when
@@ -301,17 +298,17 @@ export class LeaderElector {
       const deadline = renewedAt + this.renewDeadlineMs;
       const sentAt = this.now();
       if (sentAt >= deadline) {
-        this.log('error', 'could not renew the leader lease in time', this.fields());
+        this.log.error('could not renew the leader lease in time', this.fields());
         break;
       }
       const attempt = await this.tryAcquireOrRenew(callbacks, signal, deadline);
       if (aborted(signal)) break;
       if (attempt === 'leader') renewedAt = sentAt;
       else if (attempt === 'not-leader') {
-        this.log('error', 'the leader lease was taken by someone else', this.fields());
+        this.log.error('the leader lease was taken by someone else', this.fields());
         break;
       } else if (this.now() >= deadline) {
-        this.log('error', 'could not renew the leader lease in time', this.fields());
+        this.log.error('could not renew the leader lease in time', this.fields());
         break;
       }
     }
@@ -320,7 +317,7 @@ export class LeaderElector {
     try {
       callbacks.onStoppedLeading();
     } catch (error) {
-      this.log('error', 'onStoppedLeading threw', this.fields({ error: message(error) }));
+      this.log.error('onStoppedLeading threw', this.fields({ error: message(error) }));
     }
   }
 
@@ -393,7 +390,7 @@ export class LeaderElector {
       }
     } catch (error) {
       if (!aborted(signal)) {
-        this.log('warn', 'leader lease request failed', this.fields({ error: message(error) }));
+        this.log.warn('leader lease request failed', this.fields({ error: message(error) }));
       }
       return 'failed';
     }
@@ -411,7 +408,7 @@ export class LeaderElector {
     try {
       callbacks.onNewLeader?.(holder);
     } catch (error) {
-      this.log('error', 'onNewLeader threw', this.fields({ error: message(error) }));
+      this.log.error('onNewLeader threw', this.fields({ error: message(error) }));
     }
   }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { Registry } from 'prom-client';
+import { loggerOf, type LogFields, type LogLevel } from '../../relay/logger.js';
 import {
   Controller,
   ControllerOptionsError,
@@ -7,7 +8,6 @@ import {
   ControllerStoppedError,
   ReconcileTimeoutError,
   type ControllerOptions,
-  type LogLevel,
   type ReconcileResult,
 } from './controller.js';
 import { FakeClock, flushPromises } from './testing/fake-clock.js';
@@ -16,7 +16,7 @@ import { deferred, type Deferred } from './testing/deferred.js';
 interface LogEntry {
   level: LogLevel;
   msg: string;
-  fields: Record<string, unknown>;
+  fields: LogFields;
 }
 
 function setup(
@@ -29,7 +29,7 @@ function setup(
     name: 'pools',
     registry: new Registry(),
     clock,
-    log: (level, msg, fields) => logs.push({ level, msg, fields }),
+    log: loggerOf((level, msg, fields) => logs.push({ level, msg, fields: fields ?? {} })),
     reconcile,
     ...options,
   });
@@ -272,9 +272,9 @@ describe('controller', () => {
       },
       {
         rateLimiter: { baseDelayMs: 100 },
-        log: () => {
+        log: loggerOf(() => {
           throw new Error('log sink broken');
-        },
+        }),
       },
     );
     controller.enqueue('ns/a');

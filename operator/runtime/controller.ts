@@ -1,4 +1,5 @@
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { silentLogger, type LogFields, type Logger, type LogLevel } from '../../relay/logger.js';
 import { systemClock, type Clock } from './clock.js';
 import { getOrCreateCounter, getOrCreateGauge, getOrCreateHistogram } from './metrics.js';
 import {
@@ -14,9 +15,6 @@ import { WorkQueue } from './work-queue.js';
  * delay (backoff forgotten); `requeue` re-runs it after the rate limiter's backoff.
  */
 export type ReconcileResult = { requeueAfterMs?: number; requeue?: boolean } | undefined;
-
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-export type LogFunction = (level: LogLevel, msg: string, fields: Record<string, unknown>) => void;
 
 export interface ControllerOptions {
   /** Names the controller in logs and metrics (label `controller`, queue label `name`). */
@@ -35,7 +33,8 @@ export interface ControllerOptions {
   rateLimiter?: RateLimiterOptions | RateLimiter;
   registry: Registry;
   clock?: Clock;
-  log?: LogFunction;
+  /** Every entry carries the field `controller` (the name). */
+  log?: Logger;
   /** Aborts the reconcile's signal after this long; the key stays busy until it settles. */
   reconcileTimeoutMs?: number;
   /** How long stop() lets reconciles run before aborting their signal. Default 30 s. */
@@ -127,7 +126,7 @@ export class Controller {
   private readonly reconcile: ControllerOptions['reconcile'];
   private readonly workerCount: number;
   private readonly clock: Clock;
-  private readonly log: LogFunction;
+  private readonly log: Logger;
   private readonly reconcileTimeoutMs: number | undefined;
   private readonly stopGraceMs: number;
   private readonly metrics: ControllerMetrics;
@@ -158,7 +157,7 @@ export class Controller {
     this.reconcile = options.reconcile;
     this.workerCount = workers;
     this.clock = options.clock ?? systemClock;
-    this.log = options.log ?? (() => undefined);
+    this.log = options.log ?? silentLogger;
     this.reconcileTimeoutMs = options.reconcileTimeoutMs;
     this.stopGraceMs = options.stopGraceMs ?? 30_000;
     const limiter = options.rateLimiter ?? {};
@@ -299,10 +298,6 @@ export class Controller {
       outcome = 'requeue_after';
       this.queue.forget(key);
       this.queue.addAfter(key, result.requeueAfterMs);
-      this.safeLog('debug', 'Reconcile done, requeueing after', {
-        key,
-        requeueAfterMs: result.requeueAfterMs,
-      });
     } else if (result?.requeue === true) {
       outcome = 'requeue';
       this.queue.addRateLimited(key);
@@ -314,9 +309,9 @@ export class Controller {
   }
 
   // A throwing log sink must not kill a worker (its promise has no handler until stop).
-  private safeLog(level: LogLevel, msg: string, fields: Record<string, unknown>): void {
+  private safeLog(level: LogLevel, msg: string, fields: LogFields): void {
     try {
-      this.log(level, msg, { controller: this.name, ...fields });
+      this.log[level](msg, { controller: this.name, ...fields });
     } catch {
       // Nothing sensible to do: logging is best effort.
     }
