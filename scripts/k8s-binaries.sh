@@ -1,30 +1,46 @@
 #!/usr/bin/env bash
 # Builds and caches the Kubernetes binaries Grove's tier-3 tests (operator against a real
-# API server) and chart tests need: etcd, kube-apiserver, kube-controller-manager, helm.
+# API server) and chart tests need: etcd, kube-apiserver, kube-controller-manager, helm; and
+# on request what the single-node e2e cluster (e2e/cluster/) runs on top of them:
+# kube-scheduler, kubelet, kube-proxy, kubectl, crictl, CoreDNS, local-path-provisioner and a
+# pause binary.
 #
 # This machine can reach the Go module proxy but no release download site and no image
 # registry, so everything is compiled from the published release modules (see
 # /work/shared/notes/kubernetes-offline.md). A binary already in the cache is reused.
 #
 # Usage:
-#   scripts/k8s-binaries.sh [component…]   build what is missing (all by default) and print
-#                                          "<component>: <path>" lines
+#   scripts/k8s-binaries.sh [component…]   build what is missing and print "<component>: <path>"
+#                                          lines; with no argument, the API-server tests' set
+#   scripts/k8s-binaries.sh cluster        everything the e2e cluster needs (also: all)
 #   scripts/k8s-binaries.sh --print-env    print ETCD_BIN=… KUBE_APISERVER_BIN=…
-#                                          KUBE_CONTROLLER_MANAGER_BIN=… HELM_BIN=… lines;
+#                                          KUBE_CONTROLLER_MANAGER_BIN=… HELM_BIN=… lines, then
+#                                          one <COMPONENT>_BIN=… line per cluster component;
 #                                          never builds (tests call it and must stay fast)
-# Components: etcd kube-apiserver kube-controller-manager helm
+# Components: etcd kube-apiserver kube-controller-manager helm (the tests' set), kube-scheduler
+# kubelet kube-proxy kubectl crictl coredns local-path-provisioner pause.
+# Binaries land in ~/.cache/grove/k8s/<component>-<version>/<component>. Set
+# GROVE_GO_BUILD_JOBS=1 to compile one package at a time when the CPU is shared.
 set -euo pipefail
 # Failures inside $(…) must stop the script too.
 shopt -s inherit_errexit
 
-# Pinned versions. Kubernetes' staging modules (k8s.io/api, …) are used at v0.<minor>.<patch>
-# of KUBERNETES_VERSION; every one the build needs must be served by the proxy.
-ETCD_VERSION=v3.6.16
-KUBERNETES_VERSION=v1.37.2
-HELM_VERSION=v3.22.0
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Pinned versions, in one place for these tests and the e2e cluster. Kubernetes' staging
+# modules (k8s.io/api, …) are used at v0.<minor>.<patch> of KUBERNETES_VERSION; every one the
+# build needs must be served by the proxy.
+# shellcheck source=../e2e/cluster/versions.env
+. "$repo_root/e2e/cluster/versions.env"
 
 CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/grove/k8s"
-ALL_COMPONENTS=(etcd kube-apiserver kube-controller-manager helm)
+# The API-server tests' set: what a bare `scripts/k8s-binaries.sh` (and `npm test`) builds.
+TEST_COMPONENTS=(etcd kube-apiserver kube-controller-manager helm)
+# The single-node e2e cluster's set (e2e/cluster/up).
+CLUSTER_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl
+  helm crictl coredns local-path-provisioner pause)
+ALL_COMPONENTS=("${CLUSTER_COMPONENTS[@]}")
+# Kubernetes commands, all built from one wrapper module.
+KUBERNETES_COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
 
 die() {
   echo "k8s-binaries: $*" >&2
@@ -34,11 +50,23 @@ log() {
   echo "k8s-binaries: $*" >&2
 }
 
+# The first 12 hex digits of the sha256 of the project's own sources of a component (the
+# pause program, CoreDNS's plugin list): part of its cache key, so an edit rebuilds it.
+source_hash() {
+  (cd "$repo_root/e2e/cluster/$1" && cat "${@:2}") | sha256sum | cut -c1-12
+}
+
 version_of() {
   case "$1" in
     etcd) echo "$ETCD_VERSION" ;;
-    kube-apiserver | kube-controller-manager) echo "$KUBERNETES_VERSION" ;;
+    kube-apiserver | kube-controller-manager | kube-scheduler | kubelet | kube-proxy | kubectl)
+      echo "$KUBERNETES_VERSION"
+      ;;
     helm) echo "$HELM_VERSION" ;;
+    crictl) echo "$CRICTL_VERSION" ;;
+    coredns) echo "$COREDNS_VERSION-$(source_hash coredns main.go)" ;;
+    local-path-provisioner) echo "$LOCAL_PATH_PROVISIONER_VERSION" ;;
+    pause) echo "src-$(source_hash pause go.mod main.go)" ;;
     *) die "unknown component '$1' (known: ${ALL_COMPONENTS[*]})" ;;
   esac
 }
@@ -47,20 +75,31 @@ binary_path() {
   echo "$CACHE_ROOT/$1-$(version_of "$1")/$1"
 }
 
+# kube-apiserver -> KUBE_APISERVER_BIN
+env_name() {
+  local name=${1//-/_}
+  echo "${name^^}_BIN"
+}
+
 if [ "${1:-}" = --print-env ]; then
-  echo "ETCD_BIN=$(binary_path etcd)"
-  echo "KUBE_APISERVER_BIN=$(binary_path kube-apiserver)"
-  echo "KUBE_CONTROLLER_MANAGER_BIN=$(binary_path kube-controller-manager)"
-  echo "HELM_BIN=$(binary_path helm)"
   for component in "${ALL_COMPONENTS[@]}"; do
+    echo "$(env_name "$component")=$(binary_path "$component")"
+  done
+  for component in "${TEST_COMPONENTS[@]}"; do
     [ -x "$(binary_path "$component")" ] ||
       log "note: $component is not built yet; run scripts/k8s-binaries.sh"
   done
   exit 0
 fi
 
-components=("$@")
-[ ${#components[@]} -gt 0 ] || components=("${ALL_COMPONENTS[@]}")
+components=()
+for argument in "$@"; do
+  case "$argument" in
+    cluster | --cluster | all) components+=("${CLUSTER_COMPONENTS[@]}") ;;
+    *) components+=("$argument") ;;
+  esac
+done
+[ ${#components[@]} -gt 0 ] || components=("${TEST_COMPONENTS[@]}")
 for component in "${components[@]}"; do version_of "$component" >/dev/null; done
 
 # The test harness (test/support/kube-apiserver.ts) generates its certificates with openssl.
@@ -83,7 +122,7 @@ export GOTOOLCHAIN=local
 # Static binaries, as the upstream release builds make them; also no C toolchain needed.
 export CGO_ENABLED=0
 # About 2 GiB per compile job: two jobs fit 2 cores / 24 GiB with room for the linker.
-GO_BUILD_FLAGS=(-p 2 -trimpath)
+GO_BUILD_FLAGS=(-p "${GROVE_GO_BUILD_JOBS:-2}" -trimpath)
 
 mkdir -p "$CACHE_ROOT"
 # Several worktrees may run this at once; one build at a time, and the second run then
@@ -135,7 +174,7 @@ build_etcd() {
   install_binary "$dir/etcd" etcd
 }
 
-# Both Kubernetes commands come from one wrapper, so shared packages compile once.
+# Every Kubernetes command comes from one wrapper, so shared packages compile once.
 kube_dir=""
 kubernetes_wrapper() {
   [ -z "$kube_dir" ] || return 0
@@ -165,8 +204,11 @@ kubernetes_wrapper() {
   (
     cd "$dir"
     go mod edit "${edits[@]}"
-    go get "k8s.io/kubernetes/cmd/kube-apiserver@$KUBERNETES_VERSION" \
-      "k8s.io/kubernetes/cmd/kube-controller-manager@$KUBERNETES_VERSION"
+    local command packages=()
+    for command in "${KUBERNETES_COMMANDS[@]}"; do
+      packages+=("k8s.io/kubernetes/cmd/$command@$KUBERNETES_VERSION")
+    done
+    go get "${packages[@]}"
   )
   kube_dir=$dir
 }
@@ -221,6 +263,56 @@ build_helm() {
   install_binary "$dir/helm" helm
 }
 
+# crictl: a plain module (no relative replaces), stamped as its Makefile does.
+build_crictl() {
+  local dir
+  dir=$(new_wrapper crictl)
+  (
+    cd "$dir"
+    go get "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION"
+    go build "${GO_BUILD_FLAGS[@]}" -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION" \
+      -o "$dir/crictl" sigs.k8s.io/cri-tools/cmd/crictl
+  )
+  install_binary "$dir/crictl" crictl
+}
+
+# CoreDNS with only the plugins e2e/cluster/coredns/main.go imports (a plugin registers itself
+# when imported; the Corefile may use only registered ones).
+build_coredns() {
+  local dir
+  dir=$(new_wrapper coredns)
+  cp "$repo_root/e2e/cluster/coredns/main.go" "$dir/main.go"
+  (
+    cd "$dir"
+    go get "github.com/coredns/coredns@$COREDNS_VERSION"
+    go mod tidy
+    go build "${GO_BUILD_FLAGS[@]}" -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION-grove" \
+      -o "$dir/coredns" .
+  )
+  install_binary "$dir/coredns" coredns
+}
+
+build_local_path_provisioner() {
+  local dir
+  dir=$(new_wrapper local-path-provisioner)
+  (
+    cd "$dir"
+    go get "github.com/rancher/local-path-provisioner@$LOCAL_PATH_PROVISIONER_VERSION"
+    go build "${GO_BUILD_FLAGS[@]}" -ldflags "-s -w -X main.VERSION=$LOCAL_PATH_PROVISIONER_VERSION" \
+      -o "$dir/local-path-provisioner" github.com/rancher/local-path-provisioner
+  )
+  install_binary "$dir/local-path-provisioner" local-path-provisioner
+}
+
+# The pod sandbox's infra process: the project's own program, no dependencies.
+build_pause() {
+  (
+    cd "$repo_root/e2e/cluster/pause"
+    go build "${GO_BUILD_FLAGS[@]}" -buildvcs=false -ldflags "-s -w" -o "$work/pause" .
+  )
+  install_binary "$work/pause" pause
+}
+
 for component in "${components[@]}"; do
   path=$(binary_path "$component")
   if [ -x "$path" ]; then
@@ -231,8 +323,14 @@ for component in "${components[@]}"; do
   started=$SECONDS
   case "$component" in
     etcd) build_etcd ;;
-    kube-apiserver | kube-controller-manager) build_kubernetes_command "$component" ;;
+    kube-apiserver | kube-controller-manager | kube-scheduler | kubelet | kube-proxy | kubectl)
+      build_kubernetes_command "$component"
+      ;;
     helm) build_helm ;;
+    crictl) build_crictl ;;
+    coredns) build_coredns ;;
+    local-path-provisioner) build_local_path_provisioner ;;
+    pause) build_pause ;;
   esac
   log "built $component in $((SECONDS - started)) s"
   echo "$component: $path"

@@ -1,0 +1,3 @@
+module grove.local/e2e/pause
+
+go 1.26
