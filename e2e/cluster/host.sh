@@ -247,3 +247,28 @@ leftovers() {
   if [ -d "$RUN_DIR" ]; then echo "directory $RUN_DIR"; fi
   return 0
 }
+
+# A description of the host state the cluster touches (for `smoke`'s before/after comparison):
+# interfaces, addresses, routes, the nftables ruleset (iptables-nft included), the sysctls it
+# may change, the host paths above, mounts, top-level cgroups, network namespaces.
+host_fingerprint() {
+  echo "== links"
+  ip -o link show | awk -F': ' '{ print $2 }' | cut -d@ -f1 | sort
+  echo "== addresses"
+  ip -o addr show | awk '{ print $2, $3, $4 }' | sort
+  echo "== routes"
+  ip route show table all 2>/dev/null | sort
+  echo "== nftables"
+  nft list ruleset 2>/dev/null | sed 's/counter packets [0-9]* bytes [0-9]*/counter/'
+  echo "== sysctls"
+  sysctl -a 2>/dev/null | awk '$1 ~ /^(net\.ipv4\.ip_forward|net\.ipv4\.conf\.(all|default)\..*|net\.ipv6\.conf\.(all|default)\..*|net\.bridge\..*|vm\.overcommit_memory|vm\.panic_on_oom|kernel\.panic|kernel\.panic_on_oops|kernel\.keys\.root_max.*|net\.netfilter\.nf_conntrack_(max|tcp_timeout_established|tcp_timeout_close_wait))$/' | sort
+  echo "== paths"
+  local path
+  for path in "${HOST_PATHS[@]}" "$RUN_DIR"; do if [ -e "$path" ]; then echo "$path"; fi; done
+  echo "== mounts"
+  awk '{ print $5, $9 }' /proc/self/mountinfo | sort
+  echo "== cgroups"
+  find /sys/fs/cgroup -mindepth 1 -maxdepth 2 -type d 2>/dev/null | sort
+  echo "== netns"
+  ls -1 /run/netns 2>/dev/null || true
+}
