@@ -46,7 +46,7 @@ is_ours() {
   local pid=$1 name=$2 exe
   exe=$(cat "$RUN_DIR/pids/$name.exe" 2>/dev/null || true)
   [ -n "$exe" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ] && return 0
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$RUN_DIR/"
+  { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -- "$RUN_DIR/"
 }
 
 # Stops the processes in pids/NAME.pid of every NAME given, all at once: SIGTERM, then SIGKILL
@@ -90,7 +90,7 @@ shim_pids() {
   cat "$RUN_DIR"/containerd/state/io.containerd.runtime.v2.task/*/*/shim.pid 2>/dev/null || true
   local proc
   for proc in /proc/[0-9]*; do
-    tr '\0' ' ' <"$proc/cmdline" 2>/dev/null | grep -qF -- "$CONTAINERD_SOCK" && echo "${proc#/proc/}"
+    { tr '\0' ' ' <"$proc/cmdline"; } 2>/dev/null | grep -qF -- "$CONTAINERD_SOCK" && echo "${proc#/proc/}"
   done
   return 0
 }
@@ -229,10 +229,10 @@ teardown() {
 # Lists what the cluster could have left behind; prints nothing when the host is clean.
 leftovers() {
   local pid proc link dir
-  for pid in $(pod_pids) $(shim_pids); do echo "process $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"; done
+  for pid in $(pod_pids) $(shim_pids); do echo "process $pid: $({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null)"; done
   for proc in /proc/[0-9]*; do
-    if tr '\0' ' ' <"$proc/cmdline" 2>/dev/null | grep -qF -- "$RUN_DIR/"; then
-      echo "process ${proc#/proc/}: $(tr '\0' ' ' <"$proc/cmdline" 2>/dev/null)"
+    if { tr '\0' ' ' <"$proc/cmdline"; } 2>/dev/null | grep -qF -- "$RUN_DIR/"; then
+      echo "process ${proc#/proc/}: $({ tr '\0' ' ' <"$proc/cmdline"; } 2>/dev/null)"
     fi
   done
   awk -v r="$RUN_DIR/" 'index($5, r) == 1 { print "mount " $5 }' /proc/self/mountinfo
