@@ -1,6 +1,6 @@
 // The Helm chart charts/grove against a real kube-apiserver, with the real Helm (3.22,
 // scripts/k8s-binaries.sh): every rendered manifest passes a server-side dry run (restricted
-// Pod Security Standard included), the roles grant exactly what operator/kube/resource-types.ts
+// Pod Security Standard included), the roles grant exactly what kube/resource-types.ts
 // needs (checked by the API server's own authorizer), and install, upgrade and uninstall work.
 // chart-templates.int.test.ts checks the rendering itself.
 

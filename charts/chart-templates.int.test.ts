@@ -1,7 +1,7 @@
 // The Helm chart charts/grove rendered by the real Helm (3.22, scripts/k8s-binaries.sh), without
 // a cluster: the values schema rejects what zod rejects, `helm lint --strict` passes, and the
 // templates render what the operator and Manager expect, with roles granting exactly what
-// operator/kube/resource-types.ts needs. chart-install.int.test.ts checks the same chart
+// kube/resource-types.ts needs. chart-install.int.test.ts checks the same chart
 // against a real kube-apiserver.
 
 import { describe, expect, it } from '@jest/globals';

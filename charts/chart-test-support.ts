@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { resourceTypes } from '../operator/kube/resource-types.js';
+import { resourceTypes } from '../kube/resource-types.js';
 import { requireKubeBinaries } from '../test/support/kube-apiserver.js';
 import { chartDir } from './generate-chart.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { loggerOf } from '../../relay/logger.js';
+import { loggerOf } from '../contracts/logger.js';
 import {
   aggregationKey,
   buildEvent,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { silentLogger, type Logger } from '../../relay/logger.js';
+import { silentLogger, type Logger } from '../contracts/logger.js';
 import type { KubeClient } from './kube-client.js';
 import { isKubeApiError } from './kube-client.js';
 import type { KubeObject } from './kube-object.js';

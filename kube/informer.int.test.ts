@@ -4,9 +4,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loggerOf } from '../../relay/logger.js';
-import { KubeApiServer } from '../../test/support/kube-apiserver.js';
-import { sleep, waitFor } from '../../test/support/ports.js';
+import { loggerOf } from '../contracts/logger.js';
+import { KubeApiServer } from '../test/support/kube-apiserver.js';
+import { sleep, waitFor } from '../test/support/ports.js';
 import { Informer, type InformerOptions } from './informer.js';
 import { KubeClient } from './kube-client.js';
 import type { KubeObject } from './kube-object.js';

@@ -1,4 +1,4 @@
-import { silentLogger, type Logger } from '../../relay/logger.js';
+import { silentLogger, type Logger } from '../contracts/logger.js';
 import { abortableSleep, Backoff, defaultBackoff } from './backoff.js';
 import type { KubeClient } from './kube-client.js';
 import { isKubeApiError } from './kube-client.js';

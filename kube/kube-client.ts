@@ -106,7 +106,7 @@ export function resourceTypeOf(object: Pick<KubeObject, 'apiVersion' | 'kind'>):
   const type = knownTypes.get(`${object.apiVersion}/${object.kind}`);
   if (type === undefined) {
     throw new Error(
-      `unknown kind ${object.apiVersion} ${object.kind}: add it to operator/kube/resource-types.ts or pass resourceType`,
+      `unknown kind ${object.apiVersion} ${object.kind}: add it to kube/resource-types.ts or pass resourceType`,
     );
   }
   return type;

@@ -1,8 +1,8 @@
 // Leader election on a real coordination.k8s.io/v1 Lease, with short timings (lease 2 s).
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { KubeApiServer } from '../../test/support/kube-apiserver.js';
-import { sleep, waitFor } from '../../test/support/ports.js';
+import { KubeApiServer } from '../test/support/kube-apiserver.js';
+import { sleep, waitFor } from '../test/support/ports.js';
 import { KubeClient } from './kube-client.js';
 import { LeaderElector, type LeaseObject } from './leader-election.js';
 import { resourceTypes } from './resource-types.js';

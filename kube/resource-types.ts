@@ -1,4 +1,4 @@
-import { API_GROUP, API_VERSION } from '../../crds/common.js';
+import { API_GROUP, API_VERSION } from '../crds/common.js';
 import type { ResourceType } from './kube-object.js';
 
 const grove = (kind: string, plural: string): ResourceType => ({

@@ -1,6 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { generateDomainKey, type DomainSigningKey } from '../relay/auth/device-token.js';
+import { generateDomainKey, type DomainSigningKey } from '../contracts/auth/device-token.js';
 
 /** Where the local stack keeps a domain's signing keys (the operator keeps them in a Secret). */
 export function domainKeyFile(dataDir: string, domain: string): string {

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import type { DomainSigningKey } from '../relay/auth/device-token.js';
+import type { DomainSigningKey } from '../contracts/auth/device-token.js';
 import { RedisManagerStore } from '../manager/store/redis-manager-store.js';
 import { connectRedis } from '../relay/store/redis-connection.js';
 import { bootstrapTokenFile, loadOrCreateBootstrapToken } from './bootstrap-token.js';

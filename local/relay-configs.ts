@@ -1,5 +1,5 @@
 import { effectiveRelayLimits, policiesForDomain } from '../crds/policy-merge.js';
-import { relayPublicKey, type DomainSigningKey } from '../relay/auth/device-token.js';
+import { relayPublicKey, type DomainSigningKey } from '../contracts/auth/device-token.js';
 import type { RelayConfigInput } from '../relay/config.js';
 import type { LocalConfig } from './config.js';
 

@@ -1,5 +1,5 @@
 import type { ManagerStore } from '../manager/store/manager-store.js';
-import { directoryKeys } from '../relay/store/keys.js';
+import { directoryKeys } from '../contracts/redis/keys.js';
 import type { RedisClient } from '../relay/store/redis-connection.js';
 import type { SeedDomain } from './config-schema.js';
 

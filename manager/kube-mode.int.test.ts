@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DeviceTokenVerifier, generateDomainKey } from '../relay/auth/device-token.js';
-import { KubeClient } from '../operator/kube/kube-client.js';
-import type { KubeObject } from '../operator/kube/kube-object.js';
-import { resourceTypes } from '../operator/kube/resource-types.js';
+import { DeviceTokenVerifier, generateDomainKey } from '../contracts/auth/device-token.js';
+import { KubeClient } from '../kube/kube-client.js';
+import type { KubeObject } from '../kube/kube-object.js';
+import { resourceTypes } from '../kube/resource-types.js';
 import { installGroveCrds } from '../test/support/grove-crds.js';
 import { KubeApiServer } from '../test/support/kube-apiserver.js';
 import { DeviceKey, ManagerProcess, stopAll } from '../test/support/manager-process.js';

@@ -6,7 +6,7 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
-import { jsonLogger, type Logger } from '../relay/logger.js';
+import { jsonLogger, type Logger } from '../contracts/logger.js';
 import { registerAdminRoutes } from './api/admin-routes.js';
 import { registerClientRoutes } from './api/client-routes.js';
 import { accessFor, ManagerContext } from './api/context.js';

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { stopOnSignals } from '../relay/graceful-shutdown.js';
-import { jsonLogger } from '../relay/logger.js';
-import { KubeClient } from './kube/kube-client.js';
+import { stopOnSignals } from '../contracts/graceful-shutdown.js';
+import { jsonLogger } from '../contracts/logger.js';
+import { KubeClient } from '../kube/kube-client.js';
 import { Operator } from './operator.js';
 
 import { OperatorUsageError } from './operator-usage-error.js';

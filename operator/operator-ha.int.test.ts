@@ -5,9 +5,9 @@ import { KubeApiServer } from '../test/support/kube-apiserver.js';
 import { createNamespace, installGroveCrds } from '../test/support/grove-crds.js';
 import { OperatorProcess } from '../test/support/operator-process.js';
 import { waitFor } from '../test/support/ports.js';
-import { KubeClient } from './kube/kube-client.js';
-import type { KubeObject } from './kube/kube-object.js';
-import { resourceTypes as t } from './kube/resource-types.js';
+import { KubeClient } from '../kube/kube-client.js';
+import type { KubeObject } from '../kube/kube-object.js';
+import { resourceTypes as t } from '../kube/resource-types.js';
 
 const ns = 'grove-ha';
 const lease = { leaseDuration: 4, renewDeadline: 3, retryPeriod: 0.5 };

@@ -4,16 +4,16 @@
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connectRedis } from '../relay/store/redis-connection.js';
-import { deviceKeys, directoryKeys } from '../relay/store/keys.js';
+import { deviceKeys, directoryKeys } from '../contracts/redis/keys.js';
 import { KubeApiServer } from '../test/support/kube-apiserver.js';
 import { RedisServer } from '../test/support/redis-server.js';
 import { createNamespace, installGroveCrds } from '../test/support/grove-crds.js';
 import { OperatorProcess } from '../test/support/operator-process.js';
 import { waitFor } from '../test/support/ports.js';
 import { annotationKeys } from './builders/labels.js';
-import { KubeClient } from './kube/kube-client.js';
-import type { KubeObject, ResourceType } from './kube/kube-object.js';
-import { resourceTypes as t } from './kube/resource-types.js';
+import { KubeClient } from '../kube/kube-client.js';
+import type { KubeObject, ResourceType } from '../kube/kube-object.js';
+import { resourceTypes as t } from '../kube/resource-types.js';
 
 const ns = 'grove-op';
 let kube: KubeApiServer | undefined;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { generateDomainKey } from '../relay/auth/device-token.js';
-import type { Logger } from '../relay/logger.js';
+import { generateDomainKey } from '../contracts/auth/device-token.js';
+import type { Logger } from '../contracts/logger.js';
 import { managedBySelector } from './builders/labels.js';
 import { reconcileBackupSchedule } from './controllers/backupschedule-controller.js';
 import type {
@@ -13,17 +13,17 @@ import type {
 import { reconcileDomain } from './controllers/domain-controller.js';
 import { reconcilePolicy } from './controllers/policy-controller.js';
 import { reconcileRelayPool } from './controllers/relaypool-controller.js';
-import { EventRecorder } from './kube/event-recorder.js';
-import { Informer } from './kube/informer.js';
-import type { KubeClient } from './kube/kube-client.js';
+import { EventRecorder } from '../kube/event-recorder.js';
+import { Informer } from '../kube/informer.js';
+import type { KubeClient } from '../kube/kube-client.js';
 import {
   objectKey,
   splitObjectKey,
   type KubeObject,
   type ResourceType,
-} from './kube/kube-object.js';
-import { LeaderElector, type LeaderElectionOptions } from './kube/leader-election.js';
-import { ownedResourceTypes, resourceTypes } from './kube/resource-types.js';
+} from '../kube/kube-object.js';
+import { LeaderElector, type LeaderElectionOptions } from '../kube/leader-election.js';
+import { ownedResourceTypes, resourceTypes } from '../kube/resource-types.js';
 import { purgeDomainFromRedis } from './redis-purge.js';
 import { Controller } from './runtime/controller.js';
 

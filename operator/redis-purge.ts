@@ -1,4 +1,4 @@
-import { purgeDomainData } from '../relay/store/domain-purge.js';
+import { purgeDomainData } from '../contracts/redis/domain-purge.js';
 import { connectRedis, type RedisTarget } from '../relay/store/redis-connection.js';
 
 const PURGE_TIMEOUT_MS = 20_000;

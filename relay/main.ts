@@ -1,6 +1,6 @@
 import { loadRelayConfig, relayConfigFromEnvironment, type RelayConfig } from './config.js';
-import { stopOnSignals } from './graceful-shutdown.js';
-import { jsonLogger } from './logger.js';
+import { stopOnSignals } from '../contracts/graceful-shutdown.js';
+import { jsonLogger } from '../contracts/logger.js';
 import { RelayApp } from './server/relay-app.js';
 
 /** `grove relay`: runs one relay process until SIGTERM/SIGINT, then drains. */

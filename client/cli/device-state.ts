@@ -3,7 +3,7 @@ import { chmod, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs
 import { join } from 'node:path';
 import { z } from 'zod';
 import { dnsLabelSchema, idSchema } from '../../crds/common.js';
-import { tokenChallengeText } from '../../manager/token-challenge.js';
+import { tokenChallengeText } from '../../contracts/auth/token-challenge.js';
 import { CliError, ExitCode } from './cli-error.js';
 
 /**

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { idPattern } from '../../crds/common.js';
 import { loadLocalConfig } from '../../local/config.js';
 import { loadOrCreateDomainKeys } from '../../local/domain-keys.js';
-import { issueDeviceToken } from '../../relay/auth/device-token.js';
+import { issueDeviceToken } from '../../contracts/auth/device-token.js';
 import { CliError, positiveSeconds, required, usage } from './cli-error.js';
 
 /** `grove token issue`: a device token signed with the domain's key from the local config. */

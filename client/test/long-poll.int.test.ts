@@ -3,7 +3,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import { Redis } from 'ioredis';
 import { GroveClient, type GroveClientOptions, type ReceivedMessage } from '../sdk/grove-client.js';
 import type { LinkClosed } from '../sdk/link.js';
-import { deviceKeys } from '../../relay/store/keys.js';
+import { deviceKeys } from '../../contracts/redis/keys.js';
 import { sleep, waitFor } from '../../test/support/ports.js';
 import { RedisServer } from '../../test/support/redis-server.js';
 import {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { RedisCluster, RedisServer } from '../../test/support/redis-server.js';
-import { deviceKeys, directoryKeys, identityKeys, payloadKey } from '../store/keys.js';
-import { purgeDomainData } from '../store/domain-purge.js';
-import { connectRedis, type RedisClient } from '../store/redis-connection.js';
+import { deviceKeys, directoryKeys, identityKeys, payloadKey } from './keys.js';
+import { purgeDomainData } from './domain-purge.js';
+import { connectRedis, type RedisClient } from '../../relay/store/redis-connection.js';
 
 async function seed(client: RedisClient, domain: string): Promise<void> {
   const device = deviceKeys(domain, 'laptop');

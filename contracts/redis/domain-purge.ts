@@ -1,9 +1,5 @@
 import { Cluster, type Redis } from 'ioredis';
-
-/** SCAN patterns of every key a domain owns (see keys.ts); ids never hold glob characters. */
-export function domainKeyPatterns(domain: string): string[] {
-  return [`g:{d:${domain}:*`, `g:{i:${domain}:*`, `g:{dir:${domain}}*`, `g:{p:${domain}:*`];
-}
+import { domainKeyPatterns } from './keys.js';
 
 async function purgeNode(node: Redis, patterns: readonly string[]): Promise<number> {
   let removed = 0;

@@ -1,27 +1,46 @@
 /**
- * Redis key names. Every key of one device shares the hash tag `{d:DOMAIN:DEVICE}`, every
- * presence key of one identity `{i:DOMAIN:IDENTITY}`, and a domain's directory
- * `{dir:DOMAIN}`, so each Lua script touches one slot and works on Redis Cluster unchanged.
- * Ids never contain ':' (see crds/common.ts idPattern), so the names cannot collide.
+ * The whole Redis key layout of Grove: the relays, the Manager and the domain purge name keys
+ * only through this module. Every key of one device shares the hash tag `{d:DOMAIN:DEVICE}`,
+ * every presence key of one identity `{i:DOMAIN:IDENTITY}`, a domain's directory and the
+ * Manager's records of it `{dir:DOMAIN}`, so each Lua script touches one slot and works on
+ * Redis Cluster unchanged. The Manager's global records live under `{mgr}`. Ids never contain
+ * ':', '{' or glob characters (see crds/common.ts idPattern), so names cannot collide and the
+ * purge's SCAN patterns match nothing of another domain.
  */
+
+const deviceTag = (domain: string, device: string) => `g:{d:${domain}:${device}}`;
+const identityTag = (domain: string, identity: string) => `g:{i:${domain}:${identity}}`;
+const directoryTag = (domain: string) => `g:{dir:${domain}}`;
+const payloadTag = (domain: string, sender: string, messageId: string) =>
+  `g:{p:${domain}:${sender}:${messageId}}`;
+const managerTag = 'g:{mgr}';
+
 export function deviceKeys(domain: string, device: string) {
-  const tag = `g:{d:${domain}:${device}}`;
+  const tag = deviceTag(domain, device);
   return {
+    /** HASH epoch, head, next, bytes, drops, told, conn: the queue's metadata. */
     meta: `${tag}:m`,
+    /** LIST of queue entries (contracts/wire/queue-entry.ts), seq `head` first. */
     queue: `${tag}:q`,
+    /** ZSET de-duplication member (sender|message id) → until when it is remembered (ms). */
     ids: `${tag}:i`,
-    /** Sharded pub/sub channel: wake-ups and connection claims for this device. */
+    /** Sharded pub/sub channel: wake-ups and connection claims (contracts/wire/device-channel.ts). */
     channel: `${tag}:w`,
   };
 }
 
 export function identityKeys(domain: string, identity: string) {
-  const tag = `g:{i:${domain}:${identity}}`;
-  return { presence: `${tag}:p`, channel: `${tag}:pc` };
+  const tag = identityTag(domain, identity);
+  return {
+    /** HASH device → presence value (contracts/wire/presence.ts). */
+    presence: `${tag}:p`,
+    /** Sharded channel of presence events (contracts/wire/presence.ts). */
+    channel: `${tag}:pc`,
+  };
 }
 
 export function directoryKeys(domain: string) {
-  const tag = `g:{dir:${domain}}`;
+  const tag = directoryTag(domain);
   return {
     /** HASH device → identity */
     devices: `${tag}:devices`,
@@ -29,10 +48,7 @@ export function directoryKeys(domain: string) {
     identities: `${tag}:identities`,
     /** HASH workspace → JSON array of member identities */
     workspaces: `${tag}:workspaces`,
-    /**
-     * Sharded channel: "the directory changed, reload it"; the message `revoke:<device>`
-     * also closes that device's connections on every relay.
-     */
+    /** Sharded channel of directory changes (contracts/wire/directory-channel.ts). */
     channel: `${tag}:changed`,
     /** HASH of usage counters written by relays (field `messagesRelayed`: accepted sends). */
     usage: `${tag}:usage`,
@@ -44,14 +60,97 @@ export function directoryKeys(domain: string) {
   };
 }
 
+// The directory channel's name around the domain, so a relay can tell which domain changed.
+const NO_DOMAIN = '\u0000';
+const [directoryChannelHead = '', directoryChannelTail = ''] =
+  directoryKeys(NO_DOMAIN).channel.split(NO_DOMAIN);
+
+/** The domain of a directory channel (directoryKeys(domain).channel); undefined for any other channel. */
+export function domainOfDirectoryChannel(channel: string): string | undefined {
+  // Every wake-up passes through here: the cheap test first.
+  if (!channel.endsWith(directoryChannelTail) || !channel.startsWith(directoryChannelHead)) {
+    return undefined;
+  }
+  return channel.slice(directoryChannelHead.length, channel.length - directoryChannelTail.length);
+}
+
 /** A large payload stored once and referenced from every recipient's queue. */
 export function payloadKey(domain: string, sender: string, messageId: string): string {
-  return `g:{p:${domain}:${sender}:${messageId}}`;
+  return payloadTag(domain, sender, messageId);
 }
 
 export const podKeys = {
   /** ZSET pod id → liveness deadline (ms). */
   pods: 'g:relay-pods',
+  /** SET of the pod's connections (contracts/wire/presence.ts connection handles). */
   conns: (pod: string) => `g:pod:{${pod}}:conns`,
+  /** STRING held by the pod sweeping `pod` after it died. */
   sweepLock: (pod: string) => `g:pod:{${pod}}:sweep`,
 };
+
+/** Subscribed by every relay and never published to: its confirmation marks a finished resubscribe. */
+export const resubscribedMarkerChannel = 'g:relay:resubscribed';
+
+/**
+ * The Manager's keys of one domain. They carry the relay directory's hash tag, so one Lua
+ * script can update the Manager's records and the relay's directory (and publish on its
+ * channel) atomically, on Redis Cluster too.
+ */
+export function managerKeys(domain: string) {
+  const tag = directoryTag(domain);
+  const directory = directoryKeys(domain);
+  return {
+    /** HASH member id → Member JSON. */
+    members: `${tag}:m:members`,
+    /** ZSET of member ids, all with score 0: lexicographic order for paging. */
+    memberIndex: `${tag}:m:member-index`,
+    /** HASH device id → Device JSON (lastSeenAt kept apart, in `lastSeen`). */
+    devices: `${tag}:m:devices`,
+    /** HASH member id → JSON array of its device ids (revoked ones included). */
+    memberDevices: `${tag}:m:member-devices`,
+    /** HASH device id → ISO time last seen (token refresh, or a relay's connect/disconnect). */
+    lastSeen: directory.lastSeen,
+    /** HASH code id → stored activation code JSON (with the code's SHA-256, never the code). */
+    codes: `${tag}:m:codes`,
+    /** HASH workspace id → JSON {id, name, createdAt, updatedAt}; members live in the directory. */
+    workspaces: `${tag}:m:workspaces`,
+    /** STREAM of this domain's audit entries. */
+    audit: `${tag}:audit`,
+    /** HASH of the relays' counters; field `messagesRelayed` (HINCRBY by relays). */
+    usage: directory.usage,
+    /** STRING set once per token-refresh nonce (SET NX EX). */
+    nonce: (device: string, nonce: string) => `${tag}:m:nonce:${device}:${nonce}`,
+    directory,
+  };
+}
+
+/** The Manager's records that belong to no domain. */
+export const globalKeys = {
+  /** HASH SHA-256 hex of an admin token → AdminTokenInfo JSON. */
+  adminTokens: `${managerTag}:admin-tokens`,
+  /** HASH admin token name → SHA-256 hex of the token. */
+  adminTokenNames: `${managerTag}:admin-token-names`,
+  /** STREAM of audit entries that belong to no domain (admin tokens, failed logins…). */
+  audit: `${managerTag}:audit`,
+  /** SET of domains that have an audit stream, so a query over all domains finds them. */
+  auditDomains: `${managerTag}:audit-domains`,
+};
+
+/** The audit stream of `domain`, or the global one. */
+export function auditStreamKey(domain: string | undefined): string {
+  return domain === undefined ? globalKeys.audit : managerKeys(domain).audit;
+}
+
+/**
+ * SCAN patterns of every key a domain owns: its devices' queues, its identities' presence,
+ * its directory with the Manager's records, and its stored payloads. Built from the same tags
+ * as the keys, so a new key under one of them is purged too.
+ */
+export function domainKeyPatterns(domain: string): string[] {
+  return [
+    `${deviceTag(domain, '*')}*`,
+    `${identityTag(domain, '*')}*`,
+    `${directoryTag(domain)}*`,
+    `${payloadTag(domain, '*', '*')}*`,
+  ];
+}

@@ -1,4 +1,4 @@
-import { issueDeviceToken } from '../../relay/auth/device-token.js';
+import { issueDeviceToken } from '../../contracts/auth/device-token.js';
 import { verifyChallenge, CHALLENGE_WINDOW_SECONDS } from '../auth/device-challenge.js';
 import { verifyRelayToken } from '../auth/relay-token.js';
 import type { DomainConfig, DomainKeys } from '../config-source/config-source.js';

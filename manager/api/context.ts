@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { Logger } from '../../relay/logger.js';
+import type { Logger } from '../../contracts/logger.js';
 import { allowed, type Access } from '../auth/roles.js';
 import { bearer } from '../auth/relay-token.js';
 import type { ConfigSource, DomainConfig } from '../config-source/config-source.js';

@@ -1,6 +1,9 @@
 import { createPublicKey, verify } from 'node:crypto';
 import { ManagerError } from '../errors.js';
-import { tokenChallengeText, type TokenChallengeFields } from '../token-challenge.js';
+import {
+  tokenChallengeText,
+  type TokenChallengeFields,
+} from '../../contracts/auth/token-challenge.js';
 
 /** How far a challenge's timestamp may be from the Manager's clock, either way. */
 export const CHALLENGE_WINDOW_SECONDS = 300;

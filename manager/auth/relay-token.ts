@@ -1,5 +1,5 @@
 import { decodeJwt } from 'jose';
-import { DeviceTokenVerifier, type DeviceClaims } from '../../relay/auth/device-token.js';
+import { DeviceTokenVerifier, type DeviceClaims } from '../../contracts/auth/device-token.js';
 import type { ConfigSource } from '../config-source/config-source.js';
 import { ManagerError } from '../errors.js';
 

@@ -1,7 +1,7 @@
 import type { JWK } from 'jose';
 import type { Domain } from '../../crds/domain.js';
 import type { Policy } from '../../crds/policy.js';
-import type { DomainSigningKey } from '../../relay/auth/device-token.js';
+import type { DomainSigningKey } from '../../contracts/auth/device-token.js';
 
 /** One relay pool of a domain's assignment, in the Domain's order (home pool first). */
 export interface RelayPoolAssignment {

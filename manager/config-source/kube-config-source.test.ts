@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { generateDomainKey } from '../../relay/auth/device-token.js';
+import { generateDomainKey } from '../../contracts/auth/device-token.js';
 import { parseStoredKeys } from './kube-config-source.js';
 
 describe('kube config source › signing key Secret', () => {

@@ -4,12 +4,12 @@ import { domainSchema, type Domain } from '../../crds/domain.js';
 import { policiesForDomain } from '../../crds/policy-merge.js';
 import { policySchema, type Policy } from '../../crds/policy.js';
 import { relayPoolSchema, type RelayPool } from '../../crds/relaypool.js';
-import type { DomainSigningKey } from '../../relay/auth/device-token.js';
-import type { Logger } from '../../relay/logger.js';
-import { Informer } from '../../operator/kube/informer.js';
-import type { KubeClient } from '../../operator/kube/kube-client.js';
-import type { KubeObject } from '../../operator/kube/kube-object.js';
-import { resourceTypes } from '../../operator/kube/resource-types.js';
+import type { DomainSigningKey } from '../../contracts/auth/device-token.js';
+import type { Logger } from '../../contracts/logger.js';
+import { Informer } from '../../kube/informer.js';
+import type { KubeClient } from '../../kube/kube-client.js';
+import type { KubeObject } from '../../kube/kube-object.js';
+import { resourceTypes } from '../../kube/resource-types.js';
 import {
   mergedRelayUrls,
   type ConfigSource,

@@ -1,5 +1,5 @@
 import { policiesForDomain } from '../../crds/policy-merge.js';
-import type { DomainSigningKey } from '../../relay/auth/device-token.js';
+import type { DomainSigningKey } from '../../contracts/auth/device-token.js';
 import { loadLocalConfig, type LocalConfig } from '../../local/config.js';
 import { loadOrCreateDomainKeys } from '../../local/domain-keys.js';
 import {

@@ -11,9 +11,10 @@ import type {
 
 /**
  * The Manager's runtime data in Redis. Implemented by RedisManagerStore (redis-manager-store.ts).
- * Every key of one domain shares the relay directory's hash tag `{dir:DOMAIN}` (relay/store/keys.ts),
- * so one MULTI or Lua script updates the Manager's records and the relay's directory together,
- * on a single Redis and on a Redis Cluster alike: what the Manager changes, relays see at once.
+ * Every key of one domain shares the relay directory's hash tag `{dir:DOMAIN}`
+ * (contracts/redis/keys.ts), so one MULTI or Lua script updates the Manager's records and the
+ * relay's directory together, on a single Redis and on a Redis Cluster alike: what the Manager
+ * changes, relays see at once.
  *
  * Methods throw ManagerError (errors.ts) with a stable code; `now` is passed in (no hidden clock).
  */

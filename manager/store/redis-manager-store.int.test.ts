@@ -4,7 +4,7 @@ import { RedisCluster, RedisServer } from '../../test/support/redis-server.js';
 import { waitFor } from '../../test/support/ports.js';
 import { DirectoryCache } from '../../relay/store/directory.js';
 import { DeviceQueueStore } from '../../relay/store/device-queue.js';
-import { deviceKeys, directoryKeys } from '../../relay/store/keys.js';
+import { deviceKeys, directoryKeys, managerKeys } from '../../contracts/redis/keys.js';
 import { PresenceStore } from '../../relay/store/presence-store.js';
 import {
   connectRedis,
@@ -13,7 +13,6 @@ import {
 } from '../../relay/store/redis-connection.js';
 import { ManagerError } from '../errors.js';
 import type { AuditEntry } from '../model.js';
-import { managerKeys } from './manager-keys.js';
 import type { MemberInput } from './manager-store.js';
 import { RedisManagerStore } from './redis-manager-store.js';
 

@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { dnsLabelPattern, idPattern } from '../../crds/common.js';
-import { deviceKeys, identityKeys } from '../../relay/store/keys.js';
+import {
+  auditStreamKey,
+  deviceKeys,
+  globalKeys,
+  identityKeys,
+  managerKeys,
+} from '../../contracts/redis/keys.js';
 import type { RedisClient } from '../../relay/store/redis-connection.js';
 import { ManagerError, type ManagerErrorCode } from '../errors.js';
 import {
@@ -14,7 +20,6 @@ import {
   type UsageReport,
   type Workspace,
 } from '../model.js';
-import { auditStreamKey, globalKeys, managerKeys } from './manager-keys.js';
 import {
   appendAuditScript,
   changeWorkspaceScript,
@@ -218,7 +223,7 @@ class AuditReader {
 }
 
 /**
- * The ManagerStore on Redis (single or Cluster). See manager-keys.ts for the layout and
+ * The ManagerStore on Redis (single or Cluster). See contracts/redis/keys.ts for the layout and
  * manager-scripts.ts for the atomic operations. Failures of Redis itself surface as the
  * client's errors (anything that is not a ManagerError): the API answers 503 for those.
  */

@@ -3,7 +3,7 @@ import { effectiveRelayLimits, policiesForDomain } from '../../crds/policy-merge
 import { policySchema, type Policy } from '../../crds/policy.js';
 import { relayPoolSchema, type RelayPool } from '../../crds/relaypool.js';
 import type { ServedDomain } from '../builders/relaypool/index.js';
-import type { KubeObject } from '../kube/kube-object.js';
+import type { KubeObject } from '../../kube/kube-object.js';
 import type { ReconcileContext } from './context.js';
 
 /**

@@ -1,6 +1,6 @@
 import { FIELD_MANAGER } from '../builders/labels.js';
-import type { KubeObject, ResourceType } from '../kube/kube-object.js';
-import { ownedResourceTypes } from '../kube/resource-types.js';
+import type { KubeObject, ResourceType } from '../../kube/kube-object.js';
+import { ownedResourceTypes } from '../../kube/resource-types.js';
 import type { ReconcileContext } from './context.js';
 import { isOwnedBy } from './reconcile-helpers.js';
 

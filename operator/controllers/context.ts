@@ -1,7 +1,7 @@
-import type { Logger } from '../../relay/logger.js';
-import type { DomainSigningKey } from '../../relay/auth/device-token.js';
+import type { Logger } from '../../contracts/logger.js';
+import type { DomainSigningKey } from '../../contracts/auth/device-token.js';
 import type { RedisTarget } from '../../relay/store/redis-connection.js';
-import type { KubeObject, ResourceType } from '../kube/kube-object.js';
+import type { KubeObject, ResourceType } from '../../kube/kube-object.js';
 import type { ReconcileResult } from '../runtime/controller.js';
 
 /** The API calls reconcilers make; KubeClient implements it (tests may wrap it). */

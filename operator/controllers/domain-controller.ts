@@ -14,8 +14,8 @@ import {
 } from '../builders/domain/signing-keys.js';
 import { annotationKeys, labelKeys, MANAGED_BY } from '../builders/labels.js';
 import { relayPoolEndpoints } from '../builders/relaypool/index.js';
-import type { KubeObject } from '../kube/kube-object.js';
-import { resourceTypes } from '../kube/resource-types.js';
+import type { KubeObject } from '../../kube/kube-object.js';
+import { resourceTypes } from '../../kube/resource-types.js';
 import type { ReconcileResult } from '../runtime/controller.js';
 import { cachedRelayPool, parsedPolicies } from './cache-queries.js';
 import type { ReconcileContext } from './context.js';

@@ -9,7 +9,7 @@ import {
   type ConditionUpdate,
 } from '../builders/conditions.js';
 import { annotationKeys, FIELD_MANAGER } from '../builders/labels.js';
-import type { KubeObject } from '../kube/kube-object.js';
+import type { KubeObject } from '../../kube/kube-object.js';
 import type { ObjectCache, ReconcileContext } from './context.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; issues: string[] };

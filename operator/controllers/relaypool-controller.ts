@@ -13,8 +13,8 @@ import {
   relayPoolSelector,
 } from '../builders/relaypool/index.js';
 import { summarizeRelayPool, type WorkloadStatus } from '../builders/relaypool-status.js';
-import type { KubeObject } from '../kube/kube-object.js';
-import { resourceTypes } from '../kube/resource-types.js';
+import type { KubeObject } from '../../kube/kube-object.js';
+import { resourceTypes } from '../../kube/resource-types.js';
 import type { ReconcileResult } from '../runtime/controller.js';
 import { servedDomains } from './cache-queries.js';
 import { applyChildren, pruneChildren } from './child-objects.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { Registry } from 'prom-client';
-import { loggerOf, type LogFields, type LogLevel } from '../../relay/logger.js';
+import { loggerOf, type LogFields, type LogLevel } from '../../contracts/logger.js';
 import {
   Controller,
   ControllerOptionsError,

@@ -1,5 +1,10 @@
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { silentLogger, type LogFields, type Logger, type LogLevel } from '../../relay/logger.js';
+import {
+  silentLogger,
+  type LogFields,
+  type Logger,
+  type LogLevel,
+} from '../../contracts/logger.js';
 import { systemClock, type Clock } from './clock.js';
 import { getOrCreateCounter, getOrCreateGauge, getOrCreateHistogram } from './metrics.js';
 import {

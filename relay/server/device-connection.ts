@@ -1,12 +1,12 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
-import type { DeviceClaims } from '../auth/device-token.js';
+import type { DeviceClaims } from '../../contracts/auth/device-token.js';
 import { WindowCounter } from '../limits/token-bucket.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { ErrorCode, RelayError } from '../protocol/error-codes.js';
 import { decodeClientFrame, type ClientFrame, type ServerFrame } from '../protocol/frames.js';
 import { parseEntry } from '../store/device-queue.js';
-import { deviceKeys, identityKeys } from '../store/keys.js';
+import { deviceKeys, identityKeys } from '../../contracts/redis/keys.js';
 import type { PresenceStatus } from '../store/presence-store.js';
 import { newConnectionId, type RelayCore } from './relay-core.js';
 

@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { DeviceClaims } from '../auth/device-token.js';
+import type { DeviceClaims } from '../../contracts/auth/device-token.js';
 import { ErrorCode, RelayError } from '../protocol/error-codes.js';
 import { sendFrame } from '../protocol/frames.js';
-import { deviceKeys } from '../store/keys.js';
+import { deviceKeys } from '../../contracts/redis/keys.js';
 import type { RelayCore } from './relay-core.js';
 
 const HTTP_STATUS: Record<string, number> = {

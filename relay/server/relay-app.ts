@@ -4,12 +4,12 @@ import type { RelayConfig } from '../config.js';
 import { createRelayMetrics, type RelayMetrics } from '../metrics.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { ErrorCode, RelayError } from '../protocol/error-codes.js';
-import { directoryKeys } from '../store/keys.js';
+import { directoryKeys } from '../../contracts/redis/keys.js';
 import { connectRedis, type RedisClient } from '../store/redis-connection.js';
 import { DeviceConnection } from './device-connection.js';
 import { LongPollTransport, replyError } from './long-poll.js';
 import { RelayCore } from './relay-core.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../contracts/logger.js';
 
 /** Largest WebSocket frame accepted: a maximal message in base64 plus the envelope. */
 function maxFrameBytes(config: RelayConfig): number {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { RelayLimits } from '../../crds/relay-limits.js';
-import { DeviceTokenVerifier, type DeviceClaims } from '../auth/device-token.js';
+import { DeviceTokenVerifier, type DeviceClaims } from '../../contracts/auth/device-token.js';
 import { TokenBucket } from '../limits/token-bucket.js';
 import type { RelayConfig } from '../config.js';
 import type { RelayMetrics } from '../metrics.js';
@@ -9,7 +9,7 @@ import { ErrorCode, RelayError } from '../protocol/error-codes.js';
 import { base64DecodedLength, type SendFrame } from '../protocol/frames.js';
 import { DirectoryCache } from '../store/directory.js';
 import { DeviceQueueStore, type QueueEntry } from '../store/device-queue.js';
-import { directoryKeys } from '../store/keys.js';
+import { directoryKeys } from '../../contracts/redis/keys.js';
 import { PresenceStore } from '../store/presence-store.js';
 import type { RedisClient } from '../store/redis-connection.js';
 import { Wakeups } from './wakeups.js';

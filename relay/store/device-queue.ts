@@ -1,4 +1,4 @@
-import { deviceKeys, payloadKey } from './keys.js';
+import { deviceKeys, payloadKey } from '../../contracts/redis/keys.js';
 import type { RedisClient } from './redis-connection.js';
 
 export interface QueueBounds {

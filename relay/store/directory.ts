@@ -1,4 +1,4 @@
-import { directoryKeys } from './keys.js';
+import { directoryKeys } from '../../contracts/redis/keys.js';
 import type { RedisClient } from './redis-connection.js';
 
 /** Who is in a domain: identities, their devices, workspaces and their members. */

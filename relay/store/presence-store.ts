@@ -1,4 +1,4 @@
-import { directoryKeys, identityKeys, podKeys } from './keys.js';
+import { directoryKeys, identityKeys, podKeys } from '../../contracts/redis/keys.js';
 import type { RedisClient } from './redis-connection.js';
 
 export type PresenceStatus = 'active' | 'idle';

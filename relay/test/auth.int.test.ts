@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import WebSocket from 'ws';
 import { ConnectionRefused, GroveClient, type Transport } from '../../client/sdk/grove-client.js';
-import { generateDomainKey, issueDeviceToken } from '../auth/device-token.js';
+import { generateDomainKey, issueDeviceToken } from '../../contracts/auth/device-token.js';
 import { sleep, waitFor } from '../../test/support/ports.js';
 import { RedisServer } from '../../test/support/redis-server.js';
 import {

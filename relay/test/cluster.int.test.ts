@@ -5,7 +5,7 @@ import {
   type PresenceChange,
   type ReceivedMessage,
 } from '../../client/sdk/grove-client.js';
-import { deviceKeys } from '../store/keys.js';
+import { deviceKeys } from '../../contracts/redis/keys.js';
 import { sleep, waitFor } from '../../test/support/ports.js';
 import { RedisCluster } from '../../test/support/redis-server.js';
 import {

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { GroveClient, type PresenceChange } from '../../client/sdk/grove-client.js';
-import { podKeys } from '../store/keys.js';
+import { podKeys } from '../../contracts/redis/keys.js';
 import { sleep, waitFor } from '../../test/support/ports.js';
 import { RedisServer } from '../../test/support/redis-server.js';
-import { directoryKeys } from '../store/keys.js';
+import { directoryKeys } from '../../contracts/redis/keys.js';
 import {
   makeDomain,
   RelayProcess,

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Cluster, Redis } from 'ioredis';
 import { ConnectionRefused, GroveClient } from '../../client/sdk/grove-client.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import { directoryKeys } from '../store/keys.js';
+import { directoryKeys } from '../../contracts/redis/keys.js';
 import { sleep, waitFor } from '../../test/support/ports.js';
 import { RawClient } from '../../test/support/raw-client.js';
 import { RedisCluster, RedisServer } from '../../test/support/redis-server.js';

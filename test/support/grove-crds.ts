@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import type { KubeClient } from '../../operator/kube/kube-client.js';
-import type { KubeObject, ResourceType } from '../../operator/kube/kube-object.js';
-import { resourceTypes } from '../../operator/kube/resource-types.js';
+import type { KubeClient } from '../../kube/kube-client.js';
+import type { KubeObject, ResourceType } from '../../kube/kube-object.js';
+import { resourceTypes } from '../../kube/resource-types.js';
 import { waitFor } from './ports.js';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..', '..');

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { domainKeyFile } from '../../local/domain-keys.js';
-import { tokenChallengeText } from '../../manager/token-challenge.js';
+import { tokenChallengeText } from '../../contracts/auth/token-challenge.js';
 import { isRunning, signalAndWait } from './child-process.js';
 import { freePort, waitFor } from './ports.js';
 import { pinnedNode, type TestDomain } from './relay-process.js';

@@ -9,7 +9,7 @@ import {
   issueDeviceToken,
   relayPublicKey,
   type DomainSigningKey,
-} from '../../relay/auth/device-token.js';
+} from '../../contracts/auth/device-token.js';
 import type { RelayConfigInput } from '../../relay/config.js';
 import { writeDirectory, type DirectorySeed } from '../../relay/store/directory.js';
 import { connectRedis, type RedisTarget } from '../../relay/store/redis-connection.js';

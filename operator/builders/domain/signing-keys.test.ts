@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { DomainSigningKey } from '../../../relay/auth/device-token.js';
+import type { DomainSigningKey } from '../../../contracts/auth/device-token.js';
 import {
   nextKeyExpiry,
   nextKeyId,

@@ -1,6 +1,6 @@
 import type { JWK } from 'jose';
 import type { PublicKey } from '../../../crds/domain.js';
-import type { DomainSigningKey } from '../../../relay/auth/device-token.js';
+import type { DomainSigningKey } from '../../../contracts/auth/device-token.js';
 
 /**
  * A domain's keys as its Secret keeps them (data key `keys.json`): the current key first, with

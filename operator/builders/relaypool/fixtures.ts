@@ -1,7 +1,7 @@
 /** Pools, domains and keys shared by the unit and integration tests of the builders. */
 import { DEFAULT_RELAY_LIMITS, type RelayLimits } from '../../../crds/relay-limits.js';
 import { relayPoolSchema, type RelayPool } from '../../../crds/relaypool.js';
-import { relayPublicKey } from '../../../relay/auth/device-token.js';
+import { relayPublicKey } from '../../../contracts/auth/device-token.js';
 import type { RelayPoolBuildInput, RelayPublicKey, ServedDomain } from './input.js';
 
 export const NAMESPACE = 'grove';

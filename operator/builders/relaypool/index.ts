@@ -3,7 +3,7 @@
  * and the images, returning plain objects for server-side apply. Same input, same bytes.
  */
 import type { RelayPool } from '../../../crds/relaypool.js';
-import type { KubeObject } from '../../kube/kube-object.js';
+import type { KubeObject } from '../../../kube/kube-object.js';
 import { labelKeys } from '../labels.js';
 import type { RelayPoolBuildInput } from './input.js';
 import { poolIdentity, relayPoolNames } from './names.js';

@@ -1,7 +1,7 @@
 import type { RelayLimits } from '../../../crds/relay-limits.js';
 import type { RelayPool } from '../../../crds/relaypool.js';
 
-/** A domain's public signing key, as relays list it (relayPublicKey of relay/auth/device-token.ts). */
+/** A domain's public signing key, as relays list it (relayPublicKey of contracts/auth/device-token.ts). */
 export interface RelayPublicKey {
   kty: 'OKP';
   crv: 'Ed25519';

@@ -6,7 +6,7 @@ import type {
 } from '@kubernetes/client-node';
 import { GROVE_API_VERSION, type ResourceRequirements } from '../../../crds/common.js';
 import type { RelayPool } from '../../../crds/relaypool.js';
-import type { OwnerReference } from '../../kube/kube-object.js';
+import type { OwnerReference } from '../../../kube/kube-object.js';
 import { MANAGED_BY, labelKeys } from '../labels.js';
 import { RelayPoolBuildError, poolIdentity } from './names.js';
 

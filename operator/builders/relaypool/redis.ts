@@ -1,6 +1,6 @@
 import type { V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import type { RelayPool } from '../../../crds/relaypool.js';
-import type { KubeObject } from '../../kube/kube-object.js';
+import type { KubeObject } from '../../../kube/kube-object.js';
 import type { RelayPoolBuildInput } from './input.js';
 import {
   childMetadata,

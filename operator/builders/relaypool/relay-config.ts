@@ -2,7 +2,7 @@ import type { V1ConfigMap } from '@kubernetes/client-node';
 import { RELAY_LIMIT_KEYS, type RelayLimits } from '../../../crds/relay-limits.js';
 import type { RelayPool } from '../../../crds/relaypool.js';
 import type { RelayConfigInput } from '../../../relay/config.js';
-import type { KubeObject } from '../../kube/kube-object.js';
+import type { KubeObject } from '../../../kube/kube-object.js';
 import { canonicalJson } from './canonical-json.js';
 import type { RelayPoolBuildInput, RelayPublicKey } from './input.js';
 import { childMetadata, type Plain } from './metadata.js';

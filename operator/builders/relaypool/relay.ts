@@ -9,7 +9,7 @@ import type {
   V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
 import type { RelayPool } from '../../../crds/relaypool.js';
-import type { KubeObject } from '../../kube/kube-object.js';
+import type { KubeObject } from '../../../kube/kube-object.js';
 import { annotationKeys } from '../labels.js';
 import { configHash } from './canonical-json.js';
 import type { RelayPoolBuildInput } from './input.js';

@@ -6,7 +6,7 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { KubeApiServer } from '../../../test/support/kube-apiserver.js';
-import type { KubeObject } from '../../kube/kube-object.js';
+import type { KubeObject } from '../../../kube/kube-object.js';
 import { FIELD_MANAGER } from '../labels.js';
 import { goldenCases, makeInput } from './fixtures.js';
 import {

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import type { RelayPool } from '../../../crds/relaypool.js';
 import { relayConfigSchema } from '../../../relay/config.js';
-import type { KubeObject } from '../../kube/kube-object.js';
+import type { KubeObject } from '../../../kube/kube-object.js';
 import { MANAGED_BY, labelKeys } from '../labels.js';
 import {
   NAMESPACE,
