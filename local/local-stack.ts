@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { DomainSigningKey } from '../contracts/auth/device-token.js';
 import { RedisManagerStore } from '../manager/store/redis-manager-store.js';
-import { connectRedis } from '../relay/store/redis-connection.js';
+import { connectRedis } from '../contracts/redis/connection.js';
 import { bootstrapTokenFile, loadOrCreateBootstrapToken } from './bootstrap-token.js';
 import { loadLocalConfig } from './config.js';
 import { seedDomain } from './seed.js';

@@ -1,6 +1,7 @@
 import type { ManagerStore } from '../manager/store/manager-store.js';
 import { directoryKeys } from '../contracts/redis/keys.js';
-import type { RedisClient } from '../relay/store/redis-connection.js';
+import type { RedisClient } from '../contracts/redis/connection.js';
+import { directoryChangedMessage } from '../contracts/wire/directory-channel.js';
 import type { SeedDomain } from './config-schema.js';
 
 /**
@@ -31,7 +32,7 @@ export async function seedDomain(
   if (Object.keys(devices).length > 0) {
     const keys = directoryKeys(domain);
     await redis.hset(keys.devices, devices);
-    await redis.spublish(keys.channel, 'changed');
+    await redis.spublish(keys.channel, directoryChangedMessage);
   }
   for (const workspace of seed.workspaces) {
     const existing = await store.getWorkspace(domain, workspace.id);

@@ -6,7 +6,7 @@ import { CliError, ExitCode } from '../client/cli/cli-error.js';
 import { KubeClient } from '../kube/kube-client.js';
 import { stopOnSignals } from '../contracts/graceful-shutdown.js';
 import { jsonLogger, type Logger } from '../contracts/logger.js';
-import { connectRedis, type RedisTarget } from '../relay/store/redis-connection.js';
+import { connectRedis, type RedisTarget } from '../contracts/redis/connection.js';
 import type { ConfigSource } from './config-source/config-source.js';
 import { KubeConfigSource } from './config-source/kube-config-source.js';
 import { LocalConfigSource } from './config-source/local-config-source.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { FastifyInstance } from 'fastify';
-import { connectRedis, type RedisClient } from '../relay/store/redis-connection.js';
+import { connectRedis, type RedisClient } from '../contracts/redis/connection.js';
 import { writeManagerConfig, DeviceKey, stopAll } from '../test/support/manager-process.js';
 import { RedisServer } from '../test/support/redis-server.js';
 import { makeDomain } from '../test/support/relay-process.js';

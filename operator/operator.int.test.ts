@@ -3,7 +3,7 @@
 // Deployment and StatefulSet status themselves.
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { connectRedis } from '../relay/store/redis-connection.js';
+import { connectRedis } from '../contracts/redis/connection.js';
 import { deviceKeys, directoryKeys } from '../contracts/redis/keys.js';
 import { KubeApiServer } from '../test/support/kube-apiserver.js';
 import { RedisServer } from '../test/support/redis-server.js';

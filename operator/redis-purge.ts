@@ -1,5 +1,5 @@
 import { purgeDomainData } from '../contracts/redis/domain-purge.js';
-import { connectRedis, type RedisTarget } from '../relay/store/redis-connection.js';
+import { connectRedis, type RedisTarget } from '../contracts/redis/connection.js';
 
 const PURGE_TIMEOUT_MS = 20_000;
 

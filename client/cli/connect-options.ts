@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { GroveClient, type GroveClientOptions, type Transport } from '../sdk/grove-client.js';
 import { parseRelayList } from '../sdk/relay-urls.js';
-import { CloseCode } from '../../relay/protocol/close-codes.js';
+import { CloseCode } from '../../contracts/errors/close-codes.js';
 import type { LinkClosed } from '../sdk/link.js';
 import { usage } from './cli-error.js';
 import { StateSession, cliErrorFromManager } from './state-session.js';

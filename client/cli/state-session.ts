@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { CloseCode } from '../../relay/protocol/close-codes.js';
+import { CloseCode } from '../../contracts/errors/close-codes.js';
 import type { ConnectionRefused } from '../sdk/grove-client.js';
 import { CliError } from './cli-error.js';
 import {

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { ulid } from 'ulid';
-import { CloseCode } from '../../relay/protocol/close-codes.js';
+import { CloseCode } from '../../contracts/errors/close-codes.js';
 import { backoffDelay } from './backoff.js';
 import type { Link, LinkClosed, OutgoingMessage, RelayFrame } from './link.js';
 import { LongPollLink } from './long-poll-link.js';

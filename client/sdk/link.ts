@@ -1,4 +1,4 @@
-import type { MessageFrame, ServerFrame } from '../../relay/protocol/frames.js';
+import type { MessageFrame, ServerFrame } from '../../contracts/wire/frames.js';
 
 /** What the SDK receives from a relay, over either transport: the relay's own frame types. */
 export type RelayFrame = ServerFrame | MessageFrame;

@@ -1,4 +1,4 @@
-import { CloseCode } from '../../relay/protocol/close-codes.js';
+import { CloseCode } from '../../contracts/errors/close-codes.js';
 import type { Link, LinkClosed, LinkHandlers, OutgoingMessage, RelayFrame } from './link.js';
 
 const AUTH_CODES: Record<string, number> = {

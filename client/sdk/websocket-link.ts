@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { shouldReconnect } from '../../relay/protocol/close-codes.js';
+import { shouldReconnect } from '../../contracts/errors/close-codes.js';
 import type { Link, LinkHandlers, OutgoingMessage, RelayFrame } from './link.js';
 
 /** Connection errors that mean the relay is down or unknown, whatever the transport. */

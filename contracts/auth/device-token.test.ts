@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { SignJWT, importJWK, type JWK } from 'jose';
-import { RelayError } from '../../relay/protocol/error-codes.js';
+import { RelayError } from '../errors/relay-errors.js';
 import {
   DeviceTokenVerifier,
   RELAY_AUDIENCE,

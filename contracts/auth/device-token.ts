@@ -9,7 +9,7 @@ import {
   jwtVerify,
   type JWK,
 } from 'jose';
-import { ErrorCode, RelayError } from '../../relay/protocol/error-codes.js';
+import { ErrorCode, RelayError } from '../errors/relay-errors.js';
 
 /** The audience of every relay token: a token for something else is never accepted here. */
 export const RELAY_AUDIENCE = 'grove-relay';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { RedisCluster, RedisServer } from '../../test/support/redis-server.js';
 import { deviceKeys, directoryKeys, identityKeys, payloadKey } from './keys.js';
 import { purgeDomainData } from './domain-purge.js';
-import { connectRedis, type RedisClient } from '../../relay/store/redis-connection.js';
+import { connectRedis, type RedisClient } from './connection.js';
 
 async function seed(client: RedisClient, domain: string): Promise<void> {
   const device = deviceKeys(domain, 'laptop');

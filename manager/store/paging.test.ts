@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { auditStreamKey } from '../../contracts/redis/keys.js';
 import type { Member } from '../model.js';
 import {
   compareStreamIds,
@@ -66,7 +67,7 @@ describe('paging helpers', () => {
   });
 
   it('round-trips audit cursors and refuses foreign ones', () => {
-    const cursor = { id: '1700000000000-3', stream: 'g:{dir:acme}:audit' };
+    const cursor = { id: '1700000000000-3', stream: auditStreamKey('acme') };
     expect(decodeAuditCursor(encodeAuditCursor(cursor))).toEqual(cursor);
     expect(decodeAuditCursor('not-a-cursor')).toBeUndefined();
     expect(decodeAuditCursor(Buffer.from('["x","s"]').toString('base64url'))).toBeUndefined();

@@ -4,13 +4,14 @@ import { RedisCluster, RedisServer } from '../../test/support/redis-server.js';
 import { waitFor } from '../../test/support/ports.js';
 import { DirectoryCache } from '../../relay/store/directory.js';
 import { DeviceQueueStore } from '../../relay/store/device-queue.js';
-import { deviceKeys, directoryKeys, managerKeys } from '../../contracts/redis/keys.js';
+import { deviceKeys, directoryKeys, globalKeys, managerKeys } from '../../contracts/redis/keys.js';
+import { revokeMessage } from '../../contracts/wire/directory-channel.js';
 import { PresenceStore } from '../../relay/store/presence-store.js';
 import {
   connectRedis,
   type RedisClient,
   type RedisTarget,
-} from '../../relay/store/redis-connection.js';
+} from '../../contracts/redis/connection.js';
 import { ManagerError } from '../errors.js';
 import type { AuditEntry } from '../model.js';
 import type { MemberInput } from './manager-store.js';
@@ -397,7 +398,7 @@ describe.each([
       expect(await redis.exists(keys.meta, keys.queue, keys.ids)).toBe(0);
       expect(await redis.hget(directoryKeys(domain).devices, device.id)).toBeNull();
       expect(await redis.hget(directoryKeys(domain).devices, kept.id)).toBe('erin');
-      await waitFor(() => messages.includes(`revoke:${device.id}`), 'the revoke message', 2000);
+      await waitFor(() => messages.includes(revokeMessage(device.id)), 'the revoke message', 2000);
       const listed = await store.listDevices(domain, { memberId: 'erin' });
       expect(listed.map((d) => [d.id, d.revokedAt])).toEqual(
         [
@@ -438,7 +439,7 @@ describe.each([
       expect((await store.getWorkspace(domain, 'team'))?.updatedAt).toBe(later(5).toISOString());
       expect((await store.listCodes(domain, {})).map((c) => c.memberId)).toEqual(['gina']);
       expect((await store.getDevice(domain, device.id))?.revokedAt).toBe(later(5).toISOString());
-      await waitFor(() => messages.includes(`revoke:${device.id}`), 'the revoke message', 2000);
+      await waitFor(() => messages.includes(revokeMessage(device.id)), 'the revoke message', 2000);
       expect(await code(store.deleteMember(domain, 'frank', T0))).toBe('NOT_FOUND');
       expect(
         await code(store.redeemCode(pending.code, { name: 'x', publicKey: publicKey() }, later(6))),
@@ -582,7 +583,7 @@ describe.each([
       expect(token).toMatch(/^gat_[A-Za-z0-9_-]{43}$/);
       expect(await store.authenticateAdmin(token)).toEqual(info);
       expect(await store.authenticateAdmin(`${token}x`)).toBeUndefined();
-      expect(JSON.stringify(await redis.hgetall('g:{mgr}:admin-tokens'))).not.toContain(token);
+      expect(JSON.stringify(await redis.hgetall(globalKeys.adminTokens))).not.toContain(token);
       expect(await code(store.createAdminToken({ name, role: 'auditor', domains: [] }, T0))).toBe(
         'ALREADY_EXISTS',
       );

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { dnsLabelPattern, idPattern } from '../../crds/common.js';
 import {
   auditStreamKey,
@@ -7,19 +6,7 @@ import {
   identityKeys,
   managerKeys,
 } from '../../contracts/redis/keys.js';
-import type { RedisClient } from '../../relay/store/redis-connection.js';
-import { ManagerError, type ManagerErrorCode } from '../errors.js';
-import {
-  roleSchema,
-  type ActivationCode,
-  type AdminTokenInfo,
-  type AuditEntry,
-  type Device,
-  type Member,
-  type Role,
-  type UsageReport,
-  type Workspace,
-} from '../model.js';
+import type { RedisClient } from '../../contracts/redis/connection.js';
 import {
   appendAuditScript,
   changeWorkspaceScript,
@@ -35,7 +22,23 @@ import {
   revokeDeviceScript,
   touchDeviceScript,
   updateMemberScript,
-} from './manager-scripts.js';
+  type WorkspaceChange,
+} from '../../contracts/redis/manager-scripts.js';
+import { runScript } from '../../contracts/redis/script-runner.js';
+import { decodeIdList } from '../../contracts/wire/directory-records.js';
+import { decodePresenceValue } from '../../contracts/wire/presence.js';
+import { ManagerError, type ManagerErrorCode } from '../errors.js';
+import {
+  roleSchema,
+  type ActivationCode,
+  type AdminTokenInfo,
+  type AuditEntry,
+  type Device,
+  type Member,
+  type Role,
+  type UsageReport,
+  type Workspace,
+} from '../model.js';
 import type {
   AuditQuery,
   ImportResult,
@@ -75,30 +78,6 @@ const IMPORT_CHUNK = 1000;
 const AUDIT_CHUNK = 200;
 const publicKeyPattern = /^[A-Za-z0-9_-]{43}$/;
 
-class Script {
-  readonly sha: string;
-  constructor(readonly lua: string) {
-    this.sha = createHash('sha1').update(lua).digest('hex');
-  }
-}
-
-const scripts = {
-  createMembers: new Script(createMembersScript),
-  updateMember: new Script(updateMemberScript),
-  deleteMember: new Script(deleteMemberScript),
-  issueCode: new Script(issueCodeScript),
-  revokeCode: new Script(revokeCodeScript),
-  redeemCode: new Script(redeemCodeScript),
-  revokeDevice: new Script(revokeDeviceScript),
-  touchDevice: new Script(touchDeviceScript),
-  createWorkspace: new Script(createWorkspaceScript),
-  changeWorkspace: new Script(changeWorkspaceScript),
-  deleteWorkspace: new Script(deleteWorkspaceScript),
-  putAdminToken: new Script(putAdminTokenScript),
-  revokeAdminToken: new Script(revokeAdminTokenScript),
-  appendAudit: new Script(appendAuditScript),
-};
-
 /** An activation code as stored: the model's fields plus the code's hash and expiry in ms. */
 interface StoredCode extends ActivationCode {
   hash: string;
@@ -135,11 +114,6 @@ function checkName(name: string, what: string, max = 256): void {
   }
 }
 
-function strings(reply: unknown): string[] {
-  if (!Array.isArray(reply)) throw new Error('unexpected reply from a Manager script');
-  return reply.map((value) => String(value));
-}
-
 function parseMember(json: string): Member {
   return JSON.parse(json) as Member;
 }
@@ -159,12 +133,6 @@ function publicCode(stored: StoredCode): ActivationCode {
 
 function parseCode(json: string): ActivationCode {
   return publicCode(JSON.parse(json) as StoredCode);
-}
-
-function parseMembersList(json: string | null | undefined): string[] {
-  if (json === null || json === undefined) return [];
-  const value: unknown = JSON.parse(json);
-  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 }
 
 function toWorkspace(meta: WorkspaceMeta, members: string[]): Workspace {
@@ -224,7 +192,7 @@ class AuditReader {
 
 /**
  * The ManagerStore on Redis (single or Cluster). See contracts/redis/keys.ts for the layout and
- * manager-scripts.ts for the atomic operations. Failures of Redis itself surface as the
+ * contracts/redis/manager-scripts.ts for the atomic operations. Failures of Redis itself surface as the
  * client's errors (anything that is not a ManagerError): the API answers 503 for those.
  */
 export class RedisManagerStore implements ManagerStore {
@@ -235,32 +203,6 @@ export class RedisManagerStore implements ManagerStore {
     options: { random?: (bytes: number) => Buffer } = {},
   ) {
     this.random = options.random ?? defaultRandom;
-  }
-
-  /**
-   * EVALSHA, falling back to EVAL the first time a node has not seen the script. The
-   * arguments go as one array: a large import has far more than a spread call allows.
-   */
-  private async evaluate(
-    script: Script,
-    keys: readonly string[],
-    args: readonly (string | number)[],
-  ): Promise<unknown> {
-    const rest: (string | number)[] = [keys.length, ...keys].concat(args);
-    try {
-      return await this.redis.call('EVALSHA', [script.sha].concat(rest.map(String)));
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return await this.redis.call('EVAL', [script.lua].concat(rest.map(String)));
-    }
-  }
-
-  private async run(
-    script: Script,
-    keys: readonly string[],
-    args: readonly (string | number)[],
-  ): Promise<string[]> {
-    return strings(await this.evaluate(script, keys, args));
   }
 
   // ---------------------------------------------------------------- members
@@ -292,20 +234,15 @@ export class RedisManagerStore implements ManagerStore {
     members: readonly Member[],
     mode: 'all' | 'each',
   ): Promise<string[]> {
-    const keys = managerKeys(domain);
-    return this.run(
-      scripts.createMembers,
-      [keys.members, keys.memberIndex, keys.directory.identities],
-      [
-        mode,
-        keys.directory.channel,
-        ...members.flatMap((m) => [
-          m.id,
-          JSON.stringify(m),
-          JSON.stringify({ displayName: m.displayName }),
-        ]),
-      ],
-    );
+    return runScript(this.redis, createMembersScript, {
+      domain,
+      mode,
+      members: members.map((m) => ({
+        id: m.id,
+        record: JSON.stringify(m),
+        displayName: m.displayName,
+      })),
+    });
   }
 
   async getMember(domain: string, id: string): Promise<Member | undefined> {
@@ -321,21 +258,13 @@ export class RedisManagerStore implements ManagerStore {
     if (typeof patch.email === 'string' && patch.email.length > 320) {
       fail('VALIDATION_FAILED', 'email must be at most 320 characters');
     }
-    const keys = managerKeys(domain);
-    const emailMode = patch.email === undefined ? 'keep' : patch.email === null ? 'clear' : 'set';
-    const [status, json] = await this.run(
-      scripts.updateMember,
-      [keys.members, keys.directory.identities],
-      [
-        keys.directory.channel,
-        id,
-        patch.displayName === undefined ? '0' : '1',
-        patch.displayName ?? '',
-        emailMode,
-        patch.email ?? '',
-        now.toISOString(),
-      ],
-    );
+    const [status, json] = await runScript(this.redis, updateMemberScript, {
+      domain,
+      id,
+      displayName: patch.displayName,
+      email: patch.email,
+      updatedAt: now.toISOString(),
+    });
     if (status !== 'OK' || json === undefined) fail('NOT_FOUND', `no member ${id} in ${domain}`);
     return parseMember(json);
   }
@@ -343,22 +272,11 @@ export class RedisManagerStore implements ManagerStore {
   async deleteMember(domain: string, id: string, now: Date): Promise<{ revokedDevices: string[] }> {
     checkDomain(domain);
     checkId(id, 'member');
-    const keys = managerKeys(domain);
-    const [status, ...revoked] = await this.run(
-      scripts.deleteMember,
-      [
-        keys.members,
-        keys.memberIndex,
-        keys.directory.identities,
-        keys.devices,
-        keys.memberDevices,
-        keys.directory.devices,
-        keys.workspaces,
-        keys.directory.workspaces,
-        keys.codes,
-      ],
-      [keys.directory.channel, id, now.toISOString()],
-    );
+    const [status, ...revoked] = await runScript(this.redis, deleteMemberScript, {
+      domain,
+      id,
+      now: now.toISOString(),
+    });
     if (status !== 'OK') fail('NOT_FOUND', `no member ${id} in ${domain}`);
     await Promise.all(revoked.map((device) => this.purgeQueue(domain, device)));
     return { revokedDevices: revoked };
@@ -450,7 +368,6 @@ export class RedisManagerStore implements ManagerStore {
     if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
       fail('VALIDATION_FAILED', 'ttlSeconds must be a positive number');
     }
-    const keys = managerKeys(domain);
     // Code ids are 32 bits of the hash: on the rare clash with a stored code, draw again.
     for (let attempt = 0; attempt < 5; attempt++) {
       const code = generateActivationCode(domain, this.random);
@@ -466,11 +383,12 @@ export class RedisManagerStore implements ManagerStore {
         hash: parsed.hash,
         expiresMs,
       };
-      const [status] = await this.run(
-        scripts.issueCode,
-        [keys.members, keys.codes],
-        [memberId, parsed.id, JSON.stringify(stored)],
-      );
+      const [status] = await runScript(this.redis, issueCodeScript, {
+        domain,
+        memberId,
+        codeId: parsed.id,
+        record: JSON.stringify(stored),
+      });
       if (status === 'NOT_FOUND') fail('NOT_FOUND', `no member ${memberId} in ${domain}`);
       if (status === 'OK') return { code, info: publicCode(stored) };
     }
@@ -491,11 +409,11 @@ export class RedisManagerStore implements ManagerStore {
   async revokeCode(domain: string, codeId: string, now: Date): Promise<ActivationCode> {
     checkDomain(domain);
     if (!/^[0-9a-f]{8}$/.test(codeId)) fail('NOT_FOUND', `no activation code ${codeId}`);
-    const [status, json] = await this.run(
-      scripts.revokeCode,
-      [managerKeys(domain).codes],
-      [codeId, now.toISOString()],
-    );
+    const [status, json] = await runScript(this.redis, revokeCodeScript, {
+      domain,
+      codeId,
+      now: now.toISOString(),
+    });
     if (status === 'NOT_FOUND' || json === undefined) {
       fail('NOT_FOUND', `no activation code ${codeId} in ${domain}`);
     }
@@ -514,7 +432,6 @@ export class RedisManagerStore implements ManagerStore {
     if (typeof device.publicKey !== 'string' || !publicKeyPattern.test(device.publicKey)) {
       fail('VALIDATION_FAILED', 'publicKey must be a base64url Ed25519 public key (43 characters)');
     }
-    const keys = managerKeys(parsed.domain);
     const id = newDeviceId(now, this.random);
     const record = {
       id,
@@ -523,19 +440,14 @@ export class RedisManagerStore implements ManagerStore {
       publicKey: device.publicKey,
       enrolledAt: now.toISOString(),
     };
-    const [status, memberJson, deviceJson] = await this.run(
-      scripts.redeemCode,
-      [keys.codes, keys.members, keys.devices, keys.memberDevices, keys.directory.devices],
-      [
-        keys.directory.channel,
-        parsed.id,
-        parsed.hash,
-        now.getTime(),
-        now.toISOString(),
-        id,
-        JSON.stringify(record),
-      ],
-    );
+    const [status, memberJson, deviceJson] = await runScript(this.redis, redeemCodeScript, {
+      domain: parsed.domain,
+      codeId: parsed.id,
+      codeHash: parsed.hash,
+      now,
+      deviceId: id,
+      device: JSON.stringify(record),
+    });
     const failures: Record<string, [ManagerErrorCode, string]> = {
       CODE_EXPIRED: ['CODE_EXPIRED', 'this activation code has expired'],
       CODE_USED: ['CODE_USED', 'this activation code has already been used'],
@@ -567,7 +479,7 @@ export class RedisManagerStore implements ManagerStore {
       ids = Object.keys(all);
       records = Object.values(all);
     } else {
-      ids = parseMembersList(await this.redis.hget(keys.memberDevices, options.memberId));
+      ids = decodeIdList(await this.redis.hget(keys.memberDevices, options.memberId));
       if (ids.length === 0) return [];
       records = await this.redis.hmget(keys.devices, ...ids);
     }
@@ -598,17 +510,16 @@ export class RedisManagerStore implements ManagerStore {
   async revokeDevice(domain: string, id: string, now: Date): Promise<Device> {
     checkDomain(domain);
     checkId(id, 'device');
-    const keys = managerKeys(domain);
-    const [status, json] = await this.run(
-      scripts.revokeDevice,
-      [keys.devices, keys.directory.devices],
-      [keys.directory.channel, id, now.toISOString()],
-    );
+    const [status, json] = await runScript(this.redis, revokeDeviceScript, {
+      domain,
+      id,
+      now: now.toISOString(),
+    });
     if (status !== 'OK' || json === undefined) fail('NOT_FOUND', `no device ${id} in ${domain}`);
     // The queue lives in the device's own slot: purged after the directory no longer lists
     // the device, so no relay queues anything new for it.
     await this.purgeQueue(domain, id);
-    const lastSeenAt = await this.redis.hget(keys.lastSeen, id);
+    const lastSeenAt = await this.redis.hget(managerKeys(domain).lastSeen, id);
     const device = JSON.parse(json) as Device;
     return lastSeenAt === null ? device : { ...device, lastSeenAt };
   }
@@ -620,8 +531,7 @@ export class RedisManagerStore implements ManagerStore {
 
   async touchDevice(domain: string, id: string, now: Date): Promise<void> {
     checkDomain(domain);
-    const keys = managerKeys(domain);
-    await this.run(scripts.touchDevice, [keys.devices, keys.lastSeen], [id, now.toISOString()]);
+    await runScript(this.redis, touchDeviceScript, { domain, id, now: now.toISOString() });
   }
 
   async presence(
@@ -634,10 +544,8 @@ export class RedisManagerStore implements ManagerStore {
       memberIds.map((member) => this.redis.hgetall(identityKeys(domain, member).presence)),
     );
     for (const hash of hashes) {
-      // Values are "connectionId|status" (relay/store/presence-store.ts).
       for (const [device, value] of Object.entries(hash)) {
-        const status = value.slice(value.lastIndexOf('|') + 1);
-        result.set(device, status === 'idle' ? 'idle' : 'active');
+        result.set(device, decodePresenceValue(value).status);
       }
     }
     return result;
@@ -650,7 +558,6 @@ export class RedisManagerStore implements ManagerStore {
     checkId(input.id, 'workspace');
     checkName(input.name, 'workspace name');
     input.members.forEach((member) => checkId(member, 'member'));
-    const keys = managerKeys(domain);
     const members = [...new Set(input.members)].sort();
     const time = now.toISOString();
     const meta: WorkspaceMeta = {
@@ -660,11 +567,12 @@ export class RedisManagerStore implements ManagerStore {
       createdAt: time,
       updatedAt: time,
     };
-    const [status, ...unknown] = await this.run(
-      scripts.createWorkspace,
-      [keys.workspaces, keys.directory.workspaces, keys.members],
-      [keys.directory.channel, input.id, JSON.stringify(meta), JSON.stringify(members), ...members],
-    );
+    const [status, ...unknown] = await runScript(this.redis, createWorkspaceScript, {
+      domain,
+      id: input.id,
+      record: JSON.stringify(meta),
+      members,
+    });
     if (status === 'ALREADY_EXISTS') fail('ALREADY_EXISTS', `workspace ${input.id} already exists`);
     if (status !== 'OK') {
       fail('NOT_FOUND', `unknown members: ${unknown.join(', ')}`, { members: unknown });
@@ -680,7 +588,7 @@ export class RedisManagerStore implements ManagerStore {
       this.redis.hget(keys.directory.workspaces, id),
     ]);
     if (meta === null) return undefined;
-    return toWorkspace(JSON.parse(meta) as WorkspaceMeta, parseMembersList(members));
+    return toWorkspace(JSON.parse(meta) as WorkspaceMeta, decodeIdList(members));
   }
 
   async listWorkspaces(domain: string): Promise<Workspace[]> {
@@ -691,9 +599,7 @@ export class RedisManagerStore implements ManagerStore {
       this.redis.hgetall(keys.directory.workspaces),
     ]);
     return Object.entries(metas)
-      .map(([id, meta]) =>
-        toWorkspace(JSON.parse(meta) as WorkspaceMeta, parseMembersList(lists[id])),
-      )
+      .map(([id, meta]) => toWorkspace(JSON.parse(meta) as WorkspaceMeta, decodeIdList(lists[id])))
       .sort(byId);
   }
 
@@ -701,24 +607,24 @@ export class RedisManagerStore implements ManagerStore {
     domain: string,
     id: string,
     now: Date,
-    op: 'add' | 'remove' | 'rename',
-    args: readonly string[],
+    change: WorkspaceChange,
   ): Promise<Workspace> {
-    const keys = managerKeys(domain);
-    const [status, ...rest] = await this.run(
-      scripts.changeWorkspace,
-      [keys.workspaces, keys.directory.workspaces, keys.members],
-      [keys.directory.channel, id, now.toISOString(), op, ...args],
-    );
+    const [status, ...rest] = await runScript(this.redis, changeWorkspaceScript, {
+      domain,
+      id,
+      now: now.toISOString(),
+      change,
+    });
     const [meta, members] = rest;
     if (status === 'OK' && meta !== undefined && members !== undefined) {
-      return toWorkspace(JSON.parse(meta) as WorkspaceMeta, parseMembersList(members));
+      return toWorkspace(JSON.parse(meta) as WorkspaceMeta, decodeIdList(members));
     }
     if (status === 'UNKNOWN_MEMBERS') {
       fail('NOT_FOUND', `unknown members: ${rest.join(', ')}`, { members: rest });
     }
     if (status === 'NOT_A_MEMBER') {
-      fail('NOT_FOUND', `${args[0] ?? ''} is not a member of workspace ${id}`);
+      const member = change.op === 'remove' ? change.member : '';
+      fail('NOT_FOUND', `${member} is not a member of workspace ${id}`);
     }
     fail('NOT_FOUND', `no workspace ${id} in ${domain}`);
   }
@@ -726,17 +632,12 @@ export class RedisManagerStore implements ManagerStore {
   async renameWorkspace(domain: string, id: string, name: string, now: Date): Promise<Workspace> {
     checkDomain(domain);
     checkName(name, 'workspace name');
-    return this.changeWorkspace(domain, id, now, 'rename', [name]);
+    return this.changeWorkspace(domain, id, now, { op: 'rename', name });
   }
 
   async deleteWorkspace(domain: string, id: string): Promise<void> {
     checkDomain(domain);
-    const keys = managerKeys(domain);
-    const [status] = await this.run(
-      scripts.deleteWorkspace,
-      [keys.workspaces, keys.directory.workspaces],
-      [keys.directory.channel, id],
-    );
+    const [status] = await runScript(this.redis, deleteWorkspaceScript, { domain, id });
     if (status !== 'OK') fail('NOT_FOUND', `no workspace ${id} in ${domain}`);
   }
 
@@ -748,7 +649,7 @@ export class RedisManagerStore implements ManagerStore {
   ): Promise<Workspace> {
     checkDomain(domain);
     members.forEach((member) => checkId(member, 'member'));
-    return this.changeWorkspace(domain, id, now, 'add', [...new Set(members)]);
+    return this.changeWorkspace(domain, id, now, { op: 'add', members: [...new Set(members)] });
   }
 
   async removeWorkspaceMember(
@@ -758,7 +659,7 @@ export class RedisManagerStore implements ManagerStore {
     now: Date,
   ): Promise<Workspace> {
     checkDomain(domain);
-    return this.changeWorkspace(domain, id, now, 'remove', [member]);
+    return this.changeWorkspace(domain, id, now, { op: 'remove', member });
   }
 
   // ---------------------------------------------------------------- admin tokens
@@ -787,11 +688,12 @@ export class RedisManagerStore implements ManagerStore {
     token: string,
     info: AdminTokenInfo,
   ): Promise<string[]> {
-    return this.run(
-      scripts.putAdminToken,
-      [globalKeys.adminTokens, globalKeys.adminTokenNames],
-      [mode, info.name, hashAdminToken(token), JSON.stringify(info)],
-    );
+    return runScript(this.redis, putAdminTokenScript, {
+      mode,
+      name: info.name,
+      hash: hashAdminToken(token),
+      record: JSON.stringify(info),
+    });
   }
 
   async ensureBootstrapToken(token: string, now: Date): Promise<void> {
@@ -820,11 +722,7 @@ export class RedisManagerStore implements ManagerStore {
   }
 
   async revokeAdminToken(name: string): Promise<void> {
-    const [status] = await this.run(
-      scripts.revokeAdminToken,
-      [globalKeys.adminTokens, globalKeys.adminTokenNames],
-      [name],
-    );
+    const [status] = await runScript(this.redis, revokeAdminTokenScript, { name });
     if (status !== 'OK') fail('NOT_FOUND', `no admin token named ${name}`);
   }
 
@@ -839,10 +737,12 @@ export class RedisManagerStore implements ManagerStore {
     const time = Date.parse(entry.time);
     if (Number.isNaN(time)) fail('VALIDATION_FAILED', 'audit entry time must be an ISO time');
     const stored = { ...entry };
-    const key = auditStreamKey(entry.domain);
-    const args = [AUDIT_MAX_LEN, Math.max(0, time), JSON.stringify(stored)];
-    const id = await this.evaluate(scripts.appendAudit, [key], args);
-    if (typeof id !== 'string') throw new Error('XADD returned no id');
+    const id = await runScript(this.redis, appendAuditScript, {
+      domain: entry.domain,
+      maxLen: AUDIT_MAX_LEN,
+      timeMs: Math.max(0, time),
+      record: JSON.stringify(stored),
+    });
     return { ...stored, id };
   }
 
@@ -945,7 +845,7 @@ export class RedisManagerStore implements ManagerStore {
     let queuedMessages = 0;
     let queuedBytes = 0;
     for (const [head, next, bytes] of metas) {
-      // Queue meta (relay/store/scripts.ts): entries head..next-1 are queued, `bytes` their size.
+      // Queue meta (contracts/redis/lua/enqueue.lua): entries head..next-1 are queued, `bytes` their size.
       if (head == null || next == null) continue;
       queuedMessages += Math.max(0, Number(next) - Number(head));
       queuedBytes += Math.max(0, Number(bytes ?? 0));

@@ -1,6 +1,6 @@
 import type { Logger } from '../../contracts/logger.js';
 import type { DomainSigningKey } from '../../contracts/auth/device-token.js';
-import type { RedisTarget } from '../../relay/store/redis-connection.js';
+import type { RedisTarget } from '../../contracts/redis/connection.js';
 import type { KubeObject, ResourceType } from '../../kube/kube-object.js';
 import type { ReconcileResult } from '../runtime/controller.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { domainSchema, type Domain } from '../../crds/domain.js';
-import type { RedisTarget } from '../../relay/store/redis-connection.js';
+import type { RedisTarget } from '../../contracts/redis/connection.js';
 import type { KubeObject } from '../../kube/kube-object.js';
 import type { KubeApi, ObjectCache, ReconcileContext } from './context.js';
 import { finalizeDomain, PURGE_FINALIZER } from './domain-finalizer.js';

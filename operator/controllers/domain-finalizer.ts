@@ -1,6 +1,6 @@
 import type { Domain } from '../../crds/domain.js';
 import type { RelayPool } from '../../crds/relaypool.js';
-import type { RedisTarget } from '../../relay/store/redis-connection.js';
+import type { RedisTarget } from '../../contracts/redis/connection.js';
 import { FIELD_MANAGER } from '../builders/labels.js';
 import { builtinRedisUrl } from '../builders/relaypool/relay-config.js';
 import { REDIS_PASSWORD_KEY } from '../builders/relaypool/redis-auth.js';

@@ -2,12 +2,17 @@ import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { DeviceClaims } from '../../contracts/auth/device-token.js';
 import { WindowCounter } from '../limits/token-bucket.js';
-import { CloseCode } from '../protocol/close-codes.js';
-import { ErrorCode, RelayError } from '../protocol/error-codes.js';
-import { decodeClientFrame, type ClientFrame, type ServerFrame } from '../protocol/frames.js';
-import { parseEntry } from '../store/device-queue.js';
+import { CloseCode } from '../../contracts/errors/close-codes.js';
+import { ErrorCode, RelayError } from '../../contracts/errors/relay-errors.js';
+import {
+  decodeClientFrame,
+  type ClientFrame,
+  type ServerFrame,
+} from '../../contracts/wire/frames.js';
 import { deviceKeys, identityKeys } from '../../contracts/redis/keys.js';
-import type { PresenceStatus } from '../store/presence-store.js';
+import { decodeDeviceChannelMessage } from '../../contracts/wire/device-channel.js';
+import { presenceFrameText, type PresenceStatus } from '../../contracts/wire/presence.js';
+import { decodeQueueEntry } from '../../contracts/wire/queue-entry.js';
 import { newConnectionId, type RelayCore } from './relay-core.js';
 
 const AUTH_CLOSE: Record<string, number> = {
@@ -63,30 +68,21 @@ export class DeviceConnection {
   private readonly watched = new Set<string>();
   private readonly sentAt = new Map<number, number>();
   private status: PresenceStatus = 'active';
-  private readonly onWake = (message: string): void => {
-    if (message.startsWith('c')) {
-      if (message.slice(1) !== this.connectionId) {
+  private readonly onWake = (text: string): void => {
+    const message = decodeDeviceChannelMessage(text);
+    if (message.kind === 'claim') {
+      if (message.connectionId !== this.connectionId) {
         this.close(CloseCode.displaced, 'this device connected again elsewhere');
       }
       return;
     }
-    const newline = message.indexOf('\n');
-    const header = newline < 0 ? message : message.slice(0, newline);
-    const space = header.indexOf(' ');
-    const seq = Number(header.slice(1, space));
-    const epoch = header.slice(space + 1);
+    const { seq, epoch, entry } = message;
     if (epoch === this.epoch && seq >= this.knownNext) this.knownNext = seq + 1;
-    if (
-      newline >= 0 &&
-      epoch === this.epoch &&
-      this.writeFromWake(seq, message.slice(newline + 1))
-    ) {
-      return;
-    }
+    if (entry !== undefined && epoch === this.epoch && this.writeFromWake(seq, entry)) return;
     this.pump();
   };
   private readonly onPresence = (message: string): void => {
-    this.write(`{"t":"presence",${message.slice(1)}`);
+    this.write(presenceFrameText(message));
   };
 
   constructor(
@@ -432,7 +428,7 @@ export class DeviceConnection {
     if (claims === undefined || this.closed || this.fetching || seq !== this.cursor) return false;
     if (this.core.limits(claims.domain).maxInFlight - (this.cursor - this.head) <= 0) return false;
     if (this.socket.bufferedAmount > this.core.config.connection.maxBufferedBytes) return false;
-    const delivery = this.core.inlineDelivery(parseEntry(raw));
+    const delivery = this.core.inlineDelivery(decodeQueueEntry(raw));
     if (delivery === undefined) return false;
     this.write(delivery.frame);
     this.cursor = seq + 1;

@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { DeviceClaims } from '../../contracts/auth/device-token.js';
-import { ErrorCode, RelayError } from '../protocol/error-codes.js';
-import { sendFrame } from '../protocol/frames.js';
+import { ErrorCode, RelayError } from '../../contracts/errors/relay-errors.js';
+import { sendFrame } from '../../contracts/wire/frames.js';
 import { deviceKeys } from '../../contracts/redis/keys.js';
+import { isWake } from '../../contracts/wire/device-channel.js';
 import type { RelayCore } from './relay-core.js';
 
 const HTTP_STATUS: Record<string, number> = {
@@ -184,7 +185,7 @@ export class LongPollTransport {
       resolveWake?.();
     };
     const listener = (message: string) => {
-      if (message.startsWith('m')) wakeUp();
+      if (isWake(message)) wakeUp();
     };
     await this.core.storage(() => this.core.wakeups.subscribe(keys.channel, listener));
     this.waiting.set(wakeUp, `${claims.domain}/${claims.device}`);

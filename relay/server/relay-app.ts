@@ -2,10 +2,11 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { RelayConfig } from '../config.js';
 import { createRelayMetrics, type RelayMetrics } from '../metrics.js';
-import { CloseCode } from '../protocol/close-codes.js';
-import { ErrorCode, RelayError } from '../protocol/error-codes.js';
+import { CloseCode } from '../../contracts/errors/close-codes.js';
+import { ErrorCode, RelayError } from '../../contracts/errors/relay-errors.js';
 import { directoryKeys } from '../../contracts/redis/keys.js';
-import { connectRedis, type RedisClient } from '../store/redis-connection.js';
+import { decodeDirectoryMessage } from '../../contracts/wire/directory-channel.js';
+import { connectRedis, type RedisClient } from '../../contracts/redis/connection.js';
 import { DeviceConnection } from './device-connection.js';
 import { LongPollTransport, replyError } from './long-poll.js';
 import { RelayCore } from './relay-core.js';
@@ -120,8 +121,9 @@ export class RelayApp {
   private watchDirectories(): void {
     for (const { name } of this.config.domains) {
       const channel = directoryKeys(name).channel;
-      const listener = (message: string) => {
-        if (message.startsWith('revoke:')) this.revoke(name, message.slice(7));
+      const listener = (text: string) => {
+        const message = decodeDirectoryMessage(text);
+        if (message.kind === 'revoke') this.revoke(name, message.device);
       };
       const subscribe = (): void => {
         if (this.stopped) return;

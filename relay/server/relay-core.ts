@@ -5,13 +5,20 @@ import { TokenBucket } from '../limits/token-bucket.js';
 import type { RelayConfig } from '../config.js';
 import type { RelayMetrics } from '../metrics.js';
 import { parseRecipient, resolveFanOut } from '../protocol/addressing.js';
-import { ErrorCode, RelayError } from '../protocol/error-codes.js';
-import { base64DecodedLength, type SendFrame } from '../protocol/frames.js';
+import { ErrorCode, RelayError } from '../../contracts/errors/relay-errors.js';
+import { base64DecodedLength, type SendFrame } from '../../contracts/wire/frames.js';
 import { DirectoryCache } from '../store/directory.js';
-import { DeviceQueueStore, type QueueEntry } from '../store/device-queue.js';
+import { DeviceQueueStore } from '../store/device-queue.js';
 import { directoryKeys } from '../../contracts/redis/keys.js';
 import { PresenceStore } from '../store/presence-store.js';
-import type { RedisClient } from '../store/redis-connection.js';
+import type { RedisClient } from '../../contracts/redis/connection.js';
+import type { QueueEntry } from '../../contracts/wire/queue-entry.js';
+import {
+  encodeStoredMessage,
+  messageFrameText,
+  skipFrameText,
+  storedMessageCreatedAt,
+} from '../../contracts/wire/stored-message.js';
 import { Wakeups } from './wakeups.js';
 
 export interface SendResult {
@@ -159,12 +166,14 @@ export class RelayCore {
     const ttlSeconds = Math.min(frame.ttl ?? limits.retentionSeconds, limits.retentionSeconds);
     const expiresAt = now + ttlSeconds * 1000;
     const byReference = devices.length >= 2 && bytes >= this.config.fanOutByReferenceBytes;
-    // createdAt first: the delivery path reads it without parsing the JSON.
-    const head = `{"createdAt":${now},"id":${JSON.stringify(frame.id)},"from":${JSON.stringify({
-      identity: sender.identity,
-      device: sender.device,
-    })},"to":${JSON.stringify(frame.to)}${frame.ttl === undefined ? '' : `,"ttl":${frame.ttl}`}`;
-    const body = byReference ? `${head}}` : `${head},"data":"${frame.data}"}`;
+    const body = encodeStoredMessage({
+      createdAt: now,
+      id: frame.id,
+      from: sender,
+      to: frame.to,
+      ttl: frame.ttl,
+      data: byReference ? undefined : frame.data,
+    });
     const dedupKey = `${sender.device}|${frame.id}`;
     const result = await this.storage(async () => {
       const payloadRef = byReference
@@ -288,22 +297,15 @@ const REVOKED_MEMORY_MS = 60 * 60 * 1000;
 
 /** `data`: the referenced payload (null when it expired), undefined for inline entries. */
 function deliveryOf(entry: QueueEntry, data: string | null | undefined, now: number): Delivery {
-  const createdAt = Number(entry.body.slice(13, entry.body.indexOf(',', 13)));
+  const createdAt = storedMessageCreatedAt(entry.body);
   if (entry.expiresAt <= now || data === null) {
-    return {
-      seq: entry.seq,
-      expired: true,
-      createdAt,
-      frame: `{"t":"skip","seq":${entry.seq},"reason":"expired"}`,
-    };
+    return { seq: entry.seq, expired: true, createdAt, frame: skipFrameText(entry.seq) };
   }
-  const rest =
-    data === undefined ? entry.body.slice(1) : `${entry.body.slice(1, -1)},"data":"${data}"}`;
   return {
     seq: entry.seq,
     expired: false,
     createdAt,
-    frame: `{"t":"msg","seq":${entry.seq},${rest}`,
+    frame: messageFrameText(entry.seq, entry.body, data),
   };
 }
 

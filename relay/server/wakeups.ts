@@ -1,4 +1,5 @@
-import type { RedisClient } from '../store/redis-connection.js';
+import type { RedisClient } from '../../contracts/redis/connection.js';
+import { resubscribedMarkerChannel } from '../../contracts/redis/keys.js';
 
 type Listener = (message: string) => void;
 
@@ -7,9 +8,6 @@ interface Channel {
   /** Settles once Redis confirmed the subscription; later listeners wait on it too. */
   ready: Promise<unknown>;
 }
-
-/** Subscribed by every pod and never published to: its confirmation marks a finished resubscribe. */
-const RESUBSCRIBED_MARKER = 'g:relay:resubscribed';
 
 /**
  * Routes sharded pub/sub messages to the connections of this pod, holding one
@@ -35,7 +33,7 @@ export class Wakeups {
       // ioredis re-sends the old subscriptions right after emitting 'ready'; one more, queued
       // behind them on the same connection, is confirmed only once they are all in place.
       queueMicrotask(() => {
-        this.subscriber.ssubscribe(RESUBSCRIBED_MARKER).then(
+        this.subscriber.ssubscribe(resubscribedMarkerChannel).then(
           () => this.resubscribed(),
           () => undefined,
         );

@@ -1,5 +1,17 @@
-import { deviceKeys, payloadKey } from '../../contracts/redis/keys.js';
-import type { RedisClient } from './redis-connection.js';
+import type { RedisClient } from '../../contracts/redis/connection.js';
+import {
+  ackScript,
+  claimScript,
+  enqueueScript,
+  fetchScript,
+  type ClaimResult,
+  type EnqueuedMessage,
+  type EnqueueResult,
+  type QueueWindow,
+} from '../../contracts/redis/device-queue-scripts.js';
+import { payloadKey } from '../../contracts/redis/keys.js';
+import { runScript } from '../../contracts/redis/script-runner.js';
+import { encodeQueuedMessage } from '../../contracts/wire/queue-entry.js';
 
 export interface QueueBounds {
   maxQueuedMessages: number;
@@ -7,74 +19,16 @@ export interface QueueBounds {
   retentionSeconds: number;
 }
 
-/** One queue entry as stored: see scripts.ts for the layout. */
-export interface QueueEntry {
-  seq: number;
-  expiresAt: number;
-  bytes: number;
-  /** The message JSON; without `data` when `payloadRef` is set. */
-  body: string;
-  payloadRef?: string;
-}
-
-export interface EnqueueResult {
-  queued: boolean;
-  seq: number;
-  /** Relay connections that received the wake-up: > 0 means the device is online now. */
-  receivers: number;
-  expired: number;
-  dropped: number;
-}
-
-export interface QueueWindow {
-  epoch: string;
-  head: number;
-  next: number;
-  drops: number;
-  expired: number;
-  entries: QueueEntry[];
-}
-
-export interface ClaimResult {
-  epoch: string;
-  head: number;
-  next: number;
-  drops: number;
-  created: boolean;
-  /** The drop count the device was last seen to be told of; below `drops`, tell it again. */
-  told: number;
-}
-
-export function parseEntry(raw: string): QueueEntry {
-  const a = raw.indexOf(':');
-  const b = raw.indexOf(':', a + 1);
-  const c = raw.indexOf(':', b + 1);
-  const seq = Number(raw.slice(0, a));
-  const expiresAt = Number(raw.slice(a + 1, b));
-  const bytes = Number(raw.slice(b + 1, c));
-  const kind = raw.charAt(c + 1);
-  if (kind === 'R') {
-    const newline = raw.indexOf('\n', c + 2);
-    return {
-      seq,
-      expiresAt,
-      bytes,
-      payloadRef: raw.slice(c + 2, newline),
-      body: raw.slice(newline + 1),
-    };
-  }
-  return { seq, expiresAt, bytes, body: raw.slice(c + 2) };
-}
-
-/** Slack on key expiry beyond retention, so Redis never removes a queue before its entries are due. */
 /** Devices per fan-out script call on a standalone Redis. */
 const ENQUEUE_CHUNK = 100;
 
+/** Slack on key expiry beyond retention, so Redis never removes a queue before its entries are due. */
 const KEY_TTL_SLACK_MS = 60 * 60 * 1000;
 
 /**
  * Per-device queues in Redis: idempotent enqueue with wake-up, windowed reads, cumulative
- * acks, connection claims. Thin: the logic lives in the Lua scripts.
+ * acks, connection claims. Thin: the logic lives in the Lua scripts
+ * (contracts/redis/device-queue-scripts.ts).
  */
 export class DeviceQueueStore {
   constructor(
@@ -102,132 +56,63 @@ export class DeviceQueueStore {
   ): Promise<EnqueueResult[]> {
     const now = this.clock();
     const retentionMs = bounds.retentionSeconds * 1000;
-    const stored =
-      message.payloadRef === undefined
-        ? `I${message.body}`
-        : `R${message.payloadRef}\n${message.body}`;
-    const args = [
+    const enqueued: EnqueuedMessage = {
       now,
-      message.dedupKey,
-      message.expiresAt,
-      stored,
-      message.bytes,
-      bounds.maxQueuedMessages,
-      bounds.maxQueuedBytes,
-      retentionMs + KEY_TTL_SLACK_MS,
-      this.newEpoch(),
-      '',
-      now + retentionMs,
-    ];
-    const replies: number[][] = [];
-    if ('isCluster' in this.redis && this.redis.isCluster) {
-      replies.push(
-        ...(await Promise.all(
-          devices.map((device) => {
-            const keys = deviceKeys(domain, device);
-            const own = [...args];
-            own[9] = keys.channel;
-            return this.redis.groveEnqueue(keys.meta, keys.queue, keys.ids, ...own);
-          }),
-        )),
-      );
-    } else {
-      const chunks: (readonly string[])[] = [];
-      for (let i = 0; i < devices.length; i += ENQUEUE_CHUNK) {
-        chunks.push(devices.slice(i, i + ENQUEUE_CHUNK));
-      }
-      const flat = await Promise.all(
-        chunks.map((chunk) => {
-          const keys = chunk.map((device) => deviceKeys(domain, device));
-          return this.redis.groveEnqueueMany(
-            keys.length * 3,
-            ...keys.flatMap((k) => [k.meta, k.queue, k.ids]),
-            ...args,
-            ...keys.map((k) => k.channel),
-          );
+      dedupMember: message.dedupKey,
+      dedupUntil: now + retentionMs,
+      expiresAt: message.expiresAt,
+      stored: encodeQueuedMessage(message),
+      bytes: message.bytes,
+      maxCount: bounds.maxQueuedMessages,
+      maxBytes: bounds.maxQueuedBytes,
+      keyTtlMs: retentionMs + KEY_TTL_SLACK_MS,
+      newEpoch: this.newEpoch(),
+    };
+    const chunkSize = this.redis.isCluster ? 1 : ENQUEUE_CHUNK;
+    const calls: Promise<EnqueueResult[]>[] = [];
+    for (let i = 0; i < devices.length; i += chunkSize) {
+      calls.push(
+        runScript(this.redis, enqueueScript, {
+          domain,
+          devices: devices.slice(i, i + chunkSize),
+          message: enqueued,
         }),
       );
-      for (const reply of flat) {
-        for (let i = 0; i < reply.length; i += 5) replies.push(reply.slice(i, i + 5));
-      }
     }
-    return replies.map(([queued, seq, receivers, expired, dropped]) => ({
-      queued: queued === 1,
-      seq: seq ?? 0,
-      receivers: receivers ?? 0,
-      expired: expired ?? 0,
-      dropped: dropped ?? 0,
-    }));
+    return (await Promise.all(calls)).flat();
   }
 
-  async fetch(
+  fetch(
     domain: string,
     device: string,
     fromSeq: number,
     maxCount: number,
     maxBytes: number,
   ): Promise<QueueWindow | undefined> {
-    const keys = deviceKeys(domain, device);
-    const reply = await this.redis.groveFetch(
-      keys.meta,
-      keys.queue,
-      this.clock(),
-      fromSeq,
-      maxCount,
-      maxBytes,
-    );
-    const [epoch, head, next, drops, expired, ...entries] = reply;
-    if (epoch === null || epoch === undefined) return undefined;
-    return {
-      epoch: String(epoch),
-      head: Number(head),
-      next: Number(next),
-      drops: Number(drops),
-      expired: Number(expired),
-      entries: entries.map((raw) => parseEntry(String(raw))),
-    };
+    return runScript(this.redis, fetchScript, { domain, device, fromSeq, maxCount, maxBytes });
   }
 
   /**
    * Returns the new head, or 'stale' when the epoch changed under the connection. `told`:
    * the drop count this ack proves the device has seen signalled.
    */
-  async ack(
+  ack(
     domain: string,
     device: string,
     upTo: number,
     epoch: string,
     told?: number,
   ): Promise<number | 'stale'> {
-    const keys = deviceKeys(domain, device);
-    const [head] = await this.redis.groveAck(
-      keys.meta,
-      keys.queue,
-      upTo,
-      epoch,
-      ...(told === undefined ? [] : [told]),
-    );
-    if (head === undefined || head < 0) return 'stale';
-    return head;
+    return runScript(this.redis, ackScript, { domain, device, upTo, epoch, told });
   }
 
-  async claim(domain: string, device: string, connectionId: string): Promise<ClaimResult> {
-    const keys = deviceKeys(domain, device);
-    const [epoch, head, next, drops, created, told] = await this.redis.groveClaim(
-      keys.meta,
-      keys.queue,
-      this.newEpoch(),
+  claim(domain: string, device: string, connectionId: string): Promise<ClaimResult> {
+    return runScript(this.redis, claimScript, {
+      domain,
+      device,
       connectionId,
-      keys.channel,
-    );
-    return {
-      epoch: String(epoch),
-      head: Number(head),
-      next: Number(next),
-      drops: Number(drops),
-      created: created === 1,
-      told: Number(told ?? 0),
-    };
+      newEpoch: this.newEpoch(),
+    });
   }
 
   /** Stores a payload once for a fan-out; queues then hold a reference to it. */

@@ -1,5 +1,11 @@
-import { directoryKeys } from '../../contracts/redis/keys.js';
-import type { RedisClient } from './redis-connection.js';
+import { directoryKeys, domainOfDirectoryChannel } from '../../contracts/redis/keys.js';
+import type { RedisClient } from '../../contracts/redis/connection.js';
+import { directoryChangedMessage } from '../../contracts/wire/directory-channel.js';
+import {
+  decodeIdList,
+  encodeIdentityRecord,
+  encodeIdList,
+} from '../../contracts/wire/directory-records.js';
 
 /** Who is in a domain: identities, their devices, workspaces and their members. */
 export interface DomainDirectory {
@@ -30,11 +36,6 @@ class Snapshot implements DomainDirectory {
   }
 }
 
-function parseMembers(json: string): string[] {
-  const value: unknown = JSON.parse(json);
-  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
-}
-
 /**
  * The relay's read-through cache of each domain's directory. Whoever changes a directory
  * publishes on its channel, and the cache drops that domain at once, so a change takes
@@ -48,10 +49,8 @@ export class DirectoryCache {
     private readonly subscriber: RedisClient,
   ) {
     subscriber.on('smessage', (channel: string) => {
-      if (channel.endsWith(':changed')) {
-        const domain = /^g:\{dir:(.*)\}:changed$/.exec(channel)?.[1];
-        if (domain !== undefined) this.loaded.delete(domain);
-      }
+      const domain = domainOfDirectoryChannel(channel);
+      if (domain !== undefined) this.loaded.delete(domain);
     });
   }
 
@@ -87,7 +86,7 @@ export class DirectoryCache {
     }
     for (const list of identityToDevices.values()) list.sort();
     const workspaceMembers = new Map(
-      Object.entries(workspaces).map(([id, json]) => [id, parseMembers(json)]),
+      Object.entries(workspaces).map(([id, json]) => [id, decodeIdList(json)]),
     );
     return new Snapshot(deviceToIdentity, identityToDevices, workspaceMembers);
   }
@@ -103,17 +102,19 @@ export async function writeDirectory(
   const devices: Record<string, string> = {};
   const identities: Record<string, string> = {};
   for (const identity of seed.identities) {
-    identities[identity.id] = JSON.stringify({ displayName: identity.displayName ?? identity.id });
+    identities[identity.id] = encodeIdentityRecord({
+      displayName: identity.displayName ?? identity.id,
+    });
     for (const device of identity.devices) devices[device] = identity.id;
   }
   const workspaces: Record<string, string> = {};
   for (const workspace of seed.workspaces)
-    workspaces[workspace.id] = JSON.stringify(workspace.members);
+    workspaces[workspace.id] = encodeIdList(workspace.members);
   const multi = redis.multi();
   multi.del(keys.devices, keys.identities, keys.workspaces);
   if (Object.keys(devices).length > 0) multi.hset(keys.devices, devices);
   if (Object.keys(identities).length > 0) multi.hset(keys.identities, identities);
   if (Object.keys(workspaces).length > 0) multi.hset(keys.workspaces, workspaces);
   await multi.exec();
-  await redis.spublish(keys.channel, 'seed');
+  await redis.spublish(keys.channel, directoryChangedMessage);
 }

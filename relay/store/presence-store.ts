@@ -1,42 +1,21 @@
+import type { RedisClient } from '../../contracts/redis/connection.js';
 import { directoryKeys, identityKeys, podKeys } from '../../contracts/redis/keys.js';
-import type { RedisClient } from './redis-connection.js';
-
-export type PresenceStatus = 'active' | 'idle';
-
-export interface PresenceEvent {
-  identity: string;
-  device: string;
-  state: 'online' | 'offline';
-  status?: PresenceStatus;
-}
-
-/** A connection as recorded in its pod's set, so a sweeper can take it offline after a crash. */
-export interface PresenceHandle {
-  domain: string;
-  identity: string;
-  device: string;
-  connectionId: string;
-}
-
-function encodeHandle(handle: PresenceHandle): string {
-  return [handle.domain, handle.identity, handle.device, handle.connectionId].join('|');
-}
-
-function decodeHandle(value: string): PresenceHandle | undefined {
-  const [domain, identity, device, connectionId] = value.split('|');
-  if (
-    domain === undefined ||
-    identity === undefined ||
-    device === undefined ||
-    connectionId === undefined
-  ) {
-    return undefined;
-  }
-  return { domain, identity, device, connectionId };
-}
+import {
+  presenceOfflineScript,
+  presenceOnlineScript,
+} from '../../contracts/redis/presence-scripts.js';
+import { runScript } from '../../contracts/redis/script-runner.js';
+import {
+  decodeConnectionHandle,
+  decodePresenceValue,
+  encodeConnectionHandle,
+  type ConnectionHandle,
+  type PresenceEvent,
+  type PresenceStatus,
+} from '../../contracts/wire/presence.js';
 
 /**
- * Device presence per identity (a hash device → "connection|status"), change events on the
+ * Device presence per identity (a hash device → presence value), change events on the
  * identity's sharded channel, and pod liveness: each pod records its connections and
  * renews a deadline; any pod takes a dead pod's devices offline.
  */
@@ -46,48 +25,23 @@ export class PresenceStore {
     private readonly clock: () => number,
   ) {}
 
-  async online(pod: string, handle: PresenceHandle, status: PresenceStatus): Promise<void> {
-    const keys = identityKeys(handle.domain, handle.identity);
-    const event: PresenceEvent = {
-      identity: handle.identity,
-      device: handle.device,
-      state: 'online',
-      status,
-    };
+  async online(pod: string, handle: ConnectionHandle, status: PresenceStatus): Promise<void> {
     await Promise.all([
-      this.redis.sadd(podKeys.conns(pod), encodeHandle(handle)),
+      this.redis.sadd(podKeys.conns(pod), encodeConnectionHandle(handle)),
       this.touchLastSeen(handle),
-      this.redis.grovePresenceOnline(
-        keys.presence,
-        handle.device,
-        handle.connectionId,
-        status,
-        keys.channel,
-        JSON.stringify(event),
-      ),
+      runScript(this.redis, presenceOnlineScript, { handle, status }),
     ]);
   }
 
-  async offline(pod: string | undefined, handle: PresenceHandle): Promise<void> {
-    const keys = identityKeys(handle.domain, handle.identity);
-    const event: PresenceEvent = {
-      identity: handle.identity,
-      device: handle.device,
-      state: 'offline',
-    };
-    await this.redis.grovePresenceOffline(
-      keys.presence,
-      handle.device,
-      handle.connectionId,
-      keys.channel,
-      JSON.stringify(event),
-    );
+  async offline(pod: string | undefined, handle: ConnectionHandle): Promise<void> {
+    await runScript(this.redis, presenceOfflineScript, handle);
     await this.touchLastSeen(handle);
-    if (pod !== undefined) await this.redis.srem(podKeys.conns(pod), encodeHandle(handle));
+    if (pod !== undefined)
+      await this.redis.srem(podKeys.conns(pod), encodeConnectionHandle(handle));
   }
 
   /** "Last seen" in the Manager: when the device connected or went offline. */
-  private async touchLastSeen(handle: PresenceHandle): Promise<void> {
+  private async touchLastSeen(handle: ConnectionHandle): Promise<void> {
     await this.redis.hset(
       directoryKeys(handle.domain).lastSeen,
       handle.device,
@@ -97,15 +51,12 @@ export class PresenceStore {
 
   async snapshot(domain: string, identity: string): Promise<PresenceEvent[]> {
     const all = await this.redis.hgetall(identityKeys(domain, identity).presence);
-    return Object.entries(all).map(([device, value]) => {
-      const status = value.slice(value.lastIndexOf('|') + 1);
-      return {
-        identity,
-        device,
-        state: 'online',
-        status: status === 'idle' ? 'idle' : 'active',
-      };
-    });
+    return Object.entries(all).map(([device, value]) => ({
+      identity,
+      device,
+      state: 'online',
+      status: decodePresenceValue(value).status,
+    }));
   }
 
   /** Renews the pod's deadline. True when the pod was missing (new, or swept as dead). */
@@ -127,7 +78,7 @@ export class PresenceStore {
         if (deadline === null || Number(deadline) > this.clock()) continue;
         const handles = await this.redis.smembers(podKeys.conns(pod));
         for (const value of handles) {
-          const handle = decodeHandle(value);
+          const handle = decodeConnectionHandle(value);
           if (handle !== undefined) {
             await this.offline(undefined, handle);
             swept++;

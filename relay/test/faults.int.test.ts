@@ -7,7 +7,7 @@ import {
   type SendReceipt,
 } from '../../client/sdk/grove-client.js';
 import type { LinkClosed } from '../../client/sdk/link.js';
-import { CloseCode } from '../protocol/close-codes.js';
+import { CloseCode } from '../../contracts/errors/close-codes.js';
 import { deviceKeys } from '../../contracts/redis/keys.js';
 import { sleep, waitFor } from '../../test/support/ports.js';
 import { RedisServer } from '../../test/support/redis-server.js';

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Cluster, Redis } from 'ioredis';
 import { ConnectionRefused, GroveClient } from '../../client/sdk/grove-client.js';
-import { CloseCode } from '../protocol/close-codes.js';
+import { CloseCode } from '../../contracts/errors/close-codes.js';
 import { directoryKeys } from '../../contracts/redis/keys.js';
+import { revokeMessage } from '../../contracts/wire/directory-channel.js';
 import { sleep, waitFor } from '../../test/support/ports.js';
 import { RawClient } from '../../test/support/raw-client.js';
 import { RedisCluster, RedisServer } from '../../test/support/redis-server.js';
@@ -18,7 +19,7 @@ import {
 async function revoke(redis: Redis | Cluster, domain: string, device: string): Promise<void> {
   const keys = directoryKeys(domain);
   await redis.hdel(keys.devices, device);
-  await redis.spublish(keys.channel, `revoke:${device}`);
+  await redis.spublish(keys.channel, revokeMessage(device));
 }
 
 async function usage(redis: Redis | Cluster, domain: string): Promise<number> {

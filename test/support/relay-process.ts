@@ -12,7 +12,7 @@ import {
 } from '../../contracts/auth/device-token.js';
 import type { RelayConfigInput } from '../../relay/config.js';
 import { writeDirectory, type DirectorySeed } from '../../relay/store/directory.js';
-import { connectRedis, type RedisTarget } from '../../relay/store/redis-connection.js';
+import { connectRedis, type RedisTarget } from '../../contracts/redis/connection.js';
 import { isRunning, signalAndWait } from './child-process.js';
 import { freePort, waitFor } from './ports.js';
 

@@ -1,0 +1,206 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Cluster } from 'ioredis';
+import { RedisCluster, RedisServer } from '../../test/support/redis-server.js';
+import { waitFor } from '../../test/support/ports.js';
+import { decodeDeviceChannelMessage } from '../wire/device-channel.js';
+import { decodeDirectoryMessage } from '../wire/directory-channel.js';
+import { decodePresenceEvent, decodePresenceValue } from '../wire/presence.js';
+import { decodeQueueEntry, encodeQueuedMessage } from '../wire/queue-entry.js';
+import { connectRedis, type RedisClient, type RedisTarget } from './connection.js';
+import {
+  claimScript,
+  enqueueScript,
+  fetchScript,
+  type EnqueuedMessage,
+} from './device-queue-scripts.js';
+import { deviceKeys, directoryKeys, identityKeys, managerKeys } from './keys.js';
+import { createMembersScript, revokeDeviceScript } from './manager-scripts.js';
+import { presenceOfflineScript, presenceOnlineScript } from './presence-scripts.js';
+import { runScript } from './script-runner.js';
+
+// The one script runner on a single Redis and on a cluster, and the formats the scripts
+// write, read back by their decoders in contracts/wire.
+
+let server: RedisServer;
+let cluster: RedisCluster;
+beforeAll(async () => {
+  [server, cluster] = await Promise.all([RedisServer.start(), RedisCluster.start(3)]);
+}, 60_000);
+afterAll(async () => {
+  await Promise.all([server.stop(), cluster.stop()]);
+});
+
+function masters(redis: RedisClient) {
+  return redis instanceof Cluster ? redis.nodes('master') : [redis];
+}
+
+const message = (overrides: Partial<EnqueuedMessage> = {}): EnqueuedMessage => ({
+  now: 1_000,
+  dedupMember: 'a1|m1',
+  dedupUntil: 100_000,
+  expiresAt: 90_000,
+  stored: encodeQueuedMessage({ body: '{"createdAt":1000,"id":"m1"}' }),
+  bytes: 3,
+  maxCount: 100,
+  maxBytes: 1_000_000,
+  keyTtlMs: 3_600_000,
+  newEpoch: 'e1',
+  ...overrides,
+});
+
+describe.each([
+  ['a single Redis', (): RedisTarget => ({ url: server.url, cluster: false })],
+  ['a Redis Cluster', (): RedisTarget => ({ url: cluster.url, cluster: true })],
+])('Lua scripts on %s', (_name, target) => {
+  let redis: RedisClient;
+  let subscriber: RedisClient;
+  const published: { channel: string; message: string }[] = [];
+  beforeAll(async () => {
+    redis = connectRedis(target(), 'commands');
+    subscriber = connectRedis(target(), 'subscriber');
+    subscriber.on('smessage', (channel: string, text: string) => {
+      published.push({ channel, message: text });
+    });
+    // One at a time: on a cluster the channels of one SSUBSCRIBE must share a slot.
+    for (const channel of [
+      deviceKeys('acme', 'b1').channel,
+      identityKeys('acme', 'bob').channel,
+      directoryKeys('acme').channel,
+    ]) {
+      await subscriber.ssubscribe(channel);
+    }
+  });
+  afterAll(() => {
+    redis.disconnect();
+    subscriber.disconnect();
+  });
+
+  const nextMessage = async (channel: string): Promise<string> => {
+    await waitFor(() => published.some((entry) => entry.channel === channel), channel, 2000);
+    const index = published.findIndex((entry) => entry.channel === channel);
+    return published.splice(index, 1)[0]?.message ?? '';
+  };
+
+  it('runs a script Redis has not seen (EVAL), then by its SHA-1', async () => {
+    await Promise.all(masters(redis).map((node) => node.script('FLUSH')));
+    const input = { domain: 'acme', device: 'nobody', fromSeq: 1, maxCount: 10, maxBytes: 10 };
+    expect(await runScript(redis, fetchScript, input)).toBeUndefined();
+    const known = await Promise.all(
+      masters(redis).map((node) => node.script('EXISTS', fetchScript.sha)),
+    );
+    expect(known.flat()).toContain(1);
+    expect(await runScript(redis, fetchScript, input)).toBeUndefined();
+  });
+
+  it('passes more arguments than a spread call could', async () => {
+    const members = Array.from({ length: 60_000 }, (_, i) => ({
+      id: `m${String(i).padStart(5, '0')}`,
+      record: '{}',
+      displayName: `Member ${i}`,
+    }));
+    const [status, ...created] = await runScript(redis, createMembersScript, {
+      domain: 'big',
+      mode: 'all',
+      members,
+    });
+    expect(status).toBe('OK');
+    expect(created).toHaveLength(members.length);
+    expect(await redis.hlen(managerKeys('big').members)).toBe(members.length);
+  });
+
+  it('writes queue entries and wake-ups that the wire decoders read back', async () => {
+    const keys = deviceKeys('acme', 'b1');
+    const body = '{"createdAt":1000,"id":"m1","from":{"identity":"alice","device":"a1"}}';
+    const stored = encodeQueuedMessage({ body, payloadRef: 'g:{p:acme:a1:m1}' });
+    const [result] = await runScript(redis, enqueueScript, {
+      domain: 'acme',
+      devices: ['b1'],
+      message: message({ stored, bytes: 7 }),
+    });
+    expect(result).toEqual({ queued: true, seq: 1, receivers: 1, expired: 0, dropped: 0 });
+    const [raw = ''] = await redis.lrange(keys.queue, 0, -1);
+    const entry = { seq: 1, expiresAt: 90_000, bytes: 7, body, payloadRef: 'g:{p:acme:a1:m1}' };
+    expect(decodeQueueEntry(raw)).toEqual(entry);
+    expect(decodeDeviceChannelMessage(await nextMessage(keys.channel))).toEqual({
+      kind: 'wake',
+      seq: 1,
+      epoch: 'e1',
+      entry: raw,
+    });
+    const window = await runScript(redis, fetchScript, {
+      domain: 'acme',
+      device: 'b1',
+      fromSeq: 1,
+      maxCount: 10,
+      maxBytes: 1000,
+    });
+    expect(window?.entries).toEqual([entry]);
+
+    const claim = await runScript(redis, claimScript, {
+      domain: 'acme',
+      device: 'b1',
+      connectionId: 'relay-0/abc',
+      newEpoch: 'unused',
+    });
+    expect(claim).toMatchObject({ epoch: 'e1', head: 1, next: 2, created: false });
+    expect(decodeDeviceChannelMessage(await nextMessage(keys.channel))).toEqual({
+      kind: 'claim',
+      connectionId: 'relay-0/abc',
+    });
+  });
+
+  it('queues each device of one call and counts a retry as a duplicate', async () => {
+    const devices = target().cluster ? ['c1'] : ['c1', 'c2', 'c3'];
+    const first = await runScript(redis, enqueueScript, {
+      domain: 'acme',
+      devices,
+      message: message({ dedupMember: 'a1|m2' }),
+    });
+    expect(first.map((r) => [r.queued, r.seq])).toEqual(devices.map(() => [true, 1]));
+    const again = await runScript(redis, enqueueScript, {
+      domain: 'acme',
+      devices,
+      message: message({ dedupMember: 'a1|m2' }),
+    });
+    expect(again.map((r) => r.queued)).toEqual(devices.map(() => false));
+  });
+
+  it('writes presence values and events that the wire decoders read back', async () => {
+    const handle = { domain: 'acme', identity: 'bob', device: 'b1', connectionId: 'relay-0/abc' };
+    const keys = identityKeys('acme', 'bob');
+    expect(await runScript(redis, presenceOnlineScript, { handle, status: 'idle' })).toBe(true);
+    expect(decodePresenceValue((await redis.hget(keys.presence, 'b1')) ?? '')).toEqual({
+      connectionId: 'relay-0/abc',
+      status: 'idle',
+    });
+    expect(decodePresenceEvent(await nextMessage(keys.channel))).toEqual({
+      identity: 'bob',
+      device: 'b1',
+      state: 'online',
+      status: 'idle',
+    });
+    const other = { ...handle, connectionId: 'relay-1/def' };
+    expect(await runScript(redis, presenceOfflineScript, other)).toBe(false);
+    expect(await runScript(redis, presenceOfflineScript, handle)).toBe(true);
+    expect(decodePresenceEvent(await nextMessage(keys.channel))).toEqual({
+      identity: 'bob',
+      device: 'b1',
+      state: 'offline',
+    });
+  });
+
+  it('announces a revocation that the directory decoder reads back', async () => {
+    const keys = managerKeys('acme');
+    await redis.hset(keys.devices, 'b9', '{"id":"b9"}');
+    const [status] = await runScript(redis, revokeDeviceScript, {
+      domain: 'acme',
+      id: 'b9',
+      now: '2026-01-01T00:00:00.000Z',
+    });
+    expect(status).toBe('OK');
+    expect(decodeDirectoryMessage(await nextMessage(keys.directory.channel))).toEqual({
+      kind: 'revoke',
+      device: 'b9',
+    });
+  });
+});
