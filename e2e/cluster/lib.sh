@@ -48,7 +48,7 @@ CLUSTER_PORTS=("$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$CONTROLLER_MAN
 
 # Debian packages the cluster and the image build use (installed when missing, as root).
 HOST_PACKAGES=(containerd runc containernetworking-plugins iptables conntrack nftables iproute2
-  debootstrap umoci skopeo openssl curl)
+  debootstrap umoci skopeo openssl curl jq)
 
 LOG_PREFIX=${LOG_PREFIX:-$(basename "$0")}
 log() { echo "$LOG_PREFIX: $*" >&2; }
