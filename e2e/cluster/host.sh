@@ -128,7 +128,8 @@ teardown() {
   step "control plane and node agents stopped"
   # 2. Pods, through containerd's CRI while it still runs: stopping a sandbox runs CNI DEL
   #    (veth, network namespace, IP lease, portmap rules).
-  if [ -S "$CONTAINERD_SOCK" ] && [ -f "$RUN_DIR/pids/containerd.pid" ]; then
+  if [ -S "$CONTAINERD_SOCK" ] && [ -f "$RUN_DIR/pids/containerd.pid" ] &&
+    kill -0 "$(cat "$RUN_DIR/pids/containerd.pid")" 2>/dev/null; then
     if [ -x "$crictl" ]; then
       timeout 90 "$crictl" --runtime-endpoint "unix://$CONTAINERD_SOCK" --timeout 60s rmp --all --force >/dev/null 2>&1 ||
         log "crictl rmp did not remove every pod; killing what is left"
