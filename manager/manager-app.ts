@@ -13,7 +13,9 @@ import { accessFor, ManagerContext } from './api/context.js';
 import { openApiDocument } from './api/openapi.js';
 import { RouteTable } from './api/route-table.js';
 import type { ConfigSource } from './config-source/config-source.js';
-import { ManagerError, type ManagerErrorCode } from './errors.js';
+import type { ManagerErrorCode } from '../contracts/errors/manager-errors.js';
+import { encodeErrorBody } from '../contracts/wire/error-body.js';
+import { ManagerError } from './errors.js';
 import { ManagerMetrics } from './metrics.js';
 import type { ManagerStore } from './store/manager-store.js';
 
@@ -57,10 +59,6 @@ const STATIC_TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
   '.woff2': 'font/woff2',
 };
-
-function errorBody(code: string, message: string, details?: Record<string, unknown>) {
-  return { error: { code, message, ...(details === undefined ? {} : { details }) } };
-}
 
 /** Fastify's own errors (body parsing, limits) as Manager error codes. */
 function fromFastifyError(
@@ -196,27 +194,31 @@ export async function createManagerApp(deps: ManagerAppDeps): Promise<FastifyIns
 
   app.setErrorHandler((error: unknown, request, reply) => {
     if (error instanceof ManagerError) {
-      return reply.code(error.status).send(errorBody(error.code, error.message, error.details));
+      return reply
+        .code(error.status)
+        .send(encodeErrorBody(error.code, error.message, error.details));
     }
     const mapped =
       error instanceof Error && 'statusCode' in error
         ? fromFastifyError(error as FastifyError)
         : undefined;
     if (mapped !== undefined) {
-      return reply.code(mapped.status).send(errorBody(mapped.code, mapped.message));
+      return reply.code(mapped.status).send(encodeErrorBody(mapped.code, mapped.message));
     }
     if (isStorageError(error)) {
       log.warn('storage unavailable', { path: request.url, error: String(error) });
       return reply
         .code(503)
-        .send(errorBody('STORAGE_UNAVAILABLE', 'Redis did not answer; retry shortly'));
+        .send(encodeErrorBody('STORAGE_UNAVAILABLE', 'Redis did not answer; retry shortly'));
     }
     log.error('request failed', {
       method: request.method,
       path: request.url.split('?')[0],
       error: error instanceof Error ? (error.stack ?? error.message) : String(error),
     });
-    return reply.code(500).send(errorBody('INTERNAL', 'internal error; the Manager logged it'));
+    return reply
+      .code(500)
+      .send(encodeErrorBody('INTERNAL', 'internal error; the Manager logged it'));
   });
 
   app.setNotFoundHandler(async (request, reply) => {
@@ -234,7 +236,10 @@ export async function createManagerApp(deps: ManagerAppDeps): Promise<FastifyIns
     return reply
       .code(404)
       .send(
-        errorBody('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`),
+        encodeErrorBody(
+          'NOT_FOUND',
+          `no route ${request.method} ${request.url.split('?')[0] ?? ''}`,
+        ),
       );
   });
 
@@ -249,12 +254,14 @@ export async function createManagerApp(deps: ManagerAppDeps): Promise<FastifyIns
   app.get('/healthz', () => Promise.resolve({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     if (!deps.config.ready()) {
-      return reply.code(503).send(errorBody('STORAGE_UNAVAILABLE', 'configuration not loaded yet'));
+      return reply
+        .code(503)
+        .send(encodeErrorBody('STORAGE_UNAVAILABLE', 'configuration not loaded yet'));
     }
     try {
       await deps.ping?.();
     } catch {
-      return reply.code(503).send(errorBody('STORAGE_UNAVAILABLE', 'Redis does not answer'));
+      return reply.code(503).send(encodeErrorBody('STORAGE_UNAVAILABLE', 'Redis does not answer'));
     }
     return { status: 'ready' };
   });

@@ -15,6 +15,7 @@ import {
   type UsageReport,
   type Workspace,
 } from '../../manager/model.js';
+import { decodeErrorBody, type ErrorBody } from '../../contracts/wire/error-body.js';
 import type { SignedChallenge } from './device-state.js';
 
 /**
@@ -43,14 +44,6 @@ export class ManagerUnreachable extends Error {
     this.name = 'ManagerUnreachable';
   }
 }
-
-const errorBodySchema = z.object({
-  error: z.object({
-    code: z.string(),
-    message: z.string(),
-    details: z.record(z.string(), z.unknown()).optional(),
-  }),
-});
 
 export const enrollResponseSchema = z.looseObject({
   deviceId: z.string(),
@@ -157,26 +150,20 @@ export class ManagerClient {
     }
     if (response.ok) return response;
     const text = await response.text();
-    let parsed: z.infer<typeof errorBodySchema> | undefined;
+    let error: ErrorBody['error'] | undefined;
     try {
-      const result = errorBodySchema.safeParse(JSON.parse(text));
-      parsed = result.success ? result.data : undefined;
+      error = decodeErrorBody(JSON.parse(text));
     } catch {
-      parsed = undefined;
+      error = undefined;
     }
-    if (parsed === undefined) {
+    if (error === undefined) {
       throw new ManagerHttpError(
         response.status,
         `HTTP_${String(response.status)}`,
         `${method} ${path} answered ${String(response.status)}: ${text.slice(0, 200)}`,
       );
     }
-    throw new ManagerHttpError(
-      response.status,
-      parsed.error.code,
-      parsed.error.message,
-      parsed.error.details,
-    );
+    throw new ManagerHttpError(response.status, error.code, error.message, error.details);
   }
 
   /** One JSON request; the answer is validated with `schema` (204 answers give undefined). */

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { ulid } from 'ulid';
 import { CloseCode } from '../../contracts/errors/close-codes.js';
+import { errorCodeOfClose, isRetryable } from '../../contracts/errors/relay-errors.js';
 import { backoffDelay } from './backoff.js';
 import type { Link, LinkClosed, OutgoingMessage, RelayFrame } from './link.js';
 import { LongPollLink } from './long-poll-link.js';
@@ -57,16 +58,6 @@ export class SendRefused extends Error {
   }
 }
 
-/** The relay's error code behind each "do not reconnect" close code (docs/errors.md). */
-const CLOSE_ERROR_CODES: Partial<Record<number, string>> = {
-  [CloseCode.authMalformed]: 'AUTH_MALFORMED',
-  [CloseCode.authBadSignature]: 'AUTH_BAD_SIGNATURE',
-  [CloseCode.authUnknownDomain]: 'AUTH_UNKNOWN_DOMAIN',
-  [CloseCode.authExpired]: 'AUTH_EXPIRED',
-  [CloseCode.authUnknownDevice]: 'AUTH_UNKNOWN_DEVICE',
-  [CloseCode.revoked]: 'AUTH_REVOKED',
-};
-
 /** The connection ended for good: a close code in the "do not reconnect" range. */
 export class ConnectionRefused extends Error {
   /** The relay error code (e.g. `AUTH_REVOKED`) when the close code has one. */
@@ -76,7 +67,7 @@ export class ConnectionRefused extends Error {
     readonly code: number,
     readonly reason: string,
   ) {
-    const errorCode = CLOSE_ERROR_CODES[code];
+    const errorCode = errorCodeOfClose(code);
     super(
       code === CloseCode.revoked
         ? `AUTH_REVOKED: this device was revoked by an administrator; it cannot reconnect (enroll again) [close ${code}: ${reason}]`
@@ -86,8 +77,6 @@ export class ConnectionRefused extends Error {
     this.name = 'ConnectionRefused';
   }
 }
-
-const RETRYABLE = new Set(['STORAGE_UNAVAILABLE', 'RATE_LIMITED', 'NOT_READY']);
 
 interface PendingSend {
   message: OutgoingMessage;
@@ -228,7 +217,7 @@ export class GroveClient extends EventEmitter {
           this.emit('relay-error', frame);
           return;
         }
-        if (RETRYABLE.has(frame.code)) {
+        if (isRetryable(frame.code)) {
           const delay = frame.retryAfterMs ?? 500;
           pending.timer = setTimeout(() => {
             pending.timer = undefined;

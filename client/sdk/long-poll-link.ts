@@ -1,28 +1,15 @@
 import { CloseCode } from '../../contracts/errors/close-codes.js';
-import type { Link, LinkClosed, LinkHandlers, OutgoingMessage, RelayFrame } from './link.js';
-
-const AUTH_CODES: Record<string, number> = {
-  AUTH_MALFORMED: CloseCode.authMalformed,
-  AUTH_BAD_SIGNATURE: CloseCode.authBadSignature,
-  AUTH_UNKNOWN_DOMAIN: CloseCode.authUnknownDomain,
-  AUTH_EXPIRED: CloseCode.authExpired,
-  AUTH_UNKNOWN_DEVICE: CloseCode.authUnknownDevice,
-  AUTH_REVOKED: CloseCode.revoked,
-};
-
-interface PollReply {
-  epoch: string;
-  head: number;
-  drops: number;
-  /** On a first poll: the drops the device was already told of. */
-  told?: number;
-  resync: boolean;
-  messages: RelayFrame[];
-}
-
-interface ErrorBody {
-  error?: { code?: string; message?: string };
-}
+import { refusalCloseCodeOf } from '../../contracts/errors/relay-errors.js';
+import { decodeErrorBody } from '../../contracts/wire/error-body.js';
+import {
+  encodePollQuery,
+  encodePresenceQuery,
+  longPollPaths,
+  type AckBody,
+  type PollReply,
+} from '../../contracts/wire/long-poll.js';
+import type { PresenceEvent } from '../../contracts/wire/presence.js';
+import type { Link, LinkClosed, LinkHandlers, OutgoingMessage } from './link.js';
 
 /**
  * A link over plain HTTP requests for networks that block WebSocket. Each poll carries the
@@ -42,7 +29,11 @@ export class LongPollLink implements Link {
   private ended = false;
   private welcomed = false;
   private readonly watched = new Set<string>();
-  private readonly presence = new Map<string, string>();
+  /** identity/device → the device's last known presence. */
+  private readonly presence = new Map<
+    string,
+    { identity: string; device: string; status: string }
+  >();
   private presenceTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -64,7 +55,7 @@ export class LongPollLink implements Link {
     });
     const body: unknown = await response.json().catch(() => ({}));
     if (!response.ok) {
-      const error = (body as ErrorBody).error;
+      const error = decodeErrorBody(body);
       throw new HttpError(
         response.status,
         error?.code ?? `HTTP_${response.status}`,
@@ -78,12 +69,14 @@ export class LongPollLink implements Link {
     const knownEpoch = this.epoch;
     try {
       for (let first = true; !this.ended; first = false) {
-        const params = new URLSearchParams({ wait: String(first ? 0 : this.waitSeconds) });
-        if (this.epoch !== undefined) params.set('epoch', this.epoch);
-        if (this.epoch !== undefined && this.acked > 0) params.set('ack', String(this.acked));
-        if (this.seenDrops !== undefined) params.set('drops', String(this.seenDrops));
+        const query = encodePollQuery({
+          wait: first ? 0 : this.waitSeconds,
+          epoch: this.epoch,
+          ack: this.epoch !== undefined && this.acked > 0 ? this.acked : undefined,
+          drops: this.seenDrops,
+        });
         this.ackSent = this.acked;
-        const reply = (await this.request(`/v1/poll?${params.toString()}`)) as PollReply;
+        const reply = (await this.request(`${longPollPaths.poll}?${query}`)) as PollReply;
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- may change during the await
         if (this.ended) return;
         if (!this.welcomed || reply.resync) {
@@ -135,13 +128,13 @@ export class LongPollLink implements Link {
   private fail(error: unknown): void {
     if (this.ended) return;
     if (error instanceof HttpError) {
-      const code = AUTH_CODES[error.code];
+      const code = refusalCloseCodeOf(error.code);
       if (code !== undefined) {
         this.end({ code, reason: error.message, reconnect: false, transportFailed: false });
         return;
       }
       this.end({
-        code: 4002,
+        code: CloseCode.storageUnavailable,
         reason: `${error.code}: ${error.message}`,
         reconnect: true,
         transportFailed: false,
@@ -165,7 +158,7 @@ export class LongPollLink implements Link {
   }
 
   send(message: OutgoingMessage): void {
-    this.request('/v1/poll/send', { method: 'POST', body: JSON.stringify(message) })
+    this.request(longPollPaths.send, { method: 'POST', body: JSON.stringify(message) })
       .then((result) => {
         this.handlers.frame({
           t: 'sent',
@@ -206,14 +199,18 @@ export class LongPollLink implements Link {
   private async pollPresence(): Promise<void> {
     if (this.watched.size === 0 || this.ended) return;
     try {
-      const params = new URLSearchParams({ identities: [...this.watched].join(',') });
-      const reply = (await this.request(`/v1/poll/presence?${params.toString()}`)) as {
-        presence: { identity: string; device: string; status?: string }[];
+      const query = encodePresenceQuery([...this.watched]);
+      const reply = (await this.request(`${longPollPaths.presence}?${query}`)) as {
+        presence: PresenceEvent[];
       };
       const now = new Map(reply.presence.map((p) => [`${p.identity}/${p.device}`, p]));
       for (const [key, p] of now) {
-        if (this.presence.get(key) !== p.status) {
-          this.presence.set(key, p.status ?? 'active');
+        if (this.presence.get(key)?.status !== p.status) {
+          this.presence.set(key, {
+            identity: p.identity,
+            device: p.device,
+            status: p.status ?? 'active',
+          });
           this.handlers.frame({
             t: 'presence',
             identity: p.identity,
@@ -223,10 +220,9 @@ export class LongPollLink implements Link {
           });
         }
       }
-      for (const key of [...this.presence.keys()]) {
+      for (const [key, { identity, device }] of [...this.presence]) {
         if (!now.has(key)) {
           this.presence.delete(key);
-          const [identity = '', device = ''] = key.split('/');
           this.handlers.frame({ t: 'presence', identity, device, state: 'offline' });
         }
       }
@@ -245,10 +241,11 @@ export class LongPollLink implements Link {
     if (this.epoch !== undefined && this.acked > this.ackSent) {
       // The last ack rides on no further poll: send it on its own (best effort; unacked
       // messages are redelivered and de-duplicated anyway).
-      fetch(`${this.baseUrl}/v1/poll/ack`, {
+      const ack: AckBody = { upTo: this.acked, epoch: this.epoch };
+      fetch(`${this.baseUrl}${longPollPaths.ack}`, {
         method: 'POST',
         headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ upTo: this.acked, epoch: this.epoch }),
+        body: JSON.stringify(ack),
       }).catch(() => undefined);
     }
     if (this.presenceTimer !== undefined) clearInterval(this.presenceTimer);

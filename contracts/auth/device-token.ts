@@ -9,7 +9,7 @@ import {
   jwtVerify,
   type JWK,
 } from 'jose';
-import { ErrorCode, RelayError } from '../errors/relay-errors.js';
+import { RelayError } from '../errors/relay-errors.js';
 
 /** The audience of every relay token: a token for something else is never accepted here. */
 export const RELAY_AUDIENCE = 'grove-relay';
@@ -91,22 +91,22 @@ export class DeviceTokenVerifier {
       domain = decodeJwt(token)['dom'];
       kid = decodeProtectedHeader(token).kid;
     } catch {
-      throw new RelayError(ErrorCode.authMalformed, 'token is not a JWT: get a new device token');
+      throw new RelayError('AUTH_MALFORMED', 'token is not a JWT: get a new device token');
     }
     if (typeof domain !== 'string' || domain === '') {
-      throw new RelayError(ErrorCode.authMalformed, 'token has no "dom" (domain) claim');
+      throw new RelayError('AUTH_MALFORMED', 'token has no "dom" (domain) claim');
     }
     const keys = this.keysOf(domain);
     if (keys === undefined || keys.length === 0) {
       throw new RelayError(
-        ErrorCode.authUnknownDomain,
+        'AUTH_UNKNOWN_DOMAIN',
         `domain "${domain}" is not served by this relay: check the relay URL for your domain`,
       );
     }
     const candidates = keys.filter((key) => kid === undefined || key.kid === kid);
     if (candidates.length === 0) {
       throw new RelayError(
-        ErrorCode.authBadSignature,
+        'AUTH_BAD_SIGNATURE',
         `token signed with unknown key "${kid ?? ''}" of domain "${domain}": get a new device token`,
       );
     }
@@ -125,34 +125,31 @@ export class DeviceTokenVerifier {
           typeof payload.sub !== 'string' ||
           payload.exp === undefined
         ) {
-          throw new RelayError(
-            ErrorCode.authMalformed,
-            'token lacks "sub" (identity) or "dev" (device)',
-          );
+          throw new RelayError('AUTH_MALFORMED', 'token lacks "sub" (identity) or "dev" (device)');
         }
         return { domain, identity: payload.sub, device, expiresAt: payload.exp };
       } catch (error) {
         if (error instanceof RelayError) throw error;
         if (error instanceof joseErrors.JWTExpired) {
-          throw new RelayError(ErrorCode.authExpired, 'token expired: get a fresh device token');
+          throw new RelayError('AUTH_EXPIRED', 'token expired: get a fresh device token');
         }
         lastError = error;
       }
     }
     if (lastError instanceof joseErrors.JWSSignatureVerificationFailed) {
       throw new RelayError(
-        ErrorCode.authBadSignature,
+        'AUTH_BAD_SIGNATURE',
         `token signature does not verify with the keys of domain "${domain}"`,
       );
     }
     if (lastError instanceof joseErrors.JWTClaimValidationFailed) {
       const claim = lastError.claim;
       if (claim === 'nbf' || claim === 'iat') {
-        throw new RelayError(ErrorCode.authExpired, 'token not yet valid: check the device clock');
+        throw new RelayError('AUTH_EXPIRED', 'token not yet valid: check the device clock');
       }
-      throw new RelayError(ErrorCode.authMalformed, `token claim "${claim}" is invalid`);
+      throw new RelayError('AUTH_MALFORMED', `token claim "${claim}" is invalid`);
     }
-    throw new RelayError(ErrorCode.authMalformed, 'token could not be verified');
+    throw new RelayError('AUTH_MALFORMED', 'token could not be verified');
   }
 
   private importKey(jwk: JWK): Promise<ImportedKey> {

@@ -2,10 +2,15 @@ import { decodeQueueEntry, type QueueEntry } from '../wire/queue-entry.js';
 import { deviceKeys } from './keys.js';
 import { defineScript } from './script-runner.js';
 
+/** The member of a device's `ids` set that stands for one message: a retry queues nothing. */
+export function dedupMember(senderDevice: string, messageId: string): string {
+  return `${senderDevice}|${messageId}`;
+}
+
 /** The message every device of one enqueue call gets. */
 export interface EnqueuedMessage {
   now: number;
-  /** Sender device and message id: a retry with the same one queues nothing. */
+  /** dedupMember of the sender device and message id. */
   dedupMember: string;
   /** Until when the member is remembered (ms). */
   dedupUntil: number;

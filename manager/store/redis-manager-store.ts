@@ -27,7 +27,8 @@ import {
 import { runScript } from '../../contracts/redis/script-runner.js';
 import { decodeIdList } from '../../contracts/wire/directory-records.js';
 import { decodePresenceValue } from '../../contracts/wire/presence.js';
-import { ManagerError, type ManagerErrorCode } from '../errors.js';
+import type { ManagerErrorCode } from '../../contracts/errors/manager-errors.js';
+import { ManagerError } from '../errors.js';
 import {
   roleSchema,
   type ActivationCode,

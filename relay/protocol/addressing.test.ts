@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseRecipient, resolveFanOut, type RecipientRef } from './addressing.js';
+import { parseRecipient, type RecipientRef } from '../../contracts/wire/recipient.js';
+import { resolveFanOut } from './addressing.js';
 
 const identities: Record<string, string[]> = {
   alice: ['a1', 'a2'],
@@ -21,20 +22,6 @@ const lookup = {
 const alice = { identity: 'alice', device: 'a1' };
 const refs = (...values: string[]): RecipientRef[] => values.map(parseRecipient);
 const devicesOf = (result: ReturnType<typeof resolveFanOut>) => result.devices.map((d) => d.device);
-
-describe('parseRecipient', () => {
-  it('parses the three kinds of reference', () => {
-    expect(parseRecipient('device:b1')).toEqual({ kind: 'device', id: 'b1' });
-    expect(parseRecipient('identity:bob')).toEqual({ kind: 'identity', id: 'bob' });
-    expect(parseRecipient('workspace:design')).toEqual({ kind: 'workspace', id: 'design' });
-  });
-
-  it('refuses references without a kind, with an unknown kind or without an id', () => {
-    for (const bad of ['b1', 'group:x', 'device:', ':b1', '']) {
-      expect(() => parseRecipient(bad)).toThrow(/must be device:ID, identity:ID or workspace:ID/);
-    }
-  });
-});
 
 describe('resolveFanOut', () => {
   it('resolves a device to itself with its identity', () => {

@@ -1,22 +1,4 @@
-/** A recipient reference as written by a sender: `device:ID`, `identity:ID`, `workspace:ID`. */
-export type RecipientRef =
-  | { kind: 'device'; id: string }
-  | { kind: 'identity'; id: string }
-  | { kind: 'workspace'; id: string };
-
-export function parseRecipient(ref: string): RecipientRef {
-  const colon = ref.indexOf(':');
-  const kind = ref.slice(0, colon);
-  const id = ref.slice(colon + 1);
-  if (
-    colon < 0 ||
-    id === '' ||
-    (kind !== 'device' && kind !== 'identity' && kind !== 'workspace')
-  ) {
-    throw new Error(`recipient "${ref}" must be device:ID, identity:ID or workspace:ID`);
-  }
-  return { kind, id };
-}
+import { formatRecipient, type RecipientRef } from '../../contracts/wire/recipient.js';
 
 /** A device with the identity that owns it. */
 export interface DeviceAddress {
@@ -56,14 +38,14 @@ export function resolveFanOut(
   for (const ref of refs) {
     if (ref.kind === 'device') {
       const identity = lookup.identityOfDevice(ref.id);
-      if (identity === undefined) unknown.push(`device:${ref.id}`);
+      if (identity === undefined) unknown.push(formatRecipient(ref));
       else add(identity, ref.id, true);
     } else if (ref.kind === 'identity') {
-      if (lookup.devicesOfIdentity(ref.id) === undefined) unknown.push(`identity:${ref.id}`);
+      if (lookup.devicesOfIdentity(ref.id) === undefined) unknown.push(formatRecipient(ref));
       else addIdentity(ref.id);
     } else {
       const members = lookup.membersOfWorkspace(ref.id);
-      if (members === undefined) unknown.push(`workspace:${ref.id}`);
+      if (members === undefined) unknown.push(formatRecipient(ref));
       else for (const member of members) addIdentity(member);
     }
   }

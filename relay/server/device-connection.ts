@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws';
 import type { DeviceClaims } from '../../contracts/auth/device-token.js';
 import { WindowCounter } from '../limits/token-bucket.js';
 import { CloseCode } from '../../contracts/errors/close-codes.js';
-import { ErrorCode, RelayError } from '../../contracts/errors/relay-errors.js';
+import { closeCodeOf, RelayError } from '../../contracts/errors/relay-errors.js';
 import {
   decodeClientFrame,
   type ClientFrame,
@@ -14,15 +14,6 @@ import { decodeDeviceChannelMessage } from '../../contracts/wire/device-channel.
 import { presenceFrameText, type PresenceStatus } from '../../contracts/wire/presence.js';
 import { decodeQueueEntry } from '../../contracts/wire/queue-entry.js';
 import { newConnectionId, type RelayCore } from './relay-core.js';
-
-const AUTH_CLOSE: Record<string, number> = {
-  [ErrorCode.authMalformed]: CloseCode.authMalformed,
-  [ErrorCode.authBadSignature]: CloseCode.authBadSignature,
-  [ErrorCode.authUnknownDomain]: CloseCode.authUnknownDomain,
-  [ErrorCode.authExpired]: CloseCode.authExpired,
-  [ErrorCode.authUnknownDevice]: CloseCode.authUnknownDevice,
-  [ErrorCode.authRevoked]: CloseCode.revoked,
-};
 
 /** Reads at most this many entries per Redis round trip. */
 const FETCH_BATCH = 128;
@@ -155,7 +146,7 @@ export class DeviceConnection {
   /** Ends the connection for good because an administrator revoked the device. */
   revoke(): void {
     if (this.closed) return;
-    this.error(ErrorCode.authRevoked, 'this device was revoked by an administrator');
+    this.error('AUTH_REVOKED', 'this device was revoked by an administrator');
     this.close(CloseCode.revoked, 'device revoked');
   }
 
@@ -178,7 +169,7 @@ export class DeviceConnection {
     }
     if (this.claims === undefined) {
       if (frame.t !== 'hello') {
-        this.error(ErrorCode.notHello, 'the first frame must be hello with a token');
+        this.error('EXPECTED_HELLO', 'the first frame must be hello with a token');
         this.close(CloseCode.protocolError, 'expected hello');
         return;
       }
@@ -201,7 +192,7 @@ export class DeviceConnection {
 
   private badFrame(id: string | undefined, message: string): void {
     this.badFrames++;
-    this.error(ErrorCode.badFrame, message, id);
+    this.error('BAD_FRAME', message, id);
     // Before hello the peer has not shown that it speaks the protocol at all.
     if (this.claims === undefined && this.early === undefined) {
       this.close(CloseCode.protocolError, 'expected hello');
@@ -295,8 +286,7 @@ export class DeviceConnection {
   private refuse(error: unknown): void {
     if (error instanceof RelayError) {
       this.error(error.code, error.message);
-      const code = AUTH_CLOSE[error.code] ?? CloseCode.storageUnavailable;
-      this.close(code, error.message);
+      this.close(closeCodeOf(error.code), error.message);
       return;
     }
     this.close(CloseCode.storageUnavailable, 'internal error');
@@ -307,7 +297,7 @@ export class DeviceConnection {
       case 'send': {
         const wait = this.core.takeSend(claims);
         if (wait > 0) {
-          this.error(ErrorCode.rateLimited, "send rate over this domain's limit", frame.id, wait);
+          this.error('RATE_LIMITED', "send rate over this domain's limit", frame.id, wait);
           return;
         }
         try {
@@ -318,7 +308,7 @@ export class DeviceConnection {
             this.error(error.code, error.message, frame.id, error.retryAfterMs);
           else
             this.error(
-              ErrorCode.storageUnavailable,
+              'STORAGE_UNAVAILABLE',
               'send failed; retry with the same id',
               frame.id,
               1000,
@@ -407,7 +397,7 @@ export class DeviceConnection {
         for (const event of snapshot) this.send({ t: 'presence', ...event });
       } catch {
         this.core.metrics.redisErrors.inc();
-        this.error(ErrorCode.storageUnavailable, `could not watch ${identity}; watch again`);
+        this.error('STORAGE_UNAVAILABLE', `could not watch ${identity}; watch again`);
       }
     }
   }

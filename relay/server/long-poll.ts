@@ -1,53 +1,30 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { DeviceClaims } from '../../contracts/auth/device-token.js';
-import { ErrorCode, RelayError } from '../../contracts/errors/relay-errors.js';
+import { httpStatusOf, RelayError } from '../../contracts/errors/relay-errors.js';
+import { encodeErrorBody } from '../../contracts/wire/error-body.js';
 import { sendFrame } from '../../contracts/wire/frames.js';
+import {
+  ackBodySchema,
+  decodePresenceQuery,
+  encodePollReply,
+  longPollPaths,
+  pollQuerySchema,
+  presenceQuerySchema,
+  type PollQuery,
+} from '../../contracts/wire/long-poll.js';
 import { deviceKeys } from '../../contracts/redis/keys.js';
 import { isWake } from '../../contracts/wire/device-channel.js';
 import type { RelayCore } from './relay-core.js';
-
-const HTTP_STATUS: Record<string, number> = {
-  [ErrorCode.authMalformed]: 401,
-  [ErrorCode.authBadSignature]: 401,
-  [ErrorCode.authUnknownDomain]: 401,
-  [ErrorCode.authExpired]: 401,
-  [ErrorCode.authUnknownDevice]: 403,
-  [ErrorCode.authRevoked]: 403,
-  [ErrorCode.badFrame]: 400,
-  [ErrorCode.badRecipient]: 400,
-  [ErrorCode.unknownRecipient]: 404,
-  [ErrorCode.messageTooLarge]: 413,
-  [ErrorCode.rateLimited]: 429,
-  [ErrorCode.staleEpoch]: 409,
-  [ErrorCode.storageUnavailable]: 503,
-  [ErrorCode.notReady]: 503,
-};
-
-const pollQuery = z.object({
-  /** Cumulative ack carried by the poll itself: everything up to here was processed. */
-  ack: z.coerce.number().int().nonnegative().optional(),
-  epoch: z.string().max(64).optional(),
-  /** The drop count the device has seen in an earlier reply: it was told of those drops. */
-  drops: z.coerce.number().int().nonnegative().optional(),
-  wait: z.coerce.number().int().nonnegative().optional(),
-});
-const ackBody = z.object({
-  upTo: z.number().int().nonnegative(),
-  epoch: z.string().min(1).max(64),
-});
-const presenceQuery = z.object({ identities: z.string().min(1).max(20_000) });
 
 /** Sends a typed error as `{"error":{"code","message"}}` with a matching HTTP status. */
 export function replyError(reply: FastifyReply, error: unknown): FastifyReply {
   if (error instanceof RelayError) {
     if (error.retryAfterMs !== undefined)
       reply.header('retry-after', Math.ceil(error.retryAfterMs / 1000));
-    return reply.code(HTTP_STATUS[error.code] ?? 400).send({
-      error: { code: error.code, message: error.message },
-    });
+    return reply.code(httpStatusOf(error.code)).send(encodeErrorBody(error.code, error.message));
   }
-  return reply.code(500).send({ error: { code: 'INTERNAL', message: 'internal error' } });
+  return reply.code(httpStatusOf('INTERNAL')).send(encodeErrorBody('INTERNAL', 'internal error'));
 }
 
 function parse<T>(schema: z.ZodType<T>, value: unknown): T {
@@ -55,7 +32,7 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
   if (!result.success) {
     const issue = result.error.issues[0];
     throw new RelayError(
-      ErrorCode.badFrame,
+      'BAD_FRAME',
       `${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
     );
   }
@@ -80,22 +57,21 @@ export class LongPollTransport {
 
   register(app: FastifyInstance, isReady: () => boolean): void {
     const authenticate = async (request: FastifyRequest): Promise<DeviceClaims> => {
-      if (!isReady())
-        throw new RelayError(ErrorCode.notReady, 'relay is draining: retry another relay');
+      if (!isReady()) throw new RelayError('NOT_READY', 'relay is draining: retry another relay');
       const header = request.headers.authorization ?? '';
       const token = header.startsWith('Bearer ') ? header.slice(7) : '';
       if (token === '')
-        throw new RelayError(ErrorCode.authMalformed, 'missing "Authorization: Bearer <token>"');
+        throw new RelayError('AUTH_MALFORMED', 'missing "Authorization: Bearer <token>"');
       return this.core.authenticate(token);
     };
 
-    app.post('/v1/poll/send', async (request, reply) => {
+    app.post(longPollPaths.send, async (request, reply) => {
       try {
         const claims = await authenticate(request);
         const frame = parse(sendFrame.omit({ t: true }), request.body);
         const wait = this.core.takeSend(claims);
         if (wait > 0) {
-          throw new RelayError(ErrorCode.rateLimited, "send rate over this domain's limit", wait);
+          throw new RelayError('RATE_LIMITED', "send rate over this domain's limit", wait);
         }
         return await this.core.send(claims, frame);
       } catch (error) {
@@ -103,18 +79,15 @@ export class LongPollTransport {
       }
     });
 
-    app.post('/v1/poll/ack', async (request, reply) => {
+    app.post(longPollPaths.ack, async (request, reply) => {
       try {
         const claims = await authenticate(request);
-        const body = parse(ackBody, request.body);
+        const body = parse(ackBodySchema, request.body);
         const head = await this.core.storage(() =>
           this.core.queues.ack(claims.domain, claims.device, body.upTo, body.epoch),
         );
         if (head === 'stale') {
-          throw new RelayError(
-            ErrorCode.staleEpoch,
-            'the queue was reset: resync, then poll again',
-          );
+          throw new RelayError('STALE_EPOCH', 'the queue was reset: resync, then poll again');
         }
         return { head };
       } catch (error) {
@@ -122,10 +95,10 @@ export class LongPollTransport {
       }
     });
 
-    app.get('/v1/poll', async (request, reply) => {
+    app.get(longPollPaths.poll, async (request, reply) => {
       try {
         const claims = await authenticate(request);
-        const query = parse(pollQuery, request.query);
+        const query = parse(pollQuerySchema, request.query);
         const body = await this.poll(claims, query, request);
         return await reply.type('application/json; charset=utf-8').send(body);
       } catch (error) {
@@ -133,11 +106,10 @@ export class LongPollTransport {
       }
     });
 
-    app.get('/v1/poll/presence', async (request, reply) => {
+    app.get(longPollPaths.presence, async (request, reply) => {
       try {
         const claims = await authenticate(request);
-        const query = parse(presenceQuery, request.query);
-        const identities = query.identities.split(',').filter((id) => id !== '');
+        const identities = decodePresenceQuery(parse(presenceQuerySchema, request.query));
         const snapshots = await this.core.storage(() =>
           Promise.all(
             identities.map((identity) => this.core.presence.snapshot(claims.domain, identity)),
@@ -157,7 +129,7 @@ export class LongPollTransport {
 
   private async poll(
     claims: DeviceClaims,
-    query: z.infer<typeof pollQuery>,
+    query: PollQuery,
     request: FastifyRequest,
   ): Promise<string> {
     const settings = this.core.config.longPoll;
@@ -195,10 +167,7 @@ export class LongPollTransport {
       for (;;) {
         woken = false;
         if (this.core.isRevoked(claims.domain, claims.device)) {
-          throw new RelayError(
-            ErrorCode.authRevoked,
-            'this device was revoked by an administrator',
-          );
+          throw new RelayError('AUTH_REVOKED', 'this device was revoked by an administrator');
         }
         const fetchFrom = async (from: number) =>
           this.core.storage(() =>
@@ -238,15 +207,16 @@ export class LongPollTransport {
             query.ack === undefined
               ? Number((await this.core.redis.hget(keys.meta, 'told')) ?? 0)
               : undefined;
-          // The frames are JSON text already: splice them in rather than parse and re-serialize.
-          const head = JSON.stringify({
-            epoch: window.epoch,
-            head: window.head,
-            drops: window.drops,
-            ...(told === undefined ? {} : { told }),
-            resync,
-          });
-          return `${head.slice(0, -1)},"messages":[${deliveries.map((d) => d.frame).join(',')}]}`;
+          return encodePollReply(
+            {
+              epoch: window.epoch,
+              head: window.head,
+              drops: window.drops,
+              ...(told === undefined ? {} : { told }),
+              resync,
+            },
+            deliveries.map((delivery) => delivery.frame),
+          );
         }
         if (wokenSinceRead()) continue;
         await new Promise<void>((resolve) => {

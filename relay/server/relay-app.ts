@@ -3,7 +3,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { RelayConfig } from '../config.js';
 import { createRelayMetrics, type RelayMetrics } from '../metrics.js';
 import { CloseCode } from '../../contracts/errors/close-codes.js';
-import { ErrorCode, RelayError } from '../../contracts/errors/relay-errors.js';
+import { RelayError } from '../../contracts/errors/relay-errors.js';
 import { directoryKeys } from '../../contracts/redis/keys.js';
 import { decodeDirectoryMessage } from '../../contracts/wire/directory-channel.js';
 import { connectRedis, type RedisClient } from '../../contracts/redis/connection.js';
@@ -67,10 +67,10 @@ export class RelayApp {
       const status = error.statusCode ?? 500;
       if (status === 413) {
         const message = `request body is over the relay's limit of ${maxFrameBytes(this.config)} bytes`;
-        return replyError(reply, new RelayError(ErrorCode.messageTooLarge, message));
+        return replyError(reply, new RelayError('MESSAGE_TOO_LARGE', message));
       }
       if (status >= 400 && status < 500) {
-        return replyError(reply, new RelayError(ErrorCode.badFrame, error.message));
+        return replyError(reply, new RelayError('BAD_FRAME', error.message));
       }
       return replyError(reply, error);
     });

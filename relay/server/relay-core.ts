@@ -4,14 +4,16 @@ import { DeviceTokenVerifier, type DeviceClaims } from '../../contracts/auth/dev
 import { TokenBucket } from '../limits/token-bucket.js';
 import type { RelayConfig } from '../config.js';
 import type { RelayMetrics } from '../metrics.js';
-import { parseRecipient, resolveFanOut } from '../protocol/addressing.js';
-import { ErrorCode, RelayError } from '../../contracts/errors/relay-errors.js';
+import { resolveFanOut } from '../protocol/addressing.js';
+import { parseRecipient } from '../../contracts/wire/recipient.js';
+import { RelayError } from '../../contracts/errors/relay-errors.js';
 import { base64DecodedLength, type SendFrame } from '../../contracts/wire/frames.js';
 import { DirectoryCache } from '../store/directory.js';
 import { DeviceQueueStore } from '../store/device-queue.js';
 import { directoryKeys } from '../../contracts/redis/keys.js';
 import { PresenceStore } from '../store/presence-store.js';
 import type { RedisClient } from '../../contracts/redis/connection.js';
+import { dedupMember } from '../../contracts/redis/device-queue-scripts.js';
 import type { QueueEntry } from '../../contracts/wire/queue-entry.js';
 import {
   encodeStoredMessage,
@@ -83,7 +85,7 @@ export class RelayCore {
   limits(domain: string): RelayLimits {
     const limits = this.limitsByDomain.get(domain);
     if (limits === undefined)
-      throw new RelayError(ErrorCode.authUnknownDomain, `unknown domain "${domain}"`);
+      throw new RelayError('AUTH_UNKNOWN_DOMAIN', `unknown domain "${domain}"`);
     return limits;
   }
 
@@ -122,13 +124,13 @@ export class RelayCore {
     const directory = await this.storage(() => this.directory.get(claims.domain));
     if (this.isRevoked(claims.domain, claims.device)) {
       throw new RelayError(
-        ErrorCode.authRevoked,
+        'AUTH_REVOKED',
         `device "${claims.device}" of domain "${claims.domain}" was revoked`,
       );
     }
     if (directory.identityOfDevice(claims.device) !== claims.identity) {
       throw new RelayError(
-        ErrorCode.authUnknownDevice,
+        'AUTH_UNKNOWN_DEVICE',
         `device "${claims.device}" of "${claims.identity}" is not enrolled in domain "${claims.domain}"`,
       );
     }
@@ -144,7 +146,7 @@ export class RelayCore {
     const bytes = base64DecodedLength(frame.data);
     if (bytes > limits.maxMessageBytes) {
       throw new RelayError(
-        ErrorCode.messageTooLarge,
+        'MESSAGE_TOO_LARGE',
         `message is ${bytes} bytes; this domain's limit is ${limits.maxMessageBytes}`,
       );
     }
@@ -152,13 +154,13 @@ export class RelayCore {
     try {
       refs = frame.to.map(parseRecipient);
     } catch (error) {
-      throw new RelayError(ErrorCode.badRecipient, (error as Error).message);
+      throw new RelayError('BAD_RECIPIENT', (error as Error).message);
     }
     const directory = await this.storage(() => this.directory.get(sender.domain));
     const { devices, unknown } = resolveFanOut(refs, directory, sender);
     if (unknown.length > 0) {
       throw new RelayError(
-        ErrorCode.unknownRecipient,
+        'UNKNOWN_RECIPIENT',
         `no such recipient in domain "${sender.domain}": ${unknown.join(', ')}`,
       );
     }
@@ -174,7 +176,7 @@ export class RelayCore {
       ttl: frame.ttl,
       data: byReference ? undefined : frame.data,
     });
-    const dedupKey = `${sender.device}|${frame.id}`;
+    const dedupKey = dedupMember(sender.device, frame.id);
     const result = await this.storage(async () => {
       const payloadRef = byReference
         ? await this.queues.storePayload(
@@ -285,7 +287,7 @@ export class RelayCore {
       if (error instanceof RelayError) throw error;
       this.metrics.redisErrors.inc();
       throw new RelayError(
-        ErrorCode.storageUnavailable,
+        'STORAGE_UNAVAILABLE',
         `storage unavailable (${(error as Error).message}); retry with the same message id`,
         1000,
       );
