@@ -29,11 +29,19 @@ function isNoScript(error: unknown): boolean {
 }
 
 /**
- * Runs a script by EVALSHA, falling back to EVAL the first time a Redis node has not seen it
- * (a new or restarted node). The command goes through the client's own routing, so on a
- * cluster it reaches the node of the script's keys, and through auto-pipelining when the
- * connection has it. The arguments go as one array: a large import has far more than a
- * spread call allows.
+ * The scripts each client has sent by EVAL, which makes Redis keep them: from then on EVALSHA
+ * finds them, on that node (a cluster's other nodes answer NOSCRIPT once). Marked when the EVAL
+ * is sent, not answered: the calls made meanwhile go out behind it on the same connection.
+ */
+const sentByEval = new WeakMap<RedisClient, Set<string>>();
+
+/**
+ * Runs a script: by EVAL the first time this client runs it, by EVALSHA afterwards, falling
+ * back to EVAL when a node has not seen it (a cluster's other nodes, a restarted Redis). So a
+ * burst of calls at startup sends the script's source once, not once per call. The command
+ * goes through the client's own routing, so on a cluster it reaches the node of the script's
+ * keys, and through auto-pipelining when the connection has it. The arguments go as one
+ * array: a large import has far more than a spread call allows.
  */
 export async function runScript<Input, Output>(
   redis: RedisClient,
@@ -44,6 +52,16 @@ export async function runScript<Input, Output>(
   const command: (string | number)[] = [script.sha, keys.length];
   for (const key of keys) command.push(key);
   for (const arg of args) command.push(arg);
+  let sent = sentByEval.get(redis);
+  if (sent === undefined) {
+    sent = new Set();
+    sentByEval.set(redis, sent);
+  }
+  if (!sent.has(script.sha)) {
+    sent.add(script.sha);
+    command[0] = script.lua;
+    return script.decode(await redis.call('eval', command));
+  }
   let reply: unknown;
   try {
     reply = await redis.call('evalsha', command);
