@@ -152,8 +152,10 @@ teardown() {
   while [ -n "$(pod_pids)" ] && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
   # 4. Mounts: network namespaces we created, then everything under RUN_DIR, deepest first.
   if [ -d /run/netns ]; then
-    local ns
-    for ns in $(ls -1 /run/netns 2>/dev/null); do
+    local entry ns
+    for entry in /run/netns/*; do
+      [ -e "$entry" ] || continue
+      ns=${entry##*/}
       grep -qxF "$ns" "$HOST_STATE/netns" 2>/dev/null && continue
       umount "/run/netns/$ns" 2>/dev/null || umount -l "/run/netns/$ns" 2>/dev/null || true
       rm -f "/run/netns/$ns"
@@ -209,8 +211,9 @@ teardown() {
     fi
     if [ -d /run/containerd/s ]; then
       local socket
-      for socket in $(ls -1 /run/containerd/s 2>/dev/null); do
-        grep -qxF "$socket" "$HOST_STATE/shim-sockets" || rm -f "/run/containerd/s/$socket"
+      for socket in /run/containerd/s/*; do
+        [ -e "$socket" ] || continue
+        grep -qxF "${socket##*/}" "$HOST_STATE/shim-sockets" || rm -f "$socket"
       done
     fi
     rm -f /var/lib/cni/results/"$CNI_NETWORK"-* 2>/dev/null || true

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 # Shared by the e2e cluster and image commands (e2e/cluster/*, e2e/image/*): paths, the pinned
 # versions, the cluster's fixed addresses and ports, logging and the checks that refuse to run.
 # Sourced, never executed.
