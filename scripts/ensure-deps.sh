@@ -2,8 +2,9 @@
 # Installs what Grove's local stack and tests need when it is missing: redis-server and
 # openssl (and mosquitto for the benchmark; with --k8s or --ui, chromium for the web UI
 # tests) from Debian's packages, the npm dependencies, which bring the pinned Node.js 24
-# runtime, and, with --k8s, the Kubernetes binaries the API-server tests use (built from the
-# Go module proxy once, then cached).
+# runtime, and, with --k8s, the Kubernetes binaries the API-server tests use and the S3 server
+# (SeaweedFS) the Data Bridge's tests use (each built from the Go module proxy once, then
+# cached).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,8 +40,9 @@ fi
 
 if [ "${1:-}" = "--k8s" ]; then
   if ! command -v go >/dev/null 2>&1; then
-    echo "grove: Go is needed to build etcd and kube-apiserver for the tests; install Go 1.26" >&2
+    echo "grove: Go is needed to build etcd, kube-apiserver and SeaweedFS for the tests; install Go 1.26" >&2
     exit 1
   fi
   bash scripts/k8s-binaries.sh >&2
+  bash scripts/s3-server.sh >&2
 fi
