@@ -15,6 +15,7 @@ import {
 } from '../../contracts/wire/long-poll.js';
 import { deviceKeys } from '../../contracts/redis/keys.js';
 import { isWake } from '../../contracts/wire/device-channel.js';
+import type { ConnectionHandle } from '../../contracts/wire/presence.js';
 import type { RelayCore } from './relay-core.js';
 
 /** Sends a typed error as `{"error":{"code","message"}}` with a matching HTTP status. */
@@ -242,12 +243,13 @@ export class LongPollTransport {
     if (!known) {
       this.core.metrics.connections.inc({ transport: 'long-poll' });
       await this.core.storage(() =>
-        this.core.presence.online(this.core.config.podId, this.handleOf(claims), 'active'),
+        this.core.presence.online(this.core.config.podId, this.presenceHandleOf(claims), 'active'),
       );
     }
   }
 
-  private handleOf(claims: DeviceClaims) {
+  /** The presence entry of a device that polls: one per device and pod. */
+  private presenceHandleOf(claims: DeviceClaims): ConnectionHandle {
     return {
       domain: claims.domain,
       identity: claims.identity,
@@ -264,7 +266,7 @@ export class LongPollTransport {
       this.pollers.delete(key);
       this.core.metrics.connections.dec({ transport: 'long-poll' });
       await this.core.presence
-        .offline(this.core.config.podId, this.handleOf(poller.claims))
+        .offline(this.core.config.podId, this.presenceHandleOf(poller.claims))
         .catch(() => this.core.metrics.redisErrors.inc());
     }
   }
@@ -281,7 +283,7 @@ export class LongPollTransport {
     this.pollers.delete(key);
     this.core.metrics.connections.dec({ transport: 'long-poll' });
     this.core.presence
-      .offline(this.core.config.podId, this.handleOf(poller.claims))
+      .offline(this.core.config.podId, this.presenceHandleOf(poller.claims))
       .catch(() => this.core.metrics.redisErrors.inc());
   }
 
@@ -301,7 +303,7 @@ export class LongPollTransport {
     this.releaseAll();
     for (const poller of this.pollers.values()) {
       await this.core.presence
-        .offline(this.core.config.podId, this.handleOf(poller.claims))
+        .offline(this.core.config.podId, this.presenceHandleOf(poller.claims))
         .catch(() => undefined);
     }
     this.pollers.clear();
