@@ -28,6 +28,35 @@ export const memberSchema = z.object({
 });
 export type Member = z.infer<typeof memberSchema>;
 
+/**
+ * What a member is made from: one create, one import row (`memberInputSchema`), one change
+ * (`memberPatchSchema`). One source for the API's request bodies (api/schemas.ts) and the
+ * store's own checks (store/member-rules.ts). Names and addresses are trimmed.
+ */
+export const displayNameSchema = z.string().trim().min(1).max(256);
+export const emailSchema = z
+  .string()
+  .trim()
+  .max(320)
+  .regex(/^[^\s@]+@[^\s@]+$/, 'must be an e-mail address');
+
+export const memberInputSchema = z.strictObject({
+  id: idSchema,
+  displayName: displayNameSchema,
+  email: emailSchema.optional(),
+});
+export type MemberInput = z.output<typeof memberInputSchema>;
+
+/** Without the API's "set at least one field" rule: that is a rule of the request. */
+export const memberPatchSchema = z.strictObject({
+  displayName: displayNameSchema.optional(),
+  email: emailSchema.nullable().optional().describe('null removes the e-mail address.'),
+});
+export type MemberPatch = z.output<typeof memberPatchSchema>;
+
+/** An Ed25519 public key as devices send it: base64url of the raw 32 bytes (JWK "x"). */
+export const publicKeyPattern = /^[A-Za-z0-9_-]{43}$/;
+
 export const devicePresenceSchema = z.enum(['active', 'idle', 'offline']);
 
 export const deviceSchema = z.object({
@@ -36,7 +65,7 @@ export const deviceSchema = z.object({
   memberId: idSchema,
   name: z.string().min(1).max(256),
   /** Ed25519 public key, base64url (JWK "x"). */
-  publicKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a base64url Ed25519 public key'),
+  publicKey: z.string().regex(publicKeyPattern, 'must be a base64url Ed25519 public key'),
   enrolledAt: isoTime,
   lastSeenAt: isoTime.optional(),
   revokedAt: isoTime.optional(),

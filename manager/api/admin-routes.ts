@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { seesAllDomains } from '../auth/roles.js';
 import { ManagerError } from '../errors.js';
 import type { AdminTokenInfo, Device } from '../model.js';
-import type { AuditQuery, MemberInput } from '../store/manager-store.js';
+import type { AuditQuery } from '../store/manager-store.js';
 import type { ManagerContext } from './context.js';
 import { csvMemberRows, CsvError } from './csv.js';
 import { effectivePolicy, POLICY_MERGE_RULE } from './effective-policy.js';
@@ -25,6 +25,7 @@ import {
   importResponse,
   issuedCode,
   listMembersQuery,
+  MAX_IMPORT_ROWS,
   memberCreateBody,
   memberFilterQuery,
   memberImportJsonBody,
@@ -71,48 +72,6 @@ async function withPresence(
         ? (presence.get(device.id) ?? 'offline')
         : ('offline' as const),
   }));
-}
-
-/** Validates import rows one by one: row numbers are 1-based (the CSV header is row 0). */
-function checkImportRows(rows: readonly unknown[]): {
-  valid: { row: number; input: MemberInput }[];
-  errors: { row: number; id?: string; code: string; message: string }[];
-} {
-  const valid: { row: number; input: MemberInput }[] = [];
-  const errors: { row: number; id?: string; code: string; message: string }[] = [];
-  const seen = new Map<string, number>();
-  rows.forEach((raw, i) => {
-    const row = i + 1;
-    const parsed = memberCreateBody.safeParse(raw);
-    const rawId =
-      typeof raw === 'object' && raw !== null && typeof (raw as { id?: unknown }).id === 'string'
-        ? (raw as { id: string }).id
-        : undefined;
-    if (!parsed.success) {
-      errors.push({
-        row,
-        ...(rawId === undefined ? {} : { id: rawId }),
-        code: 'VALIDATION_FAILED',
-        message: parsed.error.issues
-          .map((issue) => `${issue.path.map(String).join('.') || 'row'}: ${issue.message}`)
-          .join('; '),
-      });
-      return;
-    }
-    const first = seen.get(parsed.data.id);
-    if (first !== undefined) {
-      errors.push({
-        row,
-        id: parsed.data.id,
-        code: 'ALREADY_EXISTS',
-        message: `id "${parsed.data.id}" is also in row ${first}`,
-      });
-      return;
-    }
-    seen.set(parsed.data.id, row);
-    valid.push({ row, input: parsed.data });
-  });
-  return { valid, errors };
 }
 
 function auditScope(
@@ -316,32 +275,13 @@ export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): vo
           if (error instanceof CsvError) throw new ManagerError('VALIDATION_FAILED', error.message);
           throw error;
         }
-        if (rows.length > 50_000) {
-          throw new ManagerError('VALIDATION_FAILED', 'at most 50000 rows per import');
+        if (rows.length > MAX_IMPORT_ROWS) {
+          throw new ManagerError('VALIDATION_FAILED', `at most ${MAX_IMPORT_ROWS} rows per import`);
         }
       } else rows = body;
       const allOrNothing = query.allOrNothing === 'true';
-      const checked = checkImportRows(rows);
-      let result: { created: string[]; errors: typeof checked.errors };
-      if (allOrNothing && checked.errors.length > 0) {
-        result = { created: [], errors: checked.errors };
-      } else {
-        const stored = await ctx.store.importMembers(
-          domain,
-          checked.valid.map((v) => v.input),
-          { allOrNothing },
-          ctx.now(),
-        );
-        // The store numbers the rows it was given; report the rows of the request.
-        const storeErrors = stored.errors.map((e) => ({
-          ...e,
-          row: checked.valid[e.row - 1]?.row ?? e.row,
-        }));
-        result = {
-          created: stored.created,
-          errors: [...checked.errors, ...storeErrors].sort((a, b) => a.row - b.row),
-        };
-      }
+      // The store checks each row (like a single create) and reports the request's rows.
+      const result = await ctx.store.importMembers(domain, rows, { allOrNothing }, ctx.now());
       await ctx.audit(
         admin.name,
         'member.import',

@@ -6,8 +6,12 @@ import {
   auditEntrySchema,
   devicePresenceSchema,
   deviceSchema,
+  displayNameSchema,
   isoTime,
+  memberInputSchema,
+  memberPatchSchema,
   memberSchema,
+  publicKeyPattern,
   roleSchema,
   usageReportSchema,
   workspaceSchema,
@@ -15,34 +19,22 @@ import {
 
 /** Request and response bodies of the HTTP API (docs/manager-api.md); the OpenAPI document is generated from these. */
 
-const displayName = z.string().trim().min(1).max(256);
-const email = z
-  .string()
-  .trim()
-  .max(320)
-  .regex(/^[^\s@]+@[^\s@]+$/, 'must be an e-mail address');
-
 // ---- admin requests ----
 
-export const memberCreateBody = z.strictObject({
-  id: idSchema,
-  displayName,
-  email: email.optional(),
-});
+export const memberCreateBody = memberInputSchema;
 
-export const memberPatchBody = z
-  .strictObject({
-    displayName: displayName.optional(),
-    email: email.nullable().optional().describe('null removes the e-mail address.'),
-  })
-  .refine((p) => p.displayName !== undefined || p.email !== undefined, {
-    message: 'set displayName or email',
-  });
+export const memberPatchBody = memberPatchSchema.refine(
+  (p) => p.displayName !== undefined || p.email !== undefined,
+  { message: 'set displayName or email' },
+);
 
 /** At most this many rows per import (JSON or CSV). */
 export const MAX_IMPORT_ROWS = 50_000;
 
-/** JSON import rows are checked one by one (per-row errors), so each row is only "an object" here. */
+/**
+ * JSON import rows are checked one by one by the store (per-row errors, store/member-rules.ts,
+ * with memberCreateBody's rules), so each row is only "a value" here.
+ */
 export const memberImportJsonBody = z.array(z.unknown()).max(MAX_IMPORT_ROWS);
 
 export const importQuery = z.strictObject({
@@ -69,10 +61,10 @@ export const DEFAULT_CODE_TTL_SECONDS = 7 * 86400;
 
 export const workspaceCreateBody = z.strictObject({
   id: idSchema,
-  name: displayName,
+  name: displayNameSchema,
   members: z.array(idSchema).max(10_000).optional(),
 });
-export const workspaceRenameBody = z.strictObject({ name: displayName });
+export const workspaceRenameBody = z.strictObject({ name: displayNameSchema });
 export const workspaceMembersBody = z.strictObject({
   members: z.array(idSchema).min(1).max(10_000),
 });
@@ -111,12 +103,12 @@ export const adminTokenCreateBody = z
 
 const base64urlKey = z
   .string()
-  .regex(/^[A-Za-z0-9_-]{43}$/, 'must be a base64url Ed25519 public key (32 bytes)');
+  .regex(publicKeyPattern, 'must be a base64url Ed25519 public key (32 bytes)');
 
 export const enrollBody = z.strictObject({
   code: z.string().min(1).max(512),
   publicKey: base64urlKey,
-  deviceName: displayName,
+  deviceName: displayNameSchema,
 });
 
 export const tokenBody = z.strictObject({

@@ -4,13 +4,18 @@ import type {
   AuditEntry,
   Device,
   Member,
+  MemberInput,
+  MemberPatch,
   Role,
   UsageReport,
   Workspace,
 } from '../model.js';
 
 /**
- * The Manager's runtime data in Redis. Implemented by RedisManagerStore (redis-manager-store.ts).
+ * The Manager's runtime data in Redis, one interface per aggregate; ManagerStore is all of
+ * them. Implemented by RedisManagerStore (redis-manager-store.ts), which composes one module
+ * per aggregate (members.ts, activation-codes.ts, devices.ts, workspaces.ts, admin-tokens.ts,
+ * audit-log.ts, relay-state.ts).
  * Every key of one domain shares the relay directory's hash tag `{dir:DOMAIN}`
  * (contracts/redis/keys.ts), so one MULTI or Lua script updates the Manager's records and the
  * relay's directory together, on a single Redis and on a Redis Cluster alike: what the Manager
@@ -18,8 +23,18 @@ import type {
  *
  * Methods throw ManagerError (errors.ts) with a stable code; `now` is passed in (no hidden clock).
  */
-export interface ManagerStore {
-  // Members (identities)
+export interface ManagerStore
+  extends
+    MemberStore,
+    ActivationCodeStore,
+    DeviceStore,
+    WorkspaceStore,
+    AdminTokenStore,
+    AuditLog,
+    RelayStateReader {}
+
+/** Members (identities). Inputs are checked with the rules of model.ts (store/member-rules.ts). */
+export interface MemberStore {
   createMember(domain: string, input: MemberInput, now: Date): Promise<Member>;
   getMember(domain: string, id: string): Promise<Member | undefined>;
   updateMember(domain: string, id: string, patch: MemberPatch, now: Date): Promise<Member>;
@@ -28,17 +43,21 @@ export interface ManagerStore {
   /** Case-insensitive substring search over id, displayName and email; ordered by id. */
   listMembers(domain: string, options: ListOptions & { query?: string }): Promise<Page<Member>>;
   /**
-   * Bulk create. allOrNothing: either every valid row is created or (when any row fails) none.
+   * Bulk create from rows as received (a parsed JSON array or CSV records): each row is checked
+   * like a single create, an id repeated in the rows is an error on its later rows.
+   * allOrNothing: either every row is created or (when any row fails) none.
    * Otherwise valid rows are created and failures reported per row (1-based row numbers).
    */
   importMembers(
     domain: string,
-    rows: readonly MemberInput[],
+    rows: readonly unknown[],
     options: { allOrNothing: boolean },
     now: Date,
   ): Promise<ImportResult>;
+}
 
-  // Activation codes: one-time, expiring, bound to a member. Only a hash of the code is stored.
+/** Activation codes: one-time, expiring, bound to a member. Only a hash of the code is stored. */
+export interface ActivationCodeStore {
   issueCode(
     domain: string,
     memberId: string,
@@ -56,8 +75,10 @@ export interface ManagerStore {
     device: { name: string; publicKey: string },
     now: Date,
   ): Promise<{ member: Member; device: Device }>;
+}
 
-  // Devices
+/** Devices, and their token refreshes. */
+export interface DeviceStore {
   listDevices(domain: string, options: { memberId?: string }): Promise<Device[]>;
   getDevice(domain: string, id: string): Promise<Device | undefined>;
   /**
@@ -68,10 +89,12 @@ export interface ManagerStore {
   revokeDevice(domain: string, id: string, now: Date): Promise<Device>;
   /** Records a token refresh (last seen). */
   touchDevice(domain: string, id: string, now: Date): Promise<void>;
-  /** Presence per device of a member, from the relays' presence keys. */
-  presence(domain: string, memberIds: readonly string[]): Promise<Map<string, 'active' | 'idle'>>;
+  /** Token refresh challenges: true the first time a nonce is seen (replays refused). */
+  useNonce(domain: string, deviceId: string, nonce: string, ttlSeconds: number): Promise<boolean>;
+}
 
-  // Workspaces (the relay fans a message to workspace:ID out to every member's devices)
+/** Workspaces (the relay fans a message to workspace:ID out to every member's devices). */
+export interface WorkspaceStore {
   createWorkspace(domain: string, input: WorkspaceInput, now: Date): Promise<Workspace>;
   getWorkspace(domain: string, id: string): Promise<Workspace | undefined>;
   listWorkspaces(domain: string): Promise<Workspace[]>;
@@ -84,8 +107,10 @@ export interface ManagerStore {
     now: Date,
   ): Promise<Workspace>;
   removeWorkspaceMember(domain: string, id: string, member: string, now: Date): Promise<Workspace>;
+}
 
-  // Admin tokens: stored as SHA-256 hashes; the token itself is shown once.
+/** Admin tokens: stored as SHA-256 hashes; the token itself is shown once. */
+export interface AdminTokenStore {
   createAdminToken(
     input: { name: string; role: Role; domains: string[] },
     now: Date,
@@ -95,28 +120,23 @@ export interface ManagerStore {
   authenticateAdmin(token: string): Promise<AdminTokenInfo | undefined>;
   listAdminTokens(): Promise<AdminTokenInfo[]>;
   revokeAdminToken(name: string): Promise<void>;
+}
 
-  // Audit log: append-only (Redis streams), newest first when queried.
+/** Audit log: append-only (Redis streams), newest first when queried. */
+export interface AuditLog {
   appendAudit(entry: Omit<AuditEntry, 'id'>): Promise<AuditEntry>;
   queryAudit(query: AuditQuery): Promise<Page<AuditEntry>>;
+}
 
-  // Token refresh challenges: true the first time a nonce is seen (replays refused).
-  useNonce(domain: string, deviceId: string, nonce: string, ttlSeconds: number): Promise<boolean>;
-
+/** What the Manager reads of the relays' own keys. */
+export interface RelayStateReader {
+  /** Presence per device of a member, from the relays' presence keys. */
+  presence(domain: string, memberIds: readonly string[]): Promise<Map<string, 'active' | 'idle'>>;
   /** Members, devices, devices online, messages relayed (the relays' counters), queued messages/bytes. */
   usage(domain: string): Promise<UsageReport>;
 }
 
-export interface MemberInput {
-  id: string;
-  displayName: string;
-  email?: string | undefined;
-}
-
-export interface MemberPatch {
-  displayName?: string | undefined;
-  email?: string | null | undefined;
-}
+export type { MemberInput, MemberPatch } from '../model.js';
 
 export interface WorkspaceInput {
   id: string;

@@ -1,6 +1,4 @@
-import { idPattern } from '../../crds/common.js';
-import type { Member } from '../model.js';
-import type { ImportResult, MemberInput } from './manager-store.js';
+/** Page sizes, and the order and cursor of the audit log's merged streams. */
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
@@ -8,73 +6,6 @@ export const MAX_LIMIT = 1000;
 export function pageLimit(limit: number | undefined): number {
   if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_LIMIT;
   return Math.min(MAX_LIMIT, Math.max(1, Math.floor(limit)));
-}
-
-/** Case-insensitive substring match over id, displayName and email. */
-export function memberMatches(member: Member, query: string): boolean {
-  const needle = query.toLowerCase();
-  return (
-    member.id.includes(needle) ||
-    member.displayName.toLowerCase().includes(needle) ||
-    (member.email?.toLowerCase().includes(needle) ?? false)
-  );
-}
-
-/** Why a member input cannot be stored, or undefined when it can. */
-export function memberInputProblem(input: MemberInput): string | undefined {
-  if (typeof input.id !== 'string' || !idPattern.test(input.id)) {
-    return 'id must be 1-128 characters of a-z, 0-9, ".", "_", "@", "-", starting with a letter or digit';
-  }
-  if (
-    typeof input.displayName !== 'string' ||
-    input.displayName.length < 1 ||
-    input.displayName.length > 256
-  ) {
-    return 'displayName must be 1-256 characters';
-  }
-  if (input.email !== undefined && (typeof input.email !== 'string' || input.email.length > 320)) {
-    return 'email must be at most 320 characters';
-  }
-  return undefined;
-}
-
-export interface ImportPlan {
-  /** Rows that may be created (still subject to "already exists"), with their 1-based row. */
-  valid: { row: number; input: MemberInput }[];
-  errors: ImportResult['errors'];
-}
-
-/** Checks each row on its own and against the rows before it (duplicates in the batch). */
-export function planImport(rows: readonly MemberInput[]): ImportPlan {
-  const seen = new Map<string, number>();
-  const plan: ImportPlan = { valid: [], errors: [] };
-  rows.forEach((input, index) => {
-    const row = index + 1;
-    const problem = memberInputProblem(input);
-    const id = typeof input.id === 'string' ? input.id : undefined;
-    if (problem !== undefined) {
-      plan.errors.push({
-        row,
-        ...(id === undefined ? {} : { id }),
-        code: 'VALIDATION_FAILED',
-        message: problem,
-      });
-      return;
-    }
-    const first = seen.get(input.id);
-    if (first !== undefined) {
-      plan.errors.push({
-        row,
-        id: input.id,
-        code: 'ALREADY_EXISTS',
-        message: `duplicate of row ${first} in this import`,
-      });
-      return;
-    }
-    seen.set(input.id, row);
-    plan.valid.push({ row, input });
-  });
-  return plan;
 }
 
 /** A Redis stream id `MS-SEQ` as two numbers, for ordering entries of several streams. */

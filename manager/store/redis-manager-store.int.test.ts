@@ -225,6 +225,39 @@ describe.each([
       ]);
     });
 
+    it('checks rows as received, once, and stores them trimmed', async () => {
+      const domain = freshDomain();
+      const received: unknown[] = [
+        { id: 'ok', displayName: '  Ok  ', email: ' ok@example.org ' },
+        null,
+        { id: 'ok', displayName: 'Again' },
+        { id: 'extra', displayName: 'X', role: 'admin' },
+      ];
+      const expected = [
+        {
+          row: 2,
+          code: 'VALIDATION_FAILED',
+          message: 'row: Invalid input: expected object, received null',
+        },
+        { row: 3, id: 'ok', code: 'ALREADY_EXISTS', message: 'id "ok" is also in row 1' },
+        {
+          row: 4,
+          id: 'extra',
+          code: 'VALIDATION_FAILED',
+          message: 'row: Unrecognized key: "role"',
+        },
+      ];
+      const strict = await store.importMembers(domain, received, { allOrNothing: true }, T0);
+      expect(strict).toEqual({ created: [], errors: expected });
+      expect((await store.listMembers(domain, {})).items).toEqual([]);
+      const lenient = await store.importMembers(domain, received, { allOrNothing: false }, T0);
+      expect(lenient).toEqual({ created: ['ok'], errors: expected });
+      expect(await store.getMember(domain, 'ok')).toMatchObject({
+        displayName: 'Ok',
+        email: 'ok@example.org',
+      });
+    });
+
     it('concurrent imports of disjoint sets lose nothing', async () => {
       const domain = freshDomain();
       const [a, b] = await Promise.all([
@@ -345,7 +378,8 @@ describe.each([
       await store.createMember(domain, { id: 'dave', displayName: 'Dave' }, T0);
       const { code: activation } = await store.issueCode(domain, 'dave', 600, T0);
       // A second store: two Manager replicas racing, not one process's promise order.
-      const other = new RedisManagerStore(connectRedis(target(), 'commands'));
+      const otherRedis = connectRedis(target(), 'commands');
+      const other = new RedisManagerStore(otherRedis);
       try {
         const outcomes = await Promise.all(
           Array.from({ length: 20 }, (_, i) =>
@@ -363,7 +397,7 @@ describe.each([
         expect(await redis.hlen(directoryKeys(domain).devices)).toBe(1);
         expect(await store.listDevices(domain, {})).toHaveLength(1);
       } finally {
-        (other as unknown as { redis: RedisClient }).redis.disconnect();
+        otherRedis.disconnect();
       }
     });
   });
