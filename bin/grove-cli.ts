@@ -4,8 +4,10 @@ import { CliError, ExitCode } from '../client/cli/cli-error.js';
 import { enrollCommand } from '../client/cli/enroll-command.js';
 import { listenCommand } from '../client/cli/listen-command.js';
 import { presenceCommand } from '../client/cli/presence-command.js';
+import { refreshCommand } from '../client/cli/refresh-command.js';
 import { sendCommand } from '../client/cli/send-command.js';
 import { tokenCommand } from '../client/cli/token-command.js';
+import { loadCa, trustProcessWide } from '../client/cli/trust.js';
 import { ConfigError } from '../local/config-error.js';
 import { OperatorUsageError } from '../operator/operator-usage-error.js';
 
@@ -21,9 +23,11 @@ Usage:
   grove send (--state DIR | --relay URL[,URL…] --token T) --to device:ID|identity:ID|workspace:ID[,…] --data TEXT|@FILE [--id ID] [--ttl S] [--timeout S]
   grove listen (--state DIR | --relay URL[,URL…] --token T) [--count N] [--timeout S]
   grove presence (--state DIR | --relay URL --token T) --watch identity:ID[,…] [--timeout S]
+  grove refresh --state DIR [--relay-override URL[,URL…] | --clear-relay-override]   new token and relay list now
   grove admin COMMAND [--manager URL] [--token T] …   the Manager's admin API (grove admin --help)
 
-Client commands also take --transport auto|websocket|long-poll (default auto).
+Client commands also take --transport auto|websocket|long-poll (default auto) and
+--ca FILE (or GROVE_CA=FILE): a CA certificate to trust for wss:// relays and the Manager.
 Output: one JSON object per line on stdout; errors as JSON on stderr.
 Exit codes: 0 ok, 1 failure, 2 usage error, 3 timeout.
 `;
@@ -79,17 +83,24 @@ async function main(argv: string[]): Promise<void> {
     case 'enroll':
       await enrollCommand(args, out);
       return;
-    case 'admin':
+    case 'admin': {
+      // GROVE_CA: a Manager behind https:// with a private CA.
+      const ca = await loadCa(undefined);
+      if (ca !== undefined) trustProcessWide(ca);
       await adminCommand(args, out);
       return;
+    }
     case 'send':
-      await sendCommand(args, out);
+      await sendCommand(args, out, err);
       return;
     case 'listen':
       await listenCommand(args, out, err);
       return;
     case 'presence':
-      await presenceCommand(args, out);
+      await presenceCommand(args, out, err);
+      return;
+    case 'refresh':
+      await refreshCommand(args, out, err);
       return;
     case undefined:
     case 'help':
@@ -110,7 +121,7 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     if (error instanceof CliError) {
-      err(JSON.stringify({ error: { code: error.code, message: error.message } }));
+      err(JSON.stringify({ error: { code: error.code, message: error.message, ...error.fields } }));
       process.exit(error.exitCode);
     }
     if (error instanceof OperatorUsageError) {

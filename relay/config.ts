@@ -21,6 +21,14 @@ export const relayConfigSchema = z.object({
     .default(() => `${hostname()}-${process.pid}`),
   host: z.string().default('0.0.0.0'),
   port: z.number().int().min(0).max(65535).default(8443),
+  tls: z
+    .object({
+      certFile: z.string().min(1).describe('PEM certificate chain (tls.crt of a TLS Secret)'),
+      keyFile: z.string().min(1).describe('PEM private key (tls.key)'),
+      reloadIntervalMs: z.number().int().positive().default(30_000),
+    })
+    .optional()
+    .describe('Serve wss:// and https:// with this certificate; plain ws:// and http:// without'),
   redis: z.object({
     url: z
       .string()

@@ -20,9 +20,9 @@ export async function runRelay(
   };
   const log = jsonLogger('relay');
   const relay = new RelayApp(config, log);
-  const address = await relay.listen();
+  const listening = await relay.listen();
   log.info('relay listening', {
-    address,
+    ...listening,
     podId: config.podId,
     domains: config.domains.map((d) => d.name),
   });

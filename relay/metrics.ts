@@ -52,6 +52,11 @@ export function createRelayMetrics() {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    redisUp: new Gauge({
+      name: 'grove_relay_redis_up',
+      help: 'Whether both Redis connections of this relay (commands, subscriber) are ready (1) or not (0)',
+      registers: [registry],
+    }),
     redisErrors: new Counter({
       name: 'grove_relay_redis_errors_total',
       help: 'Redis commands that failed',

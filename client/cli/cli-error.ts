@@ -4,6 +4,8 @@ export class CliError extends Error {
     readonly code: string,
     message: string,
     readonly exitCode: number = 1,
+    /** More fields of the printed error object, e.g. the `id` a send used. */
+    readonly fields: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = 'CliError';

@@ -4,12 +4,17 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { dnsLabelSchema, idSchema } from '../../crds/common.js';
 import { tokenChallengeText } from '../../contracts/auth/token-challenge.js';
+import { relayEndpoints } from '../sdk/relay-urls.js';
 import { CliError, ExitCode } from './cli-error.js';
 
 /**
  * What `grove enroll` keeps in its state directory (DIR/device.json, mode 0600): the device's
  * Ed25519 key, where it enrolled, and the last relay token. Client commands given `--state DIR`
  * read it, and refresh the token through the Manager when it is about to expire.
+ *
+ * Who owns which field: `relays` belongs to the Manager (replaced at every token refresh);
+ * `relayOverride` belongs to the user (the CLI never changes it, except `grove refresh
+ * --relay-override`) and wins over `relays`; fields the CLI does not know are kept as they are.
  */
 
 const base64url = (length: number) =>
@@ -21,18 +26,38 @@ const publicJwkSchema = z.object({
   x: base64url(43),
 });
 
-export const deviceStateSchema = z.object({
+const relayUrl = z
+  .string()
+  .min(1)
+  .superRefine((value, ctx) => {
+    try {
+      relayEndpoints(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  });
+
+// Loose: fields a user or a newer CLI added are written back as they were read.
+export const deviceStateSchema = z.looseObject({
   managerUrl: z.url({ protocol: /^https?$/ }),
   domain: dnsLabelSchema,
   deviceId: idSchema,
   identityId: idSchema,
   relays: z.array(z.string().min(1)),
+  /** Relay URLs the user set; used instead of `relays` when non-empty, never refreshed. */
+  relayOverride: z.array(relayUrl).optional(),
   privateJwk: publicJwkSchema.extend({ d: base64url(43) }),
   publicJwk: publicJwkSchema,
   token: z.string().min(1),
   tokenExpiresAt: z.iso.datetime({ offset: true }),
 });
 export type DeviceState = z.infer<typeof deviceStateSchema>;
+
+/** The relays a device connects to: its relayOverride when set, else the Manager's list. */
+export function effectiveRelays(state: Pick<DeviceState, 'relays' | 'relayOverride'>): string[] {
+  const override = state.relayOverride ?? [];
+  return override.length > 0 ? [...override] : [...state.relays];
+}
 
 export const STATE_FILE = 'device.json';
 

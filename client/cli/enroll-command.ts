@@ -4,6 +4,7 @@ import { CliError, ExitCode, required, usage } from './cli-error.js';
 import { generateDeviceKey, stateExists, stateFile, writeDeviceState } from './device-state.js';
 import { ManagerClient } from './manager-client.js';
 import { cliErrorFromManager } from './state-session.js';
+import { loadCa, trustProcessWide } from './trust.js';
 
 export interface EnrollOptions {
   managerUrl: string;
@@ -11,6 +12,8 @@ export interface EnrollOptions {
   stateDir: string;
   deviceName: string;
   force: boolean;
+  /** --ca FILE: a CA to trust for an https:// Manager (GROVE_CA otherwise). */
+  ca?: string;
 }
 
 /** The options of `grove enroll`, checked (no I/O). */
@@ -23,6 +26,7 @@ export function parseEnrollArgs(args: string[], defaultName: string = hostname()
       state: { type: 'string' },
       name: { type: 'string' },
       force: { type: 'boolean', default: false },
+      ca: { type: 'string' },
     },
     strict: true,
   });
@@ -45,6 +49,7 @@ export function parseEnrollArgs(args: string[], defaultName: string = hostname()
     stateDir: state,
     deviceName,
     force: values.force,
+    ...(values.ca === undefined ? {} : { ca: values.ca }),
   };
 }
 
@@ -62,6 +67,8 @@ export async function enrollCommand(args: string[], out: (line: string) => void)
       ExitCode.usage,
     );
   }
+  const ca = await loadCa(options.ca);
+  if (ca !== undefined) trustProcessWide(ca);
   const key = generateDeviceKey();
   const manager = new ManagerClient(options.managerUrl);
   let enrolled;

@@ -1,7 +1,13 @@
 import { parseArgs } from 'node:util';
 import { ConnectionRefused } from '../sdk/grove-client.js';
 import { CliError, ExitCode, positiveSeconds, usage } from './cli-error.js';
-import { connectClient, connectOptions, encodeData } from './connect-options.js';
+import {
+  connectClient,
+  connectOptions,
+  encodeData,
+  reportConnectEvents,
+  timeoutError,
+} from './connect-options.js';
 import { ListenMemory } from './listen-memory.js';
 
 /**
@@ -66,6 +72,7 @@ export async function listenCommand(
     err(JSON.stringify({ event: 'resync', reason: event.reason, epoch: client.epoch }));
   });
   client.on('handler-error', () => undefined);
+  reportConnectEvents(client, session, err);
   client.on('fatal', (error: ConnectionRefused) => finish?.({ kind: 'fatal', error }));
   session?.on('fatal', (error: CliError) => finish?.({ kind: 'refused', error }));
   const timer =
@@ -85,11 +92,16 @@ export async function listenCommand(
     if (session !== undefined) throw await session.explain(outcome.error);
     throw new CliError('CONNECTION_REFUSED', outcome.error.message);
   }
-  if (outcome.kind === 'timeout' && count !== undefined) {
-    throw new CliError(
-      'TIMEOUT',
-      `received ${received} of ${count} messages within ${timeout ?? 0} s`,
-      ExitCode.timeout,
+  if (outcome.kind === 'timeout' && (count !== undefined || !client.everConnected)) {
+    // Without --count, a listen that never reached a relay is a failure too, not "no messages".
+    throw timeoutError(
+      client,
+      { lead: `no relay reached within ${timeout ?? 0} s` },
+      new CliError(
+        'TIMEOUT',
+        `received ${received} of ${count ?? 0} messages within ${timeout ?? 0} s`,
+        ExitCode.timeout,
+      ),
     );
   }
 }

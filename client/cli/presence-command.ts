@@ -1,10 +1,23 @@
 import { parseArgs } from 'node:util';
 import type { ConnectionRefused, PresenceChange } from '../sdk/grove-client.js';
-import { CliError, positiveSeconds, required, usage } from './cli-error.js';
-import { connectClient, connectOptions, connectPlan } from './connect-options.js';
+import { CliError, ExitCode, positiveSeconds, required, usage } from './cli-error.js';
+import {
+  connectClient,
+  connectOptions,
+  connectPlan,
+  reportConnectEvents,
+  timeoutError,
+} from './connect-options.js';
 
-/** `grove presence`: prints `{"identity","device","state","status"}` on every change. */
-export async function presenceCommand(args: string[], out: (line: string) => void): Promise<void> {
+/**
+ * `grove presence`: prints `{"identity","device","state","status"}` on every change; exits 0
+ * at --timeout, or 3 (RELAY_UNREACHABLE) when no relay was reached by then.
+ */
+export async function presenceCommand(
+  args: string[],
+  out: (line: string) => void,
+  err: (line: string) => void = () => undefined,
+): Promise<void> {
   const { values } = parseArgs({
     args,
     options: { ...connectOptions, watch: { type: 'string' }, timeout: { type: 'string' } },
@@ -23,6 +36,8 @@ export async function presenceCommand(args: string[], out: (line: string) => voi
   const done = new Promise<void>((resolve) => (finish = resolve));
   let fatal: ConnectionRefused | undefined;
   let refused: CliError | undefined;
+  let timedOut = false;
+  reportConnectEvents(client, session, err);
   session?.on('fatal', (error: CliError) => {
     refused = error;
     finish?.();
@@ -42,7 +57,13 @@ export async function presenceCommand(args: string[], out: (line: string) => voi
     );
   });
   client.watch(identities);
-  const timer = timeout === undefined ? undefined : setTimeout(() => finish?.(), timeout * 1000);
+  const timer =
+    timeout === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          finish?.();
+        }, timeout * 1000);
   process.once('SIGINT', () => finish?.());
   process.once('SIGTERM', () => finish?.());
   client.start().catch(() => undefined);
@@ -53,5 +74,13 @@ export async function presenceCommand(args: string[], out: (line: string) => voi
   if (fatal !== undefined) {
     if (session !== undefined) throw await session.explain(fatal);
     throw new CliError('CONNECTION_REFUSED', fatal.message);
+  }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the timer
+  if (timedOut && !client.everConnected) {
+    throw timeoutError(
+      client,
+      { lead: `no relay reached within ${timeout ?? 0} s` },
+      new CliError('TIMEOUT', `no relay reached within ${timeout ?? 0} s`, ExitCode.timeout),
+    );
   }
 }

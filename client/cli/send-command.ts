@@ -1,10 +1,26 @@
 import { parseArgs } from 'node:util';
+import { ulid } from 'ulid';
 import { ConnectionRefused, SendRefused } from '../sdk/grove-client.js';
 import { CliError, ExitCode, positiveSeconds, required, usage } from './cli-error.js';
-import { connectClient, connectOptions, connectPlan, readData } from './connect-options.js';
+import {
+  connectClient,
+  connectOptions,
+  connectPlan,
+  readData,
+  reportConnectEvents,
+  timeoutError,
+} from './connect-options.js';
 
-/** `grove send`: prints `{"id","recipients"}` once the relay acknowledged durably. */
-export async function sendCommand(args: string[], out: (line: string) => void): Promise<void> {
+/**
+ * `grove send`: prints `{"id","recipients"}` once the relay acknowledged durably. The id is
+ * chosen here (a ULID unless --id), so every failure can name it: a retry under the same id is
+ * never queued twice.
+ */
+export async function sendCommand(
+  args: string[],
+  out: (line: string) => void,
+  err: (line: string) => void = () => undefined,
+): Promise<void> {
   const { values } = parseArgs({
     args,
     options: {
@@ -31,23 +47,30 @@ export async function sendCommand(args: string[], out: (line: string) => void): 
   const ttl = positiveSeconds(values.ttl, 'ttl');
   const timeout = positiveSeconds(values.timeout, 'timeout') ?? 30;
   const data = await readData(values.data ?? '');
+  const id = values.id ?? ulid();
   const { client, session } = await connectClient(values);
   client.on('fatal', () => undefined);
+  reportConnectEvents(client, session, err);
   const timer = setTimeout(() => undefined, timeout * 1000);
   try {
     const receipt = await Promise.race([
-      client.send(to, data, {
-        ...(values.id === undefined ? {} : { id: values.id }),
-        ...(ttl === undefined ? {} : { ttl: Math.floor(ttl) }),
-      }),
+      client.send(to, data, { id, ...(ttl === undefined ? {} : { ttl: Math.floor(ttl) }) }),
       new Promise<never>((_resolve, reject) => {
         timer.refresh();
         setTimeout(() => {
           reject(
-            new CliError(
-              'TIMEOUT',
-              `no durable ack within ${timeout} s; retry with --id to avoid a duplicate`,
-              ExitCode.timeout,
+            timeoutError(
+              client,
+              {
+                lead: `no relay reached within ${timeout} s, nothing was sent`,
+                advice: `retry with --id ${id} (an id is never queued twice)`,
+              },
+              new CliError(
+                'TIMEOUT',
+                `no durable ack within ${timeout} s; retry with --id ${id} to avoid a duplicate`,
+                ExitCode.timeout,
+              ),
+              { id },
             ),
           );
         }, timeout * 1000).unref();

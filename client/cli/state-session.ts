@@ -3,8 +3,10 @@ import { CloseCode } from '../../contracts/errors/close-codes.js';
 import type { ConnectionRefused } from '../sdk/grove-client.js';
 import { CliError } from './cli-error.js';
 import {
+  effectiveRelays,
   readDeviceState,
   signChallenge,
+  stateFile,
   tokenIsFresh,
   writeDeviceState,
   type DeviceState,
@@ -35,10 +37,23 @@ export function cliErrorFromManager(error: unknown): CliError {
   return new CliError('FAILED', error instanceof Error ? error.message : String(error));
 }
 
+/** A refresh that changed device.json's `relays` (a new list from the Manager, or a hand edit undone). */
+export interface RelaysUpdated {
+  file: string;
+  previous: string[];
+  relays: string[];
+}
+
+const sameList = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((value, i) => value === b[i]);
+
 /**
  * An enrolled device's state directory in use: hands out a relay token, refreshing it through
- * the Manager (signed challenge) when less than a minute is left, and saves the new one.
- * Emits `fatal` (CliError) when the Manager refuses the device for good during a reconnect.
+ * the Manager (signed challenge) when less than a minute is left, and saves the new one with
+ * the Manager's relay list. Emits `fatal` (CliError) when the Manager refuses the device for
+ * good during a reconnect, `relays` (string[]) when the relays to use changed, and
+ * `relays-updated` (RelaysUpdated) whenever a refresh changed `relays` in the file, so that a
+ * hand edit of that field is never replaced silently.
  */
 export class StateSession extends EventEmitter {
   private forceRefresh = false;
@@ -59,6 +74,21 @@ export class StateSession extends EventEmitter {
 
   get current(): DeviceState {
     return this.state;
+  }
+
+  /** The relays to connect to: relayOverride when set, else the Manager's list. */
+  get relays(): string[] {
+    return effectiveRelays(this.state);
+  }
+
+  /**
+   * Asks the Manager for a fresh token and relay list now (a connect failure, or `grove
+   * refresh`), and saves both. Resolves with the relays to use.
+   */
+  async refreshRelays(): Promise<string[]> {
+    this.invalidate();
+    await this.token();
+    return this.relays;
   }
 
   /** The next token() refreshes even if the saved one looks fresh (a relay said it expired). */
@@ -86,17 +116,38 @@ export class StateSession extends EventEmitter {
     };
   }
 
+  /**
+   * A new token and relay list from the Manager, merged into device.json as it is on disk now:
+   * what was edited there since it was read (relayOverride, other fields) is kept; only the
+   * token and `relays`, which the Manager owns, are replaced.
+   */
   private async refresh(): Promise<string> {
     const answer = await this.manager.token(signChallenge(this.state, this.now()));
-    this.state = {
-      ...this.state,
-      token: answer.token,
-      tokenExpiresAt: answer.expiresAt,
-      relays: answer.relays.length > 0 ? answer.relays : this.state.relays,
-    };
+    // A file that no longer parses fails the refresh (STATE_INVALID): it is never overwritten.
+    const onDisk = await readDeviceState(this.dir);
+    const relays = answer.relays.length > 0 ? answer.relays : onDisk.relays;
+    const before = effectiveRelays(this.state);
+    if (!sameList(onDisk.relays, relays)) {
+      this.emit('relays-updated', {
+        file: stateFile(this.dir),
+        previous: onDisk.relays,
+        relays,
+      } satisfies RelaysUpdated);
+    }
+    this.state = { ...onDisk, token: answer.token, tokenExpiresAt: answer.expiresAt, relays };
     this.forceRefresh = false;
     await writeDeviceState(this.dir, this.state);
+    if (!sameList(before, effectiveRelays(this.state))) this.emit('relays', this.relays);
     return answer.token;
+  }
+
+  /** Sets (a non-empty list) or clears (an empty one) the user's relayOverride in device.json. */
+  async setRelayOverride(relays: readonly string[]): Promise<void> {
+    const onDisk = await readDeviceState(this.dir);
+    const next: DeviceState = { ...onDisk, relayOverride: [...relays] };
+    if (relays.length === 0) delete next.relayOverride;
+    this.state = next;
+    await writeDeviceState(this.dir, this.state);
   }
 
   /**

@@ -3,6 +3,7 @@ import { ulid } from 'ulid';
 import { CloseCode } from '../../contracts/errors/close-codes.js';
 import { errorCodeOfClose, isRetryable } from '../../contracts/errors/relay-errors.js';
 import { backoffDelay } from './backoff.js';
+import { HttpClient, type ExtraCa } from './http-client.js';
 import type { Link, LinkClosed, OutgoingMessage, RelayFrame } from './link.js';
 import { LongPollLink } from './long-poll-link.js';
 import { relayEndpoints } from './relay-urls.js';
@@ -36,6 +37,19 @@ export type Transport = 'auto' | 'websocket' | 'long-poll';
 export interface GroveClientOptions {
   /** Relay URLs (ws://, wss://, http://, https://); tried in order, then round-robin. */
   relays: string[];
+  /**
+   * A fresh relay list (e.g. from the Manager), asked for after a connect attempt fails, at most
+   * once per `relayRefreshIntervalMs`: a corrected address reaches a running client. Errors and
+   * empty lists are ignored (the current list stays). See also `setRelays`.
+   */
+  refreshRelays?: () => Promise<readonly string[]>;
+  /** Least time between two `refreshRelays` calls (default 30 s). */
+  relayRefreshIntervalMs?: number;
+  /**
+   * Certificate authorities (PEM) to trust for wss:// and https:// relays besides Node's
+   * default ones: relays whose certificate a private CA signed.
+   */
+  ca?: ExtraCa;
   /** A device token, or a function that returns a fresh one (called on every connect). */
   token: string | (() => Promise<string>);
   transport?: Transport;
@@ -78,6 +92,18 @@ export class ConnectionRefused extends Error {
   }
 }
 
+/** Connect attempts to one relay that failed before its welcome, since it last welcomed us. */
+export interface ConnectFailure {
+  relay: string;
+  attempts: number;
+  /** The last failure's text, e.g. "getaddrinfo ENOTFOUND relay.example.com". */
+  reason: string;
+  /** The last failure's code, e.g. ENOTFOUND, ECONNREFUSED, ERR_SSL_WRONG_VERSION_NUMBER, HTTP_502. */
+  errorCode?: string;
+  /** The last failure's close code: 1006 for a network failure, 40xx when the relay answered "later". */
+  closeCode: number;
+}
+
 interface PendingSend {
   message: OutgoingMessage;
   resolve: (receipt: SendReceipt) => void;
@@ -92,10 +118,20 @@ interface PendingSend {
  * messages are de-duplicated by id and acknowledged after the handler returns.
  *
  * Events: `connected` (welcome), `disconnected` (LinkClosed), `resync` ({reason}),
- * `presence` (PresenceChange), `fatal` (ConnectionRefused).
+ * `presence` (PresenceChange), `fatal` (ConnectionRefused), `connect-failed` (ConnectFailure:
+ * an attempt ended before the relay's welcome), `token-error` (the token function threw),
+ * `relays` (string[]: the relay list changed).
  */
 export class GroveClient extends EventEmitter {
   private link: Link | undefined;
+  private linkRelay = '';
+  private linkWelcomed = false;
+  private relays: string[];
+  private readonly failures = new Map<string, ConnectFailure>();
+  private lastRelayRefresh = Number.NEGATIVE_INFINITY;
+  private refreshingRelays = false;
+  private lastTokenError: string | undefined;
+  private readonly http: HttpClient;
   private relayIndex = 0;
   private attempt = 0;
   private transport: 'websocket' | 'long-poll';
@@ -118,6 +154,8 @@ export class GroveClient extends EventEmitter {
     super();
     if (options.relays.length === 0) throw new Error('GroveClient needs at least one relay URL');
     for (const relay of options.relays) relayEndpoints(relay);
+    this.relays = [...options.relays];
+    this.http = new HttpClient(options.ca);
     this.transport = options.transport === 'long-poll' ? 'long-poll' : 'websocket';
     this.epochSeen = options.epoch;
     this.random = options.random ?? Math.random;
@@ -130,6 +168,59 @@ export class GroveClient extends EventEmitter {
 
   get connected(): boolean {
     return this.link !== undefined && this.connectedOnce;
+  }
+
+  /** Whether some relay has welcomed this client since it started. */
+  get everConnected(): boolean {
+    return this.connectedOnce;
+  }
+
+  /** The relay list in use. */
+  get relayList(): readonly string[] {
+    return this.relays;
+  }
+
+  /** Failed connect attempts per relay since that relay last welcomed this client. */
+  get connectFailures(): ConnectFailure[] {
+    return [...this.failures.values()].map((failure) => ({ ...failure }));
+  }
+
+  /** Why the last call of the token function failed, if the last one failed. */
+  get tokenError(): string | undefined {
+    return this.lastTokenError;
+  }
+
+  /**
+   * Replaces the relay list (e.g. after a token refresh brought a new one); used from the next
+   * connect attempt. An empty list, or one with an invalid URL, is refused (throws).
+   */
+  setRelays(relays: readonly string[]): void {
+    if (relays.length === 0) throw new Error('GroveClient needs at least one relay URL');
+    for (const relay of relays) relayEndpoints(relay);
+    if (relays.length === this.relays.length && relays.every((r, i) => r === this.relays[i]))
+      return;
+    this.relays = [...relays];
+    this.relayIndex = 0;
+    for (const relay of this.failures.keys()) {
+      if (!this.relays.includes(relay)) this.failures.delete(relay);
+    }
+    this.emit('relays', [...this.relays]);
+  }
+
+  /** Asks `refreshRelays` for a new list, at most once per interval; never throws. */
+  private maybeRefreshRelays(): void {
+    const refresh = this.options.refreshRelays;
+    if (refresh === undefined || this.refreshingRelays || this.stopped) return;
+    const now = Date.now();
+    if (now - this.lastRelayRefresh < (this.options.relayRefreshIntervalMs ?? 30_000)) return;
+    this.lastRelayRefresh = now;
+    this.refreshingRelays = true;
+    refresh()
+      .then((relays) => {
+        if (relays.length > 0 && !this.stopped) this.setRelays(relays);
+      })
+      .catch(() => undefined)
+      .finally(() => (this.refreshingRelays = false));
   }
 
   /** Connects; resolves at the first welcome, rejects if the relay refuses for good. */
@@ -151,15 +242,19 @@ export class GroveClient extends EventEmitter {
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
-    const relay = this.options.relays[this.relayIndex % this.options.relays.length] ?? '';
     let token: string;
     try {
       token =
         typeof this.options.token === 'string' ? this.options.token : await this.options.token();
-    } catch {
+      this.lastTokenError = undefined;
+    } catch (error) {
+      this.lastTokenError = error instanceof Error ? error.message : String(error);
+      this.emit('token-error', error);
       this.scheduleReconnect();
       return;
     }
+    // After the token: getting it may have brought a new relay list (setRelays).
+    const relay = this.relays[this.relayIndex % this.relays.length] ?? '';
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- may change during the await
     if (this.stopped) return;
     const endpoints = relayEndpoints(relay);
@@ -177,17 +272,30 @@ export class GroveClient extends EventEmitter {
         endpoints.websocket,
         { token, epoch: this.epochSeen, status: this.status },
         handlers,
+        undefined,
+        this.options.ca,
       );
     } else {
-      link = new LongPollLink(endpoints.http, token, this.epochSeen, handlers);
+      link = new LongPollLink(
+        endpoints.http,
+        token,
+        this.epochSeen,
+        handlers,
+        undefined,
+        this.http,
+      );
     }
     this.link = link;
+    this.linkRelay = relay;
+    this.linkWelcomed = false;
   }
 
   private onFrame(frame: RelayFrame): void {
     switch (frame.t) {
       case 'welcome': {
         this.attempt = 0;
+        this.linkWelcomed = true;
+        this.failures.delete(this.linkRelay);
         const resync =
           frame.resync || (this.epochSeen !== undefined && this.epochSeen !== frame.epoch);
         this.epochSeen = frame.epoch;
@@ -309,6 +417,7 @@ export class GroveClient extends EventEmitter {
     this.link = undefined;
     this.emit('disconnected', closed);
     if (this.stopped) return;
+    if (!this.linkWelcomed && closed.reconnect) this.noteConnectFailure(closed);
     if (
       closed.transportFailed &&
       this.transport === 'websocket' &&
@@ -331,6 +440,21 @@ export class GroveClient extends EventEmitter {
     }
     this.relayIndex++;
     this.scheduleReconnect();
+  }
+
+  /** A connect attempt ended before the welcome: count it, tell listeners, maybe refresh relays. */
+  private noteConnectFailure(closed: LinkClosed): void {
+    const previous = this.failures.get(this.linkRelay);
+    const failure: ConnectFailure = {
+      relay: this.linkRelay,
+      attempts: (previous?.attempts ?? 0) + 1,
+      reason: closed.reason,
+      closeCode: closed.code,
+      ...(closed.errorCode === undefined ? {} : { errorCode: closed.errorCode }),
+    };
+    this.failures.set(this.linkRelay, failure);
+    this.emit('connect-failed', { ...failure });
+    this.maybeRefreshRelays();
   }
 
   private scheduleReconnect(): void {
@@ -409,6 +533,7 @@ export class GroveClient extends EventEmitter {
     await new Promise((resolve) => setTimeout(resolve, 20));
     this.link?.close();
     this.link = undefined;
+    this.http.close();
     this.failPending(new Error('client closed'));
   }
 }

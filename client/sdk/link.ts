@@ -18,6 +18,23 @@ export interface LinkClosed {
   reconnect: boolean;
   /** The link never reached `welcome` because the transport itself is blocked (try the fallback). */
   transportFailed: boolean;
+  /**
+   * Why the connection itself failed, when it did: Node's error code (ENOTFOUND, ECONNREFUSED,
+   * ETIMEDOUT, a TLS code such as ERR_SSL_WRONG_VERSION_NUMBER or
+   * UNABLE_TO_VERIFY_LEAF_SIGNATURE), or HTTP_<status> for a refused WebSocket upgrade.
+   */
+  errorCode?: string;
+}
+
+/** The code of a connection error: Node's `code`, or that of its cause (fetch wraps errors). */
+export function connectErrorCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { code, cause, message } = error as { code?: unknown; cause?: unknown; message?: unknown };
+  if (typeof code === 'string') return code;
+  if (cause !== undefined) return connectErrorCode(cause);
+  // ws reports its own handshake timeout without a code.
+  if (typeof message === 'string' && /handshake has timed out/i.test(message)) return 'ETIMEDOUT';
+  return undefined;
 }
 
 export interface LinkHandlers {

@@ -9,7 +9,14 @@ import {
   type PollReply,
 } from '../../contracts/wire/long-poll.js';
 import type { PresenceEvent } from '../../contracts/wire/presence.js';
-import type { Link, LinkClosed, LinkHandlers, OutgoingMessage } from './link.js';
+import { HttpClient } from './http-client.js';
+import {
+  connectErrorCode,
+  type Link,
+  type LinkClosed,
+  type LinkHandlers,
+  type OutgoingMessage,
+} from './link.js';
 
 /**
  * A link over plain HTTP requests for networks that block WebSocket. Each poll carries the
@@ -42,27 +49,30 @@ export class LongPollLink implements Link {
     epoch: string | undefined,
     private readonly handlers: LinkHandlers,
     private readonly waitSeconds = 25,
+    private readonly http: HttpClient = new HttpClient(),
   ) {
     this.epoch = epoch;
     void this.loop();
   }
 
-  private async request(path: string, init: RequestInit = {}): Promise<unknown> {
-    const response = await fetch(`${this.baseUrl}${path}`, {
+  private async request(
+    path: string,
+    init: { method?: string; body?: string } = {},
+  ): Promise<unknown> {
+    const response = await this.http.json(`${this.baseUrl}${path}`, {
       ...init,
       signal: this.abort.signal,
       headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
     });
-    const body: unknown = await response.json().catch(() => ({}));
     if (!response.ok) {
-      const error = decodeErrorBody(body);
+      const error = decodeErrorBody(response.body);
       throw new HttpError(
         response.status,
         error?.code ?? `HTTP_${response.status}`,
         error?.message ?? '',
       );
     }
-    return body;
+    return response.body;
   }
 
   private async loop(): Promise<void> {
@@ -138,14 +148,18 @@ export class LongPollLink implements Link {
         reason: `${error.code}: ${error.message}`,
         reconnect: true,
         transportFailed: false,
+        // Not a Grove error body: something else (a proxy, an Ingress) answered.
+        ...(error.code.startsWith('HTTP_') ? { errorCode: error.code } : {}),
       });
       return;
     }
+    const errorCode = connectErrorCode(error);
     this.end({
       code: 1006,
       reason: (error as Error).message,
       reconnect: true,
       transportFailed: !this.welcomed,
+      ...(errorCode === undefined ? {} : { errorCode }),
     });
   }
 
@@ -242,11 +256,13 @@ export class LongPollLink implements Link {
       // The last ack rides on no further poll: send it on its own (best effort; unacked
       // messages are redelivered and de-duplicated anyway).
       const ack: AckBody = { upTo: this.acked, epoch: this.epoch };
-      fetch(`${this.baseUrl}${longPollPaths.ack}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(ack),
-      }).catch(() => undefined);
+      this.http
+        .json(`${this.baseUrl}${longPollPaths.ack}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify(ack),
+        })
+        .catch(() => undefined);
     }
     if (this.presenceTimer !== undefined) clearInterval(this.presenceTimer);
     this.ackWaiter?.();

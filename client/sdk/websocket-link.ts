@@ -1,6 +1,13 @@
 import WebSocket from 'ws';
 import { shouldReconnect } from '../../contracts/errors/close-codes.js';
-import type { Link, LinkHandlers, OutgoingMessage, RelayFrame } from './link.js';
+import { trustedCas, type ExtraCa } from './http-client.js';
+import {
+  connectErrorCode,
+  type Link,
+  type LinkHandlers,
+  type OutgoingMessage,
+  type RelayFrame,
+} from './link.js';
 
 /** Connection errors that mean the relay is down or unknown, whatever the transport. */
 const UNREACHABLE = new Set([
@@ -22,8 +29,13 @@ export class WebSocketLink implements Link {
     hello: { token: string; epoch?: string | undefined; status?: 'active' | 'idle' },
     private readonly handlers: LinkHandlers,
     openTimeoutMs = 10_000,
+    ca?: ExtraCa,
   ) {
-    this.socket = new WebSocket(url, { handshakeTimeout: openTimeoutMs, perMessageDeflate: false });
+    this.socket = new WebSocket(url, {
+      handshakeTimeout: openTimeoutMs,
+      perMessageDeflate: false,
+      ...(ca === undefined ? {} : { ca: trustedCas(ca) }),
+    });
     this.socket.on('open', () => {
       this.raw({ t: 'hello', ...hello });
     });
@@ -44,16 +56,19 @@ export class WebSocketLink implements Link {
         reason: `upgrade refused with HTTP ${response.statusCode ?? 0}`,
         reconnect: true,
         transportFailed: true,
+        errorCode: `HTTP_${response.statusCode ?? 0}`,
       });
       this.socket.terminate();
     });
     this.socket.on('error', (error: NodeJS.ErrnoException) => {
+      const errorCode = connectErrorCode(error);
       this.end({
         code: 1006,
         reason: error.message,
         reconnect: true,
         // A relay that cannot be reached at all says nothing about WebSocket being blocked.
-        transportFailed: !this.welcomed && !UNREACHABLE.has(error.code ?? ''),
+        transportFailed: !this.welcomed && !UNREACHABLE.has(errorCode ?? ''),
+        ...(errorCode === undefined ? {} : { errorCode }),
       });
     });
     this.socket.on('close', (code, reason) => {

@@ -18,17 +18,36 @@ function seeds(url: string): { host: string; port: number }[] {
   });
 }
 
+/** The longest pause between two reconnect attempts. */
+export const MAX_RECONNECT_DELAY_MS = 500;
+/** How long one connect attempt may take before it counts as failed. */
+export const CONNECT_TIMEOUT_MS = 2000;
+
+/**
+ * The pause before reconnect attempt `times` (1, 2, …): 50 ms doubling to 500 ms, ±20 % so
+ * that a fleet of relays does not knock on a restarted Redis in lockstep. Short on purpose:
+ * when a Redis pod is replaced, every relay waits for its next attempt after Redis is back,
+ * so the cap is the longest traffic pause this adds (it was 2 s). Attempts against a Redis
+ * that is still down cost one refused connection or DNS miss each.
+ */
+export function reconnectDelay(times: number, random: () => number = Math.random): number {
+  const base = Math.min(50 * 2 ** Math.max(0, times - 1), MAX_RECONNECT_DELAY_MS);
+  return Math.round(base * (0.8 + 0.4 * random()));
+}
+
 /**
  * Opens a command connection or, with `subscriber`, a connection
  * for sharded pub/sub. Commands are auto-pipelined: concurrent fan-out enqueues to many
  * devices go out in one write per node. Commands fail fast while Redis is down (so a
- * send is refused rather than hanging) and the client keeps reconnecting.
+ * send is refused rather than hanging) and the client keeps reconnecting (reconnectDelay).
  */
 export function connectRedis(target: RedisTarget, role: 'commands' | 'subscriber'): RedisClient {
-  const retryStrategy = (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000);
+  const retryStrategy = (times: number) => reconnectDelay(times);
   const common: RedisOptions = {
     enableAutoPipelining: role === 'commands',
     maxRetriesPerRequest: 2,
+    // A replaced pod's old address may not answer at all (no refusal): give up on it quickly.
+    connectTimeout: CONNECT_TIMEOUT_MS,
     retryStrategy,
     connectionName: `grove-${role}`,
     ...(target.password === undefined ? {} : { password: target.password }),
@@ -46,8 +65,8 @@ export function connectRedis(target: RedisTarget, role: 'commands' | 'subscriber
   } else {
     client = new Redis(target.url, common);
   }
-  // Errors are reported through the commands that fail and the readiness probe; without a
-  // listener ioredis would print every reconnect attempt.
+  // Errors are reported through the commands that fail, the readiness probe and RedisHealth
+  // (redis-health.ts); without a listener ioredis would print every reconnect attempt.
   client.on('error', () => undefined);
   return client;
 }

@@ -1,5 +1,9 @@
+import type { AddressInfo } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { listenAddresses, type ListenAddresses } from '../../contracts/listen-address.js';
+import { RedisHealth, redactRedisUrl } from '../../contracts/redis/redis-health.js';
 import type { RelayConfig } from '../config.js';
 import { createRelayMetrics, type RelayMetrics } from '../metrics.js';
 import { CloseCode } from '../../contracts/errors/close-codes.js';
@@ -11,6 +15,12 @@ import { DeviceConnection } from './device-connection.js';
 import { LongPollTransport, replyError } from './long-poll.js';
 import { RelayCore } from './relay-core.js';
 import type { Logger } from '../../contracts/logger.js';
+import {
+  describeCertificate,
+  loadTlsFiles,
+  reloadTlsFiles,
+  type TlsMaterial,
+} from './tls-files.js';
 
 /** Largest WebSocket frame accepted: a maximal message in base64 plus the envelope. */
 function maxFrameBytes(config: RelayConfig): number {
@@ -36,6 +46,10 @@ export class RelayApp {
   private readonly longPoll: LongPollTransport;
   private readonly redis: RedisClient;
   private readonly subscriber: RedisClient;
+  private readonly tls: TlsMaterial | undefined;
+  readonly redisHealth: RedisHealth;
+  /** When this pod's liveness record was last renewed (undefined: never yet). */
+  private lastHeartbeatAt: number | undefined;
   private draining = false;
   private stopped = false;
   private timers: NodeJS.Timeout[] = [];
@@ -47,8 +61,20 @@ export class RelayApp {
     this.metrics = createRelayMetrics();
     this.redis = connectRedis(config.redis, 'commands');
     this.subscriber = connectRedis(config.redis, 'subscriber');
+    this.redisHealth = new RedisHealth(log, {
+      target: redactRedisUrl(config.redis.url),
+      onChange: (up) => this.metrics.redisUp.set(up ? 1 : 0),
+    });
+    this.redisHealth.watch(this.redis, 'commands');
+    this.redisHealth.watch(this.subscriber, 'subscriber');
     this.core = new RelayCore(config, this.redis, this.subscriber, this.metrics);
-    this.app = Fastify({ logger: false, bodyLimit: maxFrameBytes(config) });
+    this.tls = config.tls === undefined ? undefined : loadTlsFiles(config.tls);
+    // With tls, the same routes and the WebSocket upgrade on an HTTPS server (wss://, https://).
+    this.app = Fastify({
+      logger: false,
+      bodyLimit: maxFrameBytes(config),
+      ...(this.tls === undefined ? {} : { https: { cert: this.tls.cert, key: this.tls.key } }),
+    });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes(config) });
     this.longPoll = new LongPollTransport(this.core);
     this.core.wakeups.onResubscribed(() => {
@@ -174,14 +200,26 @@ export class RelayApp {
     }
   }
 
-  async listen(): Promise<string> {
+  /** Starts serving; resolves with where it listens (every interface address for 0.0.0.0). */
+  async listen(): Promise<ListenAddresses & { tls: boolean }> {
     this.watchDirectories();
-    const address = await this.app.listen({ host: this.config.host, port: this.config.port });
-    await this.heartbeat(true);
+    await this.app.listen({ host: this.config.host, port: this.config.port });
+    if (this.config.tls !== undefined && this.tls !== undefined) {
+      this.log.info('serving TLS', describeCertificate(this.tls.cert));
+      this.timers.push(
+        reloadTlsFiles(
+          this.app.server as unknown as TlsServer,
+          this.config.tls,
+          this.tls,
+          this.log,
+        ),
+      );
+    }
+    await this.heartbeat();
     const { heartbeatMs, sweepMs } = this.config.presence;
     this.timers.push(
       setInterval(() => void this.core.flushUsage(), USAGE_FLUSH_MS),
-      setInterval(() => void this.heartbeat(false), heartbeatMs),
+      setInterval(() => void this.heartbeat(), heartbeatMs),
       setInterval(() => {
         this.core.presence
           .sweepDeadPods()
@@ -192,18 +230,33 @@ export class RelayApp {
           .catch(() => this.metrics.redisErrors.inc());
       }, sweepMs),
     );
-    return address;
+    const bound = this.app.server.address() as AddressInfo;
+    return { ...listenAddresses(bound, this.tls === undefined ? 'ws' : 'wss'), tls: !!this.tls };
   }
 
-  private async heartbeat(first: boolean): Promise<void> {
+  /**
+   * Renews this pod's liveness record. A record found missing after this pod had one means
+   * another relay swept the pod as dead (a pause longer than deadAfterMs) or Redis lost its
+   * data: the pod's devices are marked online again. The first record of a pod is never a
+   * warning, even when Redis was unreachable at start and it comes late.
+   */
+  private async heartbeat(): Promise<void> {
     try {
       const wasMissing = await this.core.presence.heartbeat(
         this.config.podId,
         this.config.presence.deadAfterMs,
       );
-      if (wasMissing && !first) {
-        // Another pod judged this one dead (a long pause) and took its devices offline: re-assert.
-        this.log.warn('relay pod was swept as dead; restoring presence of its devices');
+      const previous = this.lastHeartbeatAt;
+      this.lastHeartbeatAt = Date.now();
+      if (wasMissing && previous !== undefined) {
+        this.log.warn(
+          "this relay's liveness record was gone (swept as dead after a pause, or Redis lost its data); restoring presence of its devices",
+          {
+            podId: this.config.podId,
+            sinceLastHeartbeatMs: this.lastHeartbeatAt - previous,
+            devices: this.connections.size,
+          },
+        );
         await Promise.all([...this.connections].map((connection) => connection.reassertPresence()));
       }
     } catch {

@@ -279,23 +279,32 @@ export class RelayCore {
     return deliveryOf(entry, undefined, this.clock());
   }
 
-  /** Runs a storage operation; a Redis failure becomes STORAGE_UNAVAILABLE and is counted. */
+  /**
+   * Runs a storage operation; a Redis failure becomes STORAGE_UNAVAILABLE and is counted. The
+   * client gets one stable message, never the Redis client's own text (the relay's log says
+   * what happened to Redis: RedisHealth).
+   */
   async storage<T>(operation: () => Promise<T>): Promise<T> {
     try {
       return await operation();
     } catch (error) {
       if (error instanceof RelayError) throw error;
       this.metrics.redisErrors.inc();
-      throw new RelayError(
-        'STORAGE_UNAVAILABLE',
-        `storage unavailable (${(error as Error).message}); retry with the same message id`,
-        1000,
-      );
+      throw new RelayError('STORAGE_UNAVAILABLE', STORAGE_UNAVAILABLE_MESSAGE, STORAGE_RETRY_MS);
     }
   }
 }
 
 const REVOKED_MEMORY_MS = 60 * 60 * 1000;
+
+/**
+ * What a client is told when Redis does not answer (short enough for a WebSocket close reason,
+ * at most 123 bytes). Stable: clients and scripts may show it as it is.
+ */
+export const STORAGE_UNAVAILABLE_MESSAGE =
+  'Redis is unavailable; retry shortly with the same message id (nothing acked is lost)';
+/** retryAfterMs of STORAGE_UNAVAILABLE: the relay reconnects to Redis within 0.5 s of its return. */
+export const STORAGE_RETRY_MS = 500;
 
 /** `data`: the referenced payload (null when it expired), undefined for inline entries. */
 function deliveryOf(entry: QueueEntry, data: string | null | undefined, now: number): Delivery {
