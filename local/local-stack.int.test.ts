@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, waitFor } from '../test/support/ports.js';
 import { runGrove, type CliRun } from '../test/support/grove-cli.js';
-import { pinnedNode } from '../test/support/relay-process.js';
+import { pinnedNode } from '../test/support/service-process.js';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
 

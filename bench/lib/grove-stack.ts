@@ -1,16 +1,10 @@
-import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { GroveClient, type ReceivedMessage } from '../../client/sdk/grove-client.js';
 import type { RelayLimits } from '../../crds/relay-limits.js';
 import type { DirectorySeed } from '../../relay/store/directory.js';
-import { RedisServer } from '../../test/support/redis-server.js';
-import {
-  makeDomain,
-  RelayProcess,
-  seedDirectory,
-  tokenFor,
-  type TestDomain,
-} from '../../test/support/relay-process.js';
+import type { RedisServer } from '../../test/support/redis-server.js';
+import { tokenFor, type RelayProcess, type TestDomain } from '../../test/support/relay-process.js';
+import { RelayStack, startRelayStack } from '../../test/support/relay-stack.js';
 import { runPool, withTimeout } from './util.js';
 
 export type Fsync = 'always' | 'everysec';
@@ -47,9 +41,7 @@ export function deviceRef(prefix: string, i: number): DeviceRef {
 /** A Redis (AOF on) and relay processes on it, with one seeded domain. */
 export class GroveStack {
   private constructor(
-    readonly redis: RedisServer,
-    readonly relays: RelayProcess[],
-    readonly domain: TestDomain,
+    private readonly stack: RelayStack<RedisServer>,
     readonly fsync: Fsync,
     private readonly profileDir: string | undefined,
     private readonly onChild: (pid: number) => void,
@@ -63,54 +55,66 @@ export class GroveStack {
     /** Told the pid of every server process started (so a cut-short run can kill them). */
     onChild?: (pid: number) => void;
   }): Promise<GroveStack> {
-    const redis = await RedisServer.start({
-      appendonly: true,
+    const stack = await startRelayStack({
       // RedisServer passes `--appendfsync always` first; a later occurrence wins.
-      args: ['--appendfsync', options.fsync],
+      redis: { appendonly: true, args: ['--appendfsync', options.fsync] },
+      relays: 0,
+      seed: {
+        bench: {
+          identities: Object.fromEntries(options.seed.identities.map((i) => [i.id, i.devices])),
+          workspaces: Object.fromEntries(options.seed.workspaces.map((w) => [w.id, w.members])),
+        },
+      },
+      limits: { bench: BENCH_LIMITS },
+      relayConfig: RELAY_OVERRIDES,
     });
-    const domain = await makeDomain('bench', BENCH_LIMITS);
     const onChild = options.onChild ?? (() => undefined);
-    const stack = new GroveStack(redis, [], domain, options.fsync, options.profileDir, onChild);
-    onChild(stack.redisPid);
+    const grove = new GroveStack(stack, options.fsync, options.profileDir, onChild);
+    onChild(grove.redisPid);
     try {
-      await seedDirectory({ url: redis.url, cluster: false }, domain.name, options.seed);
-      for (let i = 0; i < options.relays; i++) await stack.addRelay();
+      for (let i = 0; i < options.relays; i++) await grove.addRelay();
     } catch (error) {
-      await stack.stop();
+      await grove.stop();
       throw error;
     }
-    return stack;
+    return grove;
+  }
+
+  get redis(): RedisServer {
+    return this.stack.redis;
+  }
+
+  get relays(): RelayProcess[] {
+    return this.stack.relays;
+  }
+
+  get domain(): TestDomain {
+    return this.stack.domain('bench');
   }
 
   /** Starts one more relay process on the same Redis and domain. */
   async addRelay(): Promise<RelayProcess> {
-    const saved = process.env.NODE_OPTIONS;
-    if (this.profileDir !== undefined) {
-      // The relay child inherits the environment: --cpu-prof writes a profile when it exits.
-      process.env.NODE_OPTIONS =
-        `${saved ?? ''} --cpu-prof --cpu-prof-dir=${this.profileDir}`.trim();
-    }
-    try {
-      const relay = await RelayProcess.start({
-        redis: { url: this.redis.url, cluster: false },
-        domains: [this.domain],
-        overrides: RELAY_OVERRIDES,
-      });
-      this.relays.push(relay);
-      this.onChild(GroveStack.relayPid(relay));
-      return relay;
-    } finally {
-      if (saved === undefined) delete process.env.NODE_OPTIONS;
-      else process.env.NODE_OPTIONS = saved;
-    }
+    const relay = await this.stack.addRelay(
+      this.profileDir === undefined
+        ? {}
+        : {
+            // --cpu-prof writes a profile when the relay exits.
+            env: {
+              NODE_OPTIONS:
+                `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${this.profileDir}`.trim(),
+            },
+          },
+    );
+    this.onChild(GroveStack.relayPid(relay));
+    return relay;
   }
 
   get redisPid(): number {
-    return (this.redis as unknown as { process: ChildProcess }).process.pid ?? 0;
+    return this.redis.pid ?? 0;
   }
 
   static relayPid(relay: RelayProcess): number {
-    return (relay as unknown as { child: ChildProcess }).child.pid ?? 0;
+    return relay.pid ?? 0;
   }
 
   async redisInfo(): Promise<{
@@ -205,10 +209,8 @@ export class GroveStack {
   }
 
   async stop(): Promise<void> {
-    for (const relay of this.relays) {
-      if (this.profileDir !== undefined) await relay.terminate();
-      else await relay.kill9();
-    }
-    await this.redis.stop();
+    // SIGTERM when profiling: a relay writes its CPU profile as it exits.
+    if (this.profileDir !== undefined) for (const relay of this.relays) await relay.terminate();
+    await this.stack.stop();
   }
 }

@@ -8,13 +8,8 @@ import { DEFAULT_RELAY_LIMITS } from '../../crds/relay-limits.js';
 import { loadOrCreateDomainKeys } from '../../local/domain-keys.js';
 import { waitFor } from '../../test/support/ports.js';
 import { runGrove, type CliRun } from '../../test/support/grove-cli.js';
-import { RedisServer } from '../../test/support/redis-server.js';
-import {
-  RelayProcess,
-  seedDirectory,
-  tokenFor,
-  type TestDomain,
-} from '../../test/support/relay-process.js';
+import { tokenFor, type RelayProcess, type TestDomain } from '../../test/support/relay-process.js';
+import { startRelayStack, type RelayStack } from '../../test/support/relay-stack.js';
 import { GroveClient } from '../sdk/grove-client.js';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
@@ -36,13 +31,12 @@ function lines(text: string): Record<string, unknown>[] {
 }
 
 describe('grove CLI', () => {
-  let redis: RedisServer;
+  let stack: RelayStack;
   let relay: RelayProcess;
   let domain: TestDomain;
   let dir: string;
   let configFile: string;
   const running: ChildProcess[] = [];
-  const clients: GroveClient[] = [];
 
   const token = (identity: string, device: string) => tokenFor(domain, identity, device);
   const connection = async (identity: string, device: string) => [
@@ -53,8 +47,19 @@ describe('grove CLI', () => {
   ];
 
   beforeAll(async () => {
-    redis = await RedisServer.start();
     dir = mkdtempSync(join(tmpdir(), 'grove-cli-'));
+    // The key `grove token issue` signs with: the relay must trust it.
+    const keys = await loadOrCreateDomainKeys(join(dir, 'data'), 'example');
+    const key = keys.at(-1);
+    if (key === undefined) throw new Error('no domain key');
+    domain = { name: 'example', key, limits: { ...DEFAULT_RELAY_LIMITS } };
+    stack = await startRelayStack({
+      domains: [domain],
+      seed: {
+        example: { identities: { alice: ['a1'], bob: ['b1', 'b2', 'b3', 'b4'], carol: ['c1'] } },
+      },
+    });
+    relay = stack.relay();
     configFile = join(dir, 'grove.yaml');
     writeFileSync(
       configFile,
@@ -73,7 +78,7 @@ metadata:
 spec:
   redis:
     external:
-      url: ${redis.url}
+      url: ${stack.redis.url}
 ---
 apiVersion: grove.dev/v1alpha1
 kind: LocalStack
@@ -95,30 +100,11 @@ spec:
           devices: [c1]
 `,
     );
-    // The key `grove token issue` signs with: the relay must trust it.
-    const keys = await loadOrCreateDomainKeys(join(dir, 'data'), 'example');
-    const key = keys.at(-1);
-    if (key === undefined) throw new Error('no domain key');
-    domain = { name: 'example', key, limits: { ...DEFAULT_RELAY_LIMITS } };
-    await seedDirectory({ url: redis.url, cluster: false }, 'example', {
-      identities: [
-        { id: 'alice', devices: ['a1'] },
-        { id: 'bob', devices: ['b1', 'b2', 'b3', 'b4'] },
-        { id: 'carol', devices: ['c1'] },
-      ],
-      workspaces: [],
-    });
-    relay = await RelayProcess.start({
-      redis: { url: redis.url, cluster: false },
-      domains: [domain],
-    });
   });
 
   afterAll(async () => {
     for (const child of running) child.kill('SIGKILL');
-    await Promise.all(clients.map((client) => client.close()));
-    await relay.kill9();
-    await redis.stop();
+    await stack.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -148,7 +134,7 @@ spec:
           token: value,
           transport: 'websocket',
         });
-        clients.push(client);
+        stack.track(client);
         await client.start();
         await client.close();
       }
@@ -342,7 +328,7 @@ spec:
         token: await token('carol', 'c1'),
         transport: 'websocket',
       });
-      clients.push(carol);
+      stack.track(carol);
       await carol.start();
       const child = spawn(
         process.execPath,

@@ -1,18 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, request as httpRequest, type Server } from 'node:http';
-import { Redis } from 'ioredis';
-import { GroveClient, type GroveClientOptions, type ReceivedMessage } from '../sdk/grove-client.js';
-import type { LinkClosed } from '../sdk/link.js';
+import type { Redis } from 'ioredis';
+import type { GroveClientOptions } from '../sdk/grove-client.js';
 import { deviceKeys } from '../../contracts/redis/keys.js';
 import { sleep, waitFor } from '../../test/support/ports.js';
-import { RedisServer } from '../../test/support/redis-server.js';
-import {
-  makeDomain,
-  RelayProcess,
-  seedDirectory,
-  tokenFor,
-  type TestDomain,
-} from '../../test/support/relay-process.js';
+import type { RedisServer } from '../../test/support/redis-server.js';
+import type { RelayProcess } from '../../test/support/relay-process.js';
+import { startRelayStack, type RelayStack } from '../../test/support/relay-stack.js';
 
 const DOMAIN = 'acme';
 
@@ -67,65 +61,31 @@ async function startBlockingProxy(target: number) {
 }
 
 describe('SDK over HTTP long-poll', () => {
-  let redis: RedisServer;
+  let stack: RelayStack<RedisServer>;
   let inspect: Redis;
   let relay: RelayProcess;
-  let domain: TestDomain;
   let proxy: Awaited<ReturnType<typeof startBlockingProxy>>;
-  const clients: GroveClient[] = [];
 
-  async function connect(
-    identity: string,
-    device: string,
-    options: Partial<GroveClientOptions> = {},
-  ) {
-    const got: ReceivedMessage[] = [];
-    const closes: LinkClosed[] = [];
-    const client = new GroveClient({
-      relays: [relay.httpUrl],
-      token: await tokenFor(domain, identity, device),
-      backoff: { initialMs: 50, maxMs: 500 },
-      onMessage: (message) => {
-        got.push(message);
-      },
-      ...options,
-    });
-    client.on('disconnected', (closed: LinkClosed) => closes.push(closed));
-    clients.push(client);
-    await client.start();
-    return { client, got, closes };
-  }
+  const connect = (identity: string, device: string, options: Partial<GroveClientOptions> = {}) =>
+    stack.client(identity, device, { relays: [relay.httpUrl], ...options });
 
   const queueLength = (device: string) => inspect.llen(deviceKeys(DOMAIN, device).queue);
   const queueHead = async (device: string) =>
     Number(await inspect.hget(deviceKeys(DOMAIN, device).meta, 'head'));
 
   beforeAll(async () => {
-    redis = await RedisServer.start();
-    inspect = new Redis(redis.url);
-    domain = await makeDomain(DOMAIN);
-    await seedDirectory({ url: redis.url, cluster: false }, DOMAIN, {
-      identities: [
-        { id: 'alice', devices: ['a1'] },
-        { id: 'paula', devices: ['p1', 'p2', 'p3', 'p4'] },
-      ],
-      workspaces: [],
+    stack = await startRelayStack({
+      seed: { [DOMAIN]: { identities: { alice: ['a1'], paula: ['p1', 'p2', 'p3', 'p4'] } } },
     });
-    relay = await RelayProcess.start({
-      redis: { url: redis.url, cluster: false },
-      domains: [domain],
-    });
+    [relay, inspect] = [stack.relay(), stack.inspect];
     proxy = await startBlockingProxy(relay.port);
   });
 
   afterAll(async () => {
     try {
-      await Promise.all(clients.map((client) => client.close()));
-      await proxy.close();
+      await stack.stop();
     } finally {
-      await relay.kill9();
-      inspect.disconnect();
-      await redis.stop();
+      await proxy.close();
     }
   });
 

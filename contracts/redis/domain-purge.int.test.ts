@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { RedisCluster, RedisServer } from '../../test/support/redis-server.js';
+import { describe, expect, it } from '@jest/globals';
+import { withRedisKinds } from '../../test/support/redis-kinds.js';
 import { deviceKeys, directoryKeys, identityKeys, payloadKey } from './keys.js';
 import { purgeDomainData } from './domain-purge.js';
 import { connectRedis, type RedisClient } from './connection.js';
@@ -27,35 +27,24 @@ async function count(client: RedisClient, domain: string): Promise<number> {
 }
 
 describe('domain purge', () => {
-  let redis: RedisServer;
-  let cluster: RedisCluster;
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-    cluster = await RedisCluster.start(3);
-  }, 60_000);
-  afterAll(async () => {
-    await redis.stop();
-    await cluster.stop();
-  });
-
-  it.each([
-    ['a single Redis', () => ({ url: redis.url, cluster: false })],
-    ['a Redis Cluster', () => ({ url: cluster.url, cluster: true })],
-  ])('removes every key of one domain and no key of another, on %s', async (_name, target) => {
-    const client = connectRedis(target(), 'commands');
-    try {
-      await seed(client, 'gone');
-      await seed(client, 'kept');
-      // "gone" is a prefix of neither; "gone-too" shares a prefix and must survive.
-      await seed(client, 'gone-too');
-      expect(await count(client, 'gone')).toBe(5);
-      expect(await purgeDomainData(client, 'gone')).toBe(5);
-      expect(await count(client, 'gone')).toBe(0);
-      expect(await count(client, 'kept')).toBe(5);
-      expect(await count(client, 'gone-too')).toBe(5);
-      expect(await purgeDomainData(client, 'gone')).toBe(0);
-    } finally {
-      client.disconnect();
-    }
-  });
+  it.each(withRedisKinds())(
+    'removes every key of one domain and no key of another, on %s',
+    async (_name, target) => {
+      const client = connectRedis(target(), 'commands');
+      try {
+        await seed(client, 'gone');
+        await seed(client, 'kept');
+        // "gone" is a prefix of neither; "gone-too" shares a prefix and must survive.
+        await seed(client, 'gone-too');
+        expect(await count(client, 'gone')).toBe(5);
+        expect(await purgeDomainData(client, 'gone')).toBe(5);
+        expect(await count(client, 'gone')).toBe(0);
+        expect(await count(client, 'kept')).toBe(5);
+        expect(await count(client, 'gone-too')).toBe(5);
+        expect(await purgeDomainData(client, 'gone')).toBe(0);
+      } finally {
+        client.disconnect();
+      }
+    },
+  );
 });

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Cluster } from 'ioredis';
-import { RedisCluster, RedisServer } from '../../test/support/redis-server.js';
+import { withRedisKinds } from '../../test/support/redis-kinds.js';
 import { waitFor } from '../../test/support/ports.js';
 import { decodeDeviceChannelMessage } from '../wire/device-channel.js';
 import { decodeDirectoryMessage } from '../wire/directory-channel.js';
 import { decodePresenceEvent, decodePresenceValue } from '../wire/presence.js';
 import { decodeQueueEntry, encodeQueuedMessage } from '../wire/queue-entry.js';
-import { connectRedis, type RedisClient, type RedisTarget } from './connection.js';
+import { connectRedis, type RedisClient } from './connection.js';
 import {
   claimScript,
   enqueueScript,
@@ -20,15 +20,6 @@ import { runScript } from './script-runner.js';
 
 // The one script runner on a single Redis and on a cluster, and the formats the scripts
 // write, read back by their decoders in contracts/wire.
-
-let server: RedisServer;
-let cluster: RedisCluster;
-beforeAll(async () => {
-  [server, cluster] = await Promise.all([RedisServer.start(), RedisCluster.start(3)]);
-}, 60_000);
-afterAll(async () => {
-  await Promise.all([server.stop(), cluster.stop()]);
-});
 
 function masters(redis: RedisClient) {
   return redis instanceof Cluster ? redis.nodes('master') : [redis];
@@ -48,10 +39,7 @@ const message = (overrides: Partial<EnqueuedMessage> = {}): EnqueuedMessage => (
   ...overrides,
 });
 
-describe.each([
-  ['a single Redis', (): RedisTarget => ({ url: server.url, cluster: false })],
-  ['a Redis Cluster', (): RedisTarget => ({ url: cluster.url, cluster: true })],
-])('Lua scripts on %s', (_name, target) => {
+describe.each(withRedisKinds())('Lua scripts on %s', (_name, target) => {
   let redis: RedisClient;
   let subscriber: RedisClient;
   const published: { channel: string; message: string }[] = [];

@@ -1,17 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { RedisCluster, RedisServer } from '../../test/support/redis-server.js';
+import { withRedisKinds } from '../../test/support/redis-kinds.js';
 import { waitFor } from '../../test/support/ports.js';
 import { DirectoryCache } from '../../relay/store/directory.js';
 import { DeviceQueueStore } from '../../relay/store/device-queue.js';
 import { deviceKeys, directoryKeys, globalKeys, managerKeys } from '../../contracts/redis/keys.js';
 import { revokeMessage } from '../../contracts/wire/directory-channel.js';
 import { PresenceStore } from '../../relay/store/presence-store.js';
-import {
-  connectRedis,
-  type RedisClient,
-  type RedisTarget,
-} from '../../contracts/redis/connection.js';
+import { connectRedis, type RedisClient } from '../../contracts/redis/connection.js';
 import { ManagerError } from '../errors.js';
 import type { AuditEntry } from '../model.js';
 import type { MemberInput } from './manager-store.js';
@@ -20,15 +16,6 @@ import { RedisManagerStore } from './redis-manager-store.js';
 const T0 = new Date('2026-03-01T10:00:00.000Z');
 const later = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
 const publicKey = () => randomBytes(32).toString('base64url');
-
-let server: RedisServer;
-let cluster: RedisCluster;
-beforeAll(async () => {
-  [server, cluster] = await Promise.all([RedisServer.start(), RedisCluster.start(3)]);
-}, 60_000);
-afterAll(async () => {
-  await Promise.all([server.stop(), cluster.stop()]);
-});
 
 let domainCounter = 0;
 /** A fresh domain per test: tests share the servers, never their data. */
@@ -55,10 +42,7 @@ function rows(prefix: string, from: number, to: number): MemberInput[] {
   return out;
 }
 
-describe.each([
-  ['a single Redis', (): RedisTarget => ({ url: server.url, cluster: false })],
-  ['a Redis Cluster', (): RedisTarget => ({ url: cluster.url, cluster: true })],
-])('Manager store on %s', (_name, target) => {
+describe.each(withRedisKinds())('Manager store on %s', (_name, target) => {
   let redis: RedisClient;
   let subscriber: RedisClient;
   let store: RedisManagerStore;

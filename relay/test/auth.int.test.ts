@@ -4,14 +4,13 @@ import WebSocket from 'ws';
 import { ConnectionRefused, GroveClient, type Transport } from '../../client/sdk/grove-client.js';
 import { generateDomainKey, issueDeviceToken } from '../../contracts/auth/device-token.js';
 import { sleep, waitFor } from '../../test/support/ports.js';
-import { RedisServer } from '../../test/support/redis-server.js';
 import {
   makeDomain,
-  RelayProcess,
-  seedDirectory,
   tokenFor,
+  type RelayProcess,
   type TestDomain,
 } from '../../test/support/relay-process.js';
+import { startRelayStack, type RelayStack } from '../../test/support/relay-stack.js';
 import type { Frame } from '../../test/support/raw-client.js';
 
 /** Sends hello with the token; resolves with every frame received and the close code. */
@@ -35,7 +34,7 @@ async function helloWith(
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 describe('relay authentication', () => {
-  let redis: RedisServer;
+  let stack: RelayStack;
   let relay: RelayProcess;
   let acme: TestDomain;
   let other: TestDomain;
@@ -44,23 +43,10 @@ describe('relay authentication', () => {
   let cases: { name: string; token: string; close: number; code: string; status: number }[];
 
   beforeAll(async () => {
-    redis = await RedisServer.start();
-    acme = await makeDomain('acme');
-    other = await makeDomain('other');
+    const members = { identities: { alice: ['a1'], bob: ['b1'] } };
+    stack = await startRelayStack({ seed: { acme: members, other: members } });
+    [relay, acme, other] = [stack.relay(), stack.domain('acme'), stack.domain('other')];
     ghost = await makeDomain('ghost');
-    for (const domain of ['acme', 'other']) {
-      await seedDirectory({ url: redis.url, cluster: false }, domain, {
-        identities: [
-          { id: 'alice', devices: ['a1'] },
-          { id: 'bob', devices: ['b1'] },
-        ],
-        workspaces: [],
-      });
-    }
-    relay = await RelayProcess.start({
-      redis: { url: redis.url, cluster: false },
-      domains: [acme, other],
-    });
     const impostor = await generateDomainKey('acme-1');
     const alice = { domain: 'acme', identity: 'alice', device: 'a1' };
     cases = [
@@ -117,8 +103,7 @@ describe('relay authentication', () => {
   });
 
   afterAll(async () => {
-    await relay.kill9();
-    await redis.stop();
+    await stack.stop();
   });
 
   const caseNamed = (name: string) => {

@@ -10,14 +10,8 @@ import {
   type ReceivedMessage,
 } from '../../client/sdk/grove-client.js';
 import { sleep, waitFor } from '../../test/support/ports.js';
-import { RedisServer } from '../../test/support/redis-server.js';
-import {
-  makeDomain,
-  RelayProcess,
-  seedDirectory,
-  tokenFor,
-  type TestDomain,
-} from '../../test/support/relay-process.js';
+import { tokenFor, type RelayProcess, type TestDomain } from '../../test/support/relay-process.js';
+import { startRelayStack, type RelayStack } from '../../test/support/relay-stack.js';
 import { RawClient } from '../../test/support/raw-client.js';
 
 /** A client frame as the WebSocket protocol requires: FIN, text opcode, masked payload. */
@@ -71,7 +65,7 @@ const MAX_BAD_FRAMES = 5;
 const PING_INTERVAL_MS = 300;
 
 describe('relay under bad input', () => {
-  let redis: RedisServer;
+  let stack: RelayStack;
   let relay: RelayProcess;
   let acme: TestDomain;
   let alice: GroveClient;
@@ -96,20 +90,15 @@ describe('relay under bad input', () => {
   const metric = (sample: string) => relay.metric(sample);
 
   beforeAll(async () => {
-    redis = await RedisServer.start();
-    acme = await makeDomain('acme', { maxMessageBytes: 1000, maxQueuedBytes: 1_000_000 });
-    await seedDirectory({ url: redis.url, cluster: false }, 'acme', {
-      identities: [
-        { id: 'alice', devices: ['a1'] },
-        { id: 'bob', devices: ['b1'] },
-        { id: 'carol', devices: ['c1', 'c2', 'c3', 'c4'] },
-      ],
-      workspaces: [{ id: 'team', members: ['alice', 'bob'] }],
-    });
-    relay = await RelayProcess.start({
-      redis: { url: redis.url, cluster: false },
-      domains: [acme],
-      overrides: {
+    stack = await startRelayStack({
+      seed: {
+        acme: {
+          identities: { alice: ['a1'], bob: ['b1'], carol: ['c1', 'c2', 'c3', 'c4'] },
+          workspaces: { team: ['alice', 'bob'] },
+        },
+      },
+      limits: { acme: { maxMessageBytes: 1000, maxQueuedBytes: 1_000_000 } },
+      relayConfig: {
         connection: {
           helloTimeoutMs: 500,
           pingIntervalMs: PING_INTERVAL_MS,
@@ -118,6 +107,7 @@ describe('relay under bad input', () => {
         },
       },
     });
+    [relay, acme] = [stack.relay(), stack.domain('acme')];
     bob = new GroveClient({
       relays: [relay.url],
       token: await tokenFor(acme, 'bob', 'b1'),
@@ -153,8 +143,7 @@ describe('relay under bad input', () => {
   afterAll(async () => {
     for (const client of raws) client.close();
     await Promise.all([alice.close(), bob.close()]);
-    await relay.kill9();
-    await redis.stop();
+    await stack.stop();
   });
 
   describe('invalid frames after hello', () => {

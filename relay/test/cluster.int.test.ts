@@ -1,45 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Cluster, Redis } from 'ioredis';
-import {
-  GroveClient,
-  type PresenceChange,
-  type ReceivedMessage,
-} from '../../client/sdk/grove-client.js';
+import { Redis, type Cluster } from 'ioredis';
+import type { PresenceChange } from '../../client/sdk/grove-client.js';
 import { deviceKeys } from '../../contracts/redis/keys.js';
 import { sleep, waitFor } from '../../test/support/ports.js';
-import { RedisCluster } from '../../test/support/redis-server.js';
-import {
-  makeDomain,
-  RelayProcess,
-  seedDirectory,
-  tokenFor,
-  type TestDomain,
-} from '../../test/support/relay-process.js';
+import type { RedisCluster } from '../../test/support/redis-server.js';
+import type { RelayProcess } from '../../test/support/relay-process.js';
+import { startRelayStack, type RelayStack } from '../../test/support/relay-stack.js';
 
 const DOMAIN = 'acme';
 
 describe('core flows on a 3-master Redis Cluster', () => {
+  let stack: RelayStack<RedisCluster>;
   let cluster: RedisCluster;
   let inspect: Cluster;
   let relayA: RelayProcess;
   let relayB: RelayProcess;
-  let domain: TestDomain;
-  const clients: GroveClient[] = [];
 
-  async function connect(identity: string, device: string, relays: string[]) {
-    const got: ReceivedMessage[] = [];
-    const client = new GroveClient({
-      relays,
-      token: await tokenFor(domain, identity, device),
-      backoff: { initialMs: 50, maxMs: 500 },
-      onMessage: (message) => {
-        got.push(message);
-      },
-    });
-    clients.push(client);
-    await client.start();
-    return { client, got };
-  }
+  const connect = (identity: string, device: string, relays: string[]) =>
+    stack.client(identity, device, { relays });
 
   const queueLength = (device: string) => inspect.llen(deviceKeys(DOMAIN, device).queue);
   /** The port of the master that owns `key`. */
@@ -57,28 +35,25 @@ describe('core flows on a 3-master Redis Cluster', () => {
   ];
 
   beforeAll(async () => {
-    cluster = await RedisCluster.start(3);
-    inspect = new Cluster(cluster.startupNodes);
-    domain = await makeDomain(DOMAIN);
-    const target = { url: cluster.url, cluster: true };
-    await seedDirectory(target, DOMAIN, {
-      identities: [...members, { id: 'dave', devices: ['d1', 'd2'] }],
-      workspaces: [{ id: 'team', members: ['alice', 'bob', 'carol'] }],
+    stack = await startRelayStack({
+      redis: 'cluster',
+      relays: 2,
+      seed: {
+        [DOMAIN]: {
+          identities: {
+            ...Object.fromEntries(members.map((m) => [m.id, m.devices])),
+            dave: ['d1', 'd2'],
+          },
+          workspaces: { team: ['alice', 'bob', 'carol'] },
+        },
+      },
     });
-    [relayA, relayB] = await Promise.all([
-      RelayProcess.start({ redis: target, domains: [domain] }),
-      RelayProcess.start({ redis: target, domains: [domain] }),
-    ]);
+    [cluster, inspect] = [stack.redis, stack.inspect];
+    [relayA, relayB] = [stack.relay(0), stack.relay(1)];
   }, 60_000);
 
   afterAll(async () => {
-    try {
-      await Promise.all(clients.map((client) => client.close()));
-    } finally {
-      await Promise.all([relayA.kill9(), relayB.kill9()]);
-      inspect.disconnect();
-      await cluster.stop();
-    }
+    await stack.stop();
   });
 
   it('spreads device queues over every master', async () => {
@@ -200,10 +175,7 @@ describe('core flows on a 3-master Redis Cluster', () => {
   });
 
   it('reports presence across relays and takes a kill -9 relay devices offline', async () => {
-    const relayC = await RelayProcess.start({
-      redis: { url: cluster.url, cluster: true },
-      domains: [domain],
-    });
+    const relayC = await stack.addRelay();
     try {
       const { client: watching } = await connect('dave', 'd1', [relayA.url]);
       const events: PresenceChange[] = [];

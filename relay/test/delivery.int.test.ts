@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import {
   ConnectionRefused,
@@ -11,81 +11,58 @@ import type { LinkClosed } from '../../client/sdk/link.js';
 import { CloseCode } from '../../contracts/errors/close-codes.js';
 import { deviceKeys } from '../../contracts/redis/keys.js';
 import { freePort, sleep, waitFor } from '../../test/support/ports.js';
-import { RedisServer } from '../../test/support/redis-server.js';
-import {
-  makeDomain,
-  RelayProcess,
-  seedDirectory,
-  tokenFor,
-  type TestDomain,
-} from '../../test/support/relay-process.js';
+import type { RedisServer } from '../../test/support/redis-server.js';
+import { tokenFor, type RelayProcess, type TestDomain } from '../../test/support/relay-process.js';
+import { startRelayStack, type RelayStack } from '../../test/support/relay-stack.js';
 
 const DOMAIN = 'acme';
 
 describe('delivery guarantees (single Redis, two relays)', () => {
-  let redis: RedisServer;
+  let stack: RelayStack<RedisServer>;
   let inspect: Redis;
   let relayA: RelayProcess;
   let relayB: RelayProcess;
   let domain: TestDomain;
-  const clients: GroveClient[] = [];
 
   /** A started SDK client that records what its application receives. */
-  async function connect(
+  const connect = (
     identity: string,
     device: string,
     relays: string[],
     options: Partial<GroveClientOptions> = {},
-  ): Promise<{ client: GroveClient; got: ReceivedMessage[] }> {
-    const got: ReceivedMessage[] = [];
-    const client = new GroveClient({
-      relays,
-      token: await tokenFor(domain, identity, device),
-      backoff: { initialMs: 50, maxMs: 500 },
-      onMessage: (message) => {
-        got.push(message);
-      },
-      ...options,
-    });
-    clients.push(client);
-    await client.start();
-    return { client, got };
-  }
+  ) => stack.client(identity, device, { relays, ...options });
 
   const queueLength = (device: string) => inspect.llen(deviceKeys(DOMAIN, device).queue);
   const queueHead = async (device: string) =>
     Number(await inspect.hget(deviceKeys(DOMAIN, device).meta, 'head'));
 
   beforeAll(async () => {
-    redis = await RedisServer.start();
-    inspect = new Redis(redis.url);
-    domain = await makeDomain(DOMAIN);
-    await seedDirectory({ url: redis.url, cluster: false }, DOMAIN, {
-      identities: [
-        { id: 'alice', devices: ['a1', 'a2'] },
-        { id: 'bob', devices: ['b1', 'b2'] },
-        { id: 'carol', devices: ['c1'] },
-        { id: 'dave', devices: ['d1', 'd2', 'd3', 'd4', 'd5', 'd6', 'd7'] },
-        { id: 'erin', devices: ['e1', 'e2'] },
-        { id: 'frank', devices: ['f1', 'f2'] },
-      ],
-      workspaces: [{ id: 'team', members: ['alice', 'bob', 'carol'] }],
+    stack = await startRelayStack({
+      relays: 2,
+      seed: {
+        [DOMAIN]: {
+          identities: {
+            alice: ['a1', 'a2'],
+            bob: ['b1', 'b2'],
+            carol: ['c1'],
+            dave: ['d1', 'd2', 'd3', 'd4', 'd5', 'd6', 'd7'],
+            erin: ['e1', 'e2'],
+            frank: ['f1', 'f2'],
+          },
+          workspaces: { team: ['alice', 'bob', 'carol'] },
+        },
+      },
     });
-    const target = { url: redis.url, cluster: false };
-    [relayA, relayB] = await Promise.all([
-      RelayProcess.start({ redis: target, domains: [domain] }),
-      RelayProcess.start({ redis: target, domains: [domain] }),
-    ]);
+    [relayA, relayB, domain, inspect] = [
+      stack.relay(0),
+      stack.relay(1),
+      stack.domain(),
+      stack.inspect,
+    ];
   });
 
   afterAll(async () => {
-    try {
-      await Promise.all(clients.map((client) => client.close()));
-    } finally {
-      await Promise.all([relayA.kill9(), relayB.kill9()]);
-      inspect.disconnect();
-      await redis.stop();
-    }
+    await stack.stop();
   });
 
   it('delivers messages queued while the device was offline exactly once, in queue order', async () => {
@@ -321,7 +298,7 @@ describe('delivery guarantees (single Redis, two relays)', () => {
         got.push(message);
       },
     });
-    clients.push(client);
+    stack.track(client);
     const closes: LinkClosed[] = [];
     client.on('disconnected', (closed: LinkClosed) => closes.push(closed));
     const welcome = new Promise<{ domain: string }>((resolve) => client.once('connected', resolve));
@@ -385,7 +362,7 @@ describe('delivery guarantees (single Redis, two relays)', () => {
       token: await tokenFor(domain, 'dave', 'd6'),
       ...(epoch === undefined ? {} : { epoch }),
     });
-    clients.push(current);
+    stack.track(current);
     current.on('resync', (event) => resyncs.push(event));
     await current.start();
     await sleep(100);
@@ -397,7 +374,7 @@ describe('delivery guarantees (single Redis, two relays)', () => {
       token: await tokenFor(domain, 'dave', 'd6'),
       epoch: 'stale-epoch',
     });
-    clients.push(stale);
+    stack.track(stale);
     const resync = new Promise((resolve) => stale.once('resync', resolve));
     await stale.start();
     expect(await resync).toEqual({ reason: 'epoch' });

@@ -1,23 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Redis } from 'ioredis';
-import {
+import type { Redis } from 'ioredis';
+import type {
   GroveClient,
-  type GroveClientOptions,
-  type ReceivedMessage,
-  type SendReceipt,
+  GroveClientOptions,
+  ReceivedMessage,
+  SendReceipt,
 } from '../../client/sdk/grove-client.js';
-import type { LinkClosed } from '../../client/sdk/link.js';
 import { CloseCode } from '../../contracts/errors/close-codes.js';
 import { deviceKeys } from '../../contracts/redis/keys.js';
 import { sleep, waitFor } from '../../test/support/ports.js';
-import { RedisServer } from '../../test/support/redis-server.js';
+import type { RedisServer } from '../../test/support/redis-server.js';
 import {
-  makeDomain,
-  RelayProcess,
-  seedDirectory,
-  tokenFor,
-  type TestDomain,
-} from '../../test/support/relay-process.js';
+  startRelayStack,
+  type AddRelayOptions,
+  type RelayStack,
+} from '../../test/support/relay-stack.js';
 
 const DOMAIN = 'acme';
 
@@ -86,71 +83,45 @@ function expectExactlyOnce(got: ReceivedMessage[], acked: string[]): void {
 }
 
 describe('faults: relay crash, drain and Redis restart lose nothing acknowledged', () => {
+  let stack: RelayStack<RedisServer>;
   let redis: RedisServer;
   let inspect: Redis;
-  let domain: TestDomain;
-  const relays: RelayProcess[] = [];
-  const clients: GroveClient[] = [];
 
-  async function startRelay(overrides: Parameters<typeof RelayProcess.start>[0]['overrides'] = {}) {
-    const relay = await RelayProcess.start({
-      redis: { url: redis.url, cluster: false },
-      domains: [domain],
-      overrides,
-    });
-    relays.push(relay);
-    return relay;
-  }
+  const startRelay = (config: AddRelayOptions['config'] = {}) => stack.addRelay({ config });
 
-  async function connect(
+  const connect = (
     identity: string,
     device: string,
     relayList: string[],
     options: Partial<GroveClientOptions> = {},
-  ) {
-    const got: ReceivedMessage[] = [];
-    const closes: LinkClosed[] = [];
-    const client = new GroveClient({
+  ) =>
+    stack.client(identity, device, {
       relays: relayList,
-      token: await tokenFor(domain, identity, device),
       backoff: { initialMs: 50, maxMs: 400 },
-      onMessage: (message) => {
-        got.push(message);
-      },
       ...options,
     });
-    client.on('disconnected', (closed: LinkClosed) => closes.push(closed));
-    const fatal: unknown[] = [];
-    client.on('fatal', (error: unknown) => fatal.push(error));
-    clients.push(client);
-    await client.start();
-    return { client, got, closes, fatal };
-  }
 
   const queueLength = (device: string) => inspect.llen(deviceKeys(DOMAIN, device).queue);
 
   beforeAll(async () => {
-    redis = await RedisServer.start({ appendonly: true });
-    inspect = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-    inspect.on('error', () => undefined);
-    domain = await makeDomain(DOMAIN, { sendRatePerSecond: 5000, sendBurst: 5000 });
-    await seedDirectory({ url: redis.url, cluster: false }, DOMAIN, {
-      identities: [
-        { id: 'sender', devices: ['s1', 's2', 's3', 's4', 's5', 's6'] },
-        { id: 'receiver', devices: ['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8', 'r9'] },
-      ],
-      workspaces: [],
+    stack = await startRelayStack({
+      redis: { appendonly: true },
+      relays: 0,
+      seed: {
+        [DOMAIN]: {
+          identities: {
+            sender: ['s1', 's2', 's3', 's4', 's5', 's6'],
+            receiver: ['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8', 'r9'],
+          },
+        },
+      },
+      limits: { [DOMAIN]: { sendRatePerSecond: 5000, sendBurst: 5000 } },
     });
+    [redis, inspect] = [stack.redis, stack.inspect];
   });
 
   afterAll(async () => {
-    try {
-      await Promise.all(clients.map((client) => client.close()));
-    } finally {
-      await Promise.all(relays.map((relay) => relay.kill9()));
-      inspect.disconnect();
-      await redis.stop();
-    }
+    await stack.stop();
   });
 
   it('loses nothing acked when the relay holding the receiver is killed with SIGKILL mid-stream', async () => {

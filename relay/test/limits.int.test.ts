@@ -4,30 +4,18 @@ import WebSocket from 'ws';
 import { GroveClient, SendRefused, type ReceivedMessage } from '../../client/sdk/grove-client.js';
 import type { RelayLimits } from '../../crds/relay-limits.js';
 import { sleep, waitFor } from '../../test/support/ports.js';
-import { RedisServer } from '../../test/support/redis-server.js';
-import {
-  makeDomain,
-  RelayProcess,
-  seedDirectory,
-  tokenFor,
-  type TestDomain,
-} from '../../test/support/relay-process.js';
+import { tokenFor, type RelayProcess, type TestDomain } from '../../test/support/relay-process.js';
+import { startRelayStack, type RelayStack } from '../../test/support/relay-stack.js';
 import { RawClient } from '../../test/support/raw-client.js';
 
 const base64Of = (bytes: number) => Buffer.alloc(bytes, 0x61).toString('base64');
 
 describe('relay limits', () => {
-  let redis: RedisServer;
+  let stack: RelayStack;
   let relay: RelayProcess;
-  const domains = new Map<string, TestDomain>();
-  const clients: GroveClient[] = [];
   const raws: RawClient[] = [];
 
-  const domainOf = (name: string): TestDomain => {
-    const domain = domains.get(name);
-    if (domain === undefined) throw new Error(`no domain ${name}`);
-    return domain;
-  };
+  const domainOf = (name: string): TestDomain => stack.domain(name);
 
   async function sdk(
     domain: string,
@@ -41,7 +29,7 @@ describe('relay limits', () => {
       transport: 'websocket',
       ...(onMessage === undefined ? {} : { onMessage }),
     });
-    clients.push(client);
+    stack.track(client);
     return client;
   }
 
@@ -55,7 +43,6 @@ describe('relay limits', () => {
     relay.metric(`grove_relay_queue_drops_total{reason="${reason}"}`);
 
   beforeAll(async () => {
-    redis = await RedisServer.start();
     const limits: Record<string, Partial<RelayLimits>> = {
       size: { maxMessageBytes: 1000 },
       quota: { maxQueuedMessages: 3 },
@@ -67,28 +54,18 @@ describe('relay limits', () => {
       slowrate: { sendRatePerSecond: 0.5, sendBurst: 2 },
       slow: {},
     };
-    for (const [name, limit] of Object.entries(limits)) {
-      domains.set(name, await makeDomain(name, limit));
-      await seedDirectory({ url: redis.url, cluster: false }, name, {
-        identities: [
-          { id: 'alice', devices: ['a1'] },
-          { id: 'bob', devices: ['b1', 'b2', 'b3'] },
-        ],
-        workspaces: [],
-      });
-    }
-    relay = await RelayProcess.start({
-      redis: { url: redis.url, cluster: false },
-      domains: [...domains.values()],
-      overrides: { connection: { maxBufferedBytes: 65536, slowConsumerTimeoutMs: 1000 } },
+    const members = { identities: { alice: ['a1'], bob: ['b1', 'b2', 'b3'] } };
+    stack = await startRelayStack({
+      seed: Object.fromEntries(Object.keys(limits).map((name) => [name, members])),
+      limits,
+      relayConfig: { connection: { maxBufferedBytes: 65536, slowConsumerTimeoutMs: 1000 } },
     });
+    relay = stack.relay();
   });
 
   afterAll(async () => {
     for (const client of raws) client.close();
-    await Promise.all(clients.map((client) => client.close()));
-    await relay.kill9();
-    await redis.stop();
+    await stack.stop();
   });
 
   describe('message size (maxMessageBytes)', () => {

@@ -1,36 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { GroveClient, type PresenceChange } from '../../client/sdk/grove-client.js';
+import type { GroveClient, PresenceChange } from '../../client/sdk/grove-client.js';
 import { podKeys } from '../../contracts/redis/keys.js';
 import { sleep, waitFor } from '../../test/support/ports.js';
-import { RedisServer } from '../../test/support/redis-server.js';
+import type { RedisServer } from '../../test/support/redis-server.js';
 import { directoryKeys } from '../../contracts/redis/keys.js';
-import {
-  makeDomain,
-  RelayProcess,
-  seedDirectory,
-  tokenFor,
-  type TestDomain,
-} from '../../test/support/relay-process.js';
+import type { RelayProcess } from '../../test/support/relay-process.js';
+import { startRelayStack, type RelayStack } from '../../test/support/relay-stack.js';
 
 const DOMAIN = 'acme';
 
 describe('presence across relay pods', () => {
+  let stack: RelayStack<RedisServer>;
   let redis: RedisServer;
   let relayA: RelayProcess;
   let relayB: RelayProcess;
-  let domain: TestDomain;
-  const clients: GroveClient[] = [];
 
   async function connect(identity: string, device: string, relays: string[]): Promise<GroveClient> {
-    const client = new GroveClient({
-      relays,
-      token: await tokenFor(domain, identity, device),
-      backoff: { initialMs: 50, maxMs: 500 },
-    });
-    clients.push(client);
-    await client.start();
-    return client;
+    return (await stack.client(identity, device, { relays })).client;
   }
 
   /** A watcher that records every presence event it gets about `identity`. */
@@ -43,31 +30,17 @@ describe('presence across relay pods', () => {
   }
 
   beforeAll(async () => {
-    redis = await RedisServer.start();
-    domain = await makeDomain(DOMAIN);
-    await seedDirectory({ url: redis.url, cluster: false }, DOMAIN, {
-      identities: [
-        { id: 'alice', devices: ['a1'] },
-        { id: 'bob', devices: ['b1', 'b2'] },
-        { id: 'carol', devices: ['c1'] },
-        { id: 'dan', devices: ['d1'] },
-      ],
-      workspaces: [],
+    stack = await startRelayStack({
+      relays: 2,
+      seed: {
+        [DOMAIN]: { identities: { alice: ['a1'], bob: ['b1', 'b2'], carol: ['c1'], dan: ['d1'] } },
+      },
     });
-    const target = { url: redis.url, cluster: false };
-    [relayA, relayB] = await Promise.all([
-      RelayProcess.start({ redis: target, domains: [domain] }),
-      RelayProcess.start({ redis: target, domains: [domain] }),
-    ]);
+    [redis, relayA, relayB] = [stack.redis, stack.relay(0), stack.relay(1)];
   });
 
   afterAll(async () => {
-    try {
-      await Promise.all(clients.map((client) => client.close()));
-    } finally {
-      await Promise.all([relayA.kill9(), relayB.kill9()]);
-      await redis.stop();
-    }
+    await stack.stop();
   });
 
   it('reports a device connecting, changing status and disconnecting on another pod', async () => {
@@ -117,10 +90,7 @@ describe('presence across relay pods', () => {
   });
 
   it('restores the presence of its devices when a live relay was swept as dead, and sweeps it again when it dies', async () => {
-    const relayD = await RelayProcess.start({
-      redis: { url: redis.url, cluster: false },
-      domains: [domain],
-    });
+    const relayD = await stack.addRelay();
     const inspect = new Redis(redis.url);
     try {
       const { client: watching, events } = await watcher([relayA.url], 'dan');
@@ -164,10 +134,7 @@ describe('presence across relay pods', () => {
   });
 
   it('takes the devices of a kill -9 relay offline within the dead-pod bound', async () => {
-    const relayC = await RelayProcess.start({
-      redis: { url: redis.url, cluster: false },
-      domains: [domain],
-    });
+    const relayC = await stack.addRelay();
     try {
       const { client: watching, events } = await watcher([relayA.url], 'carol');
       // Only relay C in the list: after the crash the device stays offline.

@@ -1,19 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Cluster, Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { ConnectionRefused, GroveClient } from '../../client/sdk/grove-client.js';
 import { CloseCode } from '../../contracts/errors/close-codes.js';
 import { directoryKeys } from '../../contracts/redis/keys.js';
 import { revokeMessage } from '../../contracts/wire/directory-channel.js';
 import { sleep, waitFor } from '../../test/support/ports.js';
 import { RawClient } from '../../test/support/raw-client.js';
-import { RedisCluster, RedisServer } from '../../test/support/redis-server.js';
-import {
-  makeDomain,
-  RelayProcess,
-  seedDirectory,
-  tokenFor,
-  type TestDomain,
-} from '../../test/support/relay-process.js';
+import type { RedisCluster, RedisServer } from '../../test/support/redis-server.js';
+import { tokenFor, type RelayProcess, type TestDomain } from '../../test/support/relay-process.js';
+import { startRelayStack, type RelayStack } from '../../test/support/relay-stack.js';
 
 /** What the Manager does when it revokes a device: out of the directory, then the kick. */
 async function revoke(redis: Redis | Cluster, domain: string, device: string): Promise<void> {
@@ -44,14 +39,10 @@ async function sendMany(client: RawClient, to: string, count: number, prefix: st
   );
 }
 
-const identities = [
-  { id: 'alice', devices: ['a1', 'a2', 'a3'] },
-  { id: 'bob', devices: ['b1'] },
-  { id: 'carol', devices: ['c1'] },
-];
+const identities = { alice: ['a1', 'a2', 'a3'], bob: ['b1'], carol: ['c1'] };
 
 describe('device revocation and usage counters (single Redis, two relays)', () => {
-  let server: RedisServer;
+  let stack: RelayStack<RedisServer>;
   let redis: Redis;
   let relayA: RelayProcess;
   let relayB: RelayProcess;
@@ -60,25 +51,17 @@ describe('device revocation and usage counters (single Redis, two relays)', () =
   const open: RawClient[] = [];
 
   beforeAll(async () => {
-    server = await RedisServer.start();
-    redis = new Redis(server.url);
-    acme = await makeDomain('acme');
-    beta = await makeDomain('beta');
-    const target = { url: server.url, cluster: false };
-    for (const domain of ['acme', 'beta']) {
-      await seedDirectory(target, domain, { identities, workspaces: [] });
-    }
-    [relayA, relayB] = await Promise.all([
-      RelayProcess.start({ redis: target, domains: [acme, beta] }),
-      RelayProcess.start({ redis: target, domains: [acme, beta] }),
-    ]);
+    stack = await startRelayStack({
+      relays: 2,
+      seed: { acme: { identities }, beta: { identities } },
+    });
+    [redis, relayA, relayB] = [stack.inspect, stack.relay(0), stack.relay(1)];
+    [acme, beta] = [stack.domain('acme'), stack.domain('beta')];
   }, 60_000);
 
   afterAll(async () => {
     for (const client of open) client.close();
-    await Promise.all([relayA.kill9(), relayB.kill9()]);
-    redis.disconnect();
-    await server.stop();
+    await stack.stop();
   });
 
   it('closes a revoked WebSocket device with 4105 within a second, and refuses it after', async () => {
@@ -179,10 +162,9 @@ describe('device revocation and usage counters (single Redis, two relays)', () =
   });
 
   it('has every send counted once it has drained', async () => {
-    const relayC = await RelayProcess.start({
-      redis: { url: server.url, cluster: false },
-      domains: [beta],
-      overrides: { drain: { gracePeriodSeconds: 10, batchSize: 100, batchIntervalMs: 0 } },
+    const relayC = await stack.addRelay({
+      domains: ['beta'],
+      config: { drain: { gracePeriodSeconds: 10, batchSize: 100, batchIntervalMs: 0 } },
     });
     try {
       const sender = await RawClient.hello(relayC, await tokenFor(beta, 'alice', 'a1'));
@@ -199,7 +181,7 @@ describe('device revocation and usage counters (single Redis, two relays)', () =
 });
 
 describe('device revocation and usage counters on a 3-master Redis Cluster', () => {
-  let cluster: RedisCluster;
+  let stack: RelayStack<RedisCluster>;
   let redis: Cluster;
   let relayA: RelayProcess;
   let relayB: RelayProcess;
@@ -207,22 +189,14 @@ describe('device revocation and usage counters on a 3-master Redis Cluster', () 
   const open: RawClient[] = [];
 
   beforeAll(async () => {
-    cluster = await RedisCluster.start(3);
-    redis = new Cluster(cluster.startupNodes);
-    acme = await makeDomain('acme');
-    const target = { url: cluster.url, cluster: true };
-    await seedDirectory(target, 'acme', { identities, workspaces: [] });
-    [relayA, relayB] = await Promise.all([
-      RelayProcess.start({ redis: target, domains: [acme] }),
-      RelayProcess.start({ redis: target, domains: [acme] }),
-    ]);
+    stack = await startRelayStack({ redis: 'cluster', relays: 2, seed: { acme: { identities } } });
+    [redis, relayA, relayB] = [stack.inspect, stack.relay(0), stack.relay(1)];
+    acme = stack.domain('acme');
   }, 60_000);
 
   afterAll(async () => {
     for (const client of open) client.close();
-    await Promise.all([relayA.kill9(), relayB.kill9()]);
-    redis.disconnect();
-    await cluster.stop();
+    await stack.stop();
   });
 
   it('closes a revoked device with 4105 within a second on every relay', async () => {

@@ -1,9 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { pinnedNode } from './relay-process.js';
-
-const bin = join(fileURLToPath(import.meta.url), '..', '..', '..', 'bin', 'grove.js');
+import { groveCommand } from './service-process.js';
 
 /** What a finished `grove` command printed, and how it exited. */
 export interface CliRun {
@@ -17,7 +13,8 @@ export function spawnGrove(
   args: readonly string[],
   env: Record<string, string> = {},
 ): ChildProcess {
-  return spawn(pinnedNode(), [bin, ...args], {
+  const grove = groveCommand(args);
+  return spawn(grove.command, grove.args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });

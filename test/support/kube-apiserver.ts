@@ -1,19 +1,11 @@
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, waitFor } from './ports.js';
+import { freePort } from './ports.js';
+import { ServiceProcess } from './service-process.js';
 
 /** Paths of the binaries that scripts/k8s-binaries.sh builds. */
 export interface KubeBinaries {
@@ -118,18 +110,6 @@ export const defaultControllers = [
   'serviceaccount-controller',
   'serviceaccount-token-controller',
 ] as const;
-
-/**
- * Starts a watchdog that SIGKILLs `pid` once this Node process is gone, however it died
- * (SIGTERM from `timeout`, SIGKILL, a crash): Node runs no 'exit' handler then, and an
- * orphaned etcd or kube-apiserver would keep running. The watchdog's stdin is a pipe from
- * this process, so its `read` (a shell builtin: one process) returns exactly when this process is gone.
- */
-function startWatchdog(pid: number): ChildProcess {
-  return spawn('sh', ['-c', 'read -r _; kill -9 "$1" 2>/dev/null', 'grove-watchdog', String(pid)], {
-    stdio: ['pipe', 'ignore', 'ignore'],
-  });
-}
 
 function openssl(cwd: string, args: string[]): void {
   const result = spawnSync('openssl', args, { cwd, encoding: 'utf8' });
@@ -265,19 +245,9 @@ function kubeconfig(server: string, ca: string, cert: string, key: string, user:
   ].join('\n');
 }
 
-function tail(file: string, lines = 30): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
-/** A child process whose output goes to a log file in the temp dir. */
+/** A server of the harness, started again on restarts; its output goes to a log file. */
 class Daemon {
-  private child: ChildProcess | undefined;
-  private watchdog: ChildProcess | undefined;
-  private exitInfo: string | undefined;
+  private process: ServiceProcess | undefined;
 
   constructor(
     readonly name: string,
@@ -287,71 +257,24 @@ class Daemon {
   ) {}
 
   start(): void {
-    const fd = openSync(this.logFile, 'a');
-    try {
-      const child = spawn(this.binary, this.args, { stdio: ['ignore', fd, fd] });
-      this.exitInfo = undefined;
-      child.once('exit', (code, signal) => {
-        this.exitInfo = signal === null ? `exit code ${code}` : `signal ${signal}`;
-      });
-      child.once('error', (error) => {
-        this.exitInfo = error.message;
-      });
-      this.child = child;
-      if (child.pid !== undefined) this.watchdog = startWatchdog(child.pid);
-    } finally {
-      // The child holds its own copy of the descriptor.
-      closeSync(fd);
-    }
-  }
-
-  /** Throws with the log's tail if the process has died, so waits fail fast. */
-  assertRunning(): void {
-    if (this.exitInfo !== undefined) {
-      throw new Error(
-        `${this.name} exited (${this.exitInfo}); last log lines:\n${tail(this.logFile)}`,
-      );
-    }
+    this.process = ServiceProcess.spawn({
+      name: this.name,
+      command: this.binary,
+      args: this.args,
+      logFile: this.logFile,
+    });
   }
 
   async waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-    try {
-      await waitFor(
-        async () => {
-          this.assertRunning();
-          return check();
-        },
-        `${this.name} to become ready`,
-        timeoutMs,
-        200,
-      );
-    } catch (error) {
-      this.assertRunning();
-      const message = error instanceof Error ? error.message : String(error);
-      throw new Error(`${message}; last log lines of ${this.logFile}:\n${tail(this.logFile)}`);
-    }
+    if (this.process === undefined) throw new Error(`${this.name} was not started`);
+    await this.process.waitUntil(check, `${this.name} to become ready`, timeoutMs, 200);
   }
 
   /** Signals the process and waits for it to exit, escalating to SIGKILL after graceMs. */
   async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
-      child.kill(signal);
-      const timer =
-        signal === 'SIGKILL' ? undefined : setTimeout(() => child.kill('SIGKILL'), graceMs);
-      await exited;
-      clearTimeout(timer);
-    }
-    // SIGKILL, not closing its stdin: its `kill` must not run once the pid may be reused.
-    const watchdog = this.watchdog;
-    this.watchdog = undefined;
-    if (watchdog !== undefined && watchdog.exitCode === null && watchdog.signalCode === null) {
-      const gone = new Promise<void>((resolveExit) => watchdog.once('exit', () => resolveExit()));
-      watchdog.kill('SIGKILL');
-      await gone;
-    }
+    const stopping = this.process;
+    this.process = undefined;
+    await stopping?.stop(signal, graceMs);
   }
 }
 

@@ -1,16 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { domainKeyFile } from '../../local/domain-keys.js';
 import { tokenChallengeText } from '../../contracts/auth/token-challenge.js';
-import { isRunning, signalAndWait } from './child-process.js';
-import { freePort, waitFor } from './ports.js';
-import { pinnedNode, type TestDomain } from './relay-process.js';
-
-const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
+import type { TestDomain } from './relay-process.js';
+import { groveCommand, ServiceProcess, type StartOptions } from './service-process.js';
 
 export interface ManagerDomainOptions {
   domain: TestDomain;
@@ -107,13 +102,24 @@ export interface ApiAnswer<T = unknown> {
   headers: Headers;
 }
 
+export interface ManagerStartOptions {
+  configFile?: string;
+  kubeconfig?: string;
+  namespace?: string;
+  redisUrl?: string;
+  bootstrapToken?: string;
+  /** A free port when omitted. */
+  port?: number;
+  args?: string[];
+  env?: Record<string, string>;
+}
+
 /** A real `grove manager` process, started from the CLI in local mode. */
 export class ManagerProcess {
   private constructor(
     readonly port: number,
     readonly bootstrapToken: string,
-    private readonly child: ChildProcess,
-    readonly logs: string[],
+    readonly process: ServiceProcess,
   ) {}
 
   get url(): string {
@@ -121,67 +127,43 @@ export class ManagerProcess {
   }
 
   /** Local mode with `configFile`, or cluster mode with `kubeconfig` (then `redisUrl` is required). */
-  static async start(options: {
-    configFile?: string;
-    kubeconfig?: string;
-    namespace?: string;
-    redisUrl?: string;
-    bootstrapToken?: string;
-    port?: number;
-    args?: string[];
-    env?: Record<string, string>;
-  }): Promise<ManagerProcess> {
-    const port = options.port ?? (await freePort());
+  static async start(options: ManagerStartOptions): Promise<ManagerProcess> {
     const bootstrapToken = options.bootstrapToken ?? `boot-${randomBytes(16).toString('hex')}`;
-    const args = [
-      join(root, 'bin', 'grove.js'),
-      'manager',
-      '--port',
-      String(port),
-      '--host',
-      '127.0.0.1',
-      ...(options.configFile === undefined ? [] : ['--config', options.configFile]),
-      ...(options.kubeconfig === undefined ? [] : ['--kubeconfig', options.kubeconfig]),
-      ...(options.namespace === undefined ? [] : ['--namespace', options.namespace]),
-      ...(options.redisUrl === undefined ? [] : ['--redis', options.redisUrl]),
-      ...(options.args ?? []),
-    ];
-    const child = spawn(pinnedNode(), args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, GROVE_BOOTSTRAP_TOKEN: bootstrapToken, ...options.env },
+    const launch = (port: number): StartOptions => ({
+      name: `manager on port ${port}`,
+      ...groveCommand([
+        'manager',
+        '--port',
+        String(port),
+        '--host',
+        '127.0.0.1',
+        ...(options.configFile === undefined ? [] : ['--config', options.configFile]),
+        ...(options.kubeconfig === undefined ? [] : ['--kubeconfig', options.kubeconfig]),
+        ...(options.namespace === undefined ? [] : ['--namespace', options.namespace]),
+        ...(options.redisUrl === undefined ? [] : ['--redis', options.redisUrl]),
+        ...(options.args ?? []),
+      ]),
+      env: { GROVE_BOOTSTRAP_TOKEN: bootstrapToken, ...options.env },
+      ready: async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok,
     });
-    const logs: string[] = [];
-    child.stdout.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
-    const manager = new ManagerProcess(port, bootstrapToken, child, logs);
-    try {
-      await waitFor(
-        async () => {
-          if (child.exitCode !== null) throw new Error(`manager exited: ${logs.join('')}`);
-          const response = await fetch(`${manager.url}/readyz`);
-          return response.ok;
-        },
-        `manager on port ${port}`,
-        20_000,
-      );
-    } catch (error) {
-      await manager.kill9();
-      throw error;
-    }
-    return manager;
+    const { service, port } =
+      options.port === undefined
+        ? await ServiceProcess.startOnFreePort(launch)
+        : { service: await ServiceProcess.start(launch(options.port)), port: options.port };
+    return new ManagerProcess(port, bootstrapToken, service);
   }
 
   get running(): boolean {
-    return isRunning(this.child);
+    return this.process.running;
   }
 
   async kill9(): Promise<void> {
-    await signalAndWait(this.child, 'SIGKILL');
+    await this.process.kill9();
   }
 
   /** SIGTERM; resolves with the exit code. */
   async terminate(): Promise<number | null> {
-    return signalAndWait(this.child, 'SIGTERM');
+    return this.process.terminate();
   }
 
   /** One JSON request; the token defaults to the bootstrap (server-admin) token. */
@@ -240,18 +222,4 @@ export class DeviceKey {
   }
 }
 
-/**
- * Runs every cleanup step, in order, even when an earlier one throws (e.g. beforeAll failed
- * before a process existed), so no process outlives the test file.
- */
-export async function stopAll(...steps: (() => Promise<unknown>)[]): Promise<void> {
-  const errors: unknown[] = [];
-  for (const step of steps) {
-    try {
-      await step();
-    } catch (error) {
-      errors.push(error);
-    }
-  }
-  if (errors.length > 0) throw new AggregateError(errors, 'cleanup failed');
-}
+export { stopAll } from './service-process.js';

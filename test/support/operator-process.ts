@@ -1,9 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isRunning } from './child-process.js';
-import { freePort, waitFor } from './ports.js';
-import { pinnedNode } from './relay-process.js';
+import { freePort } from './ports.js';
+import { groveCommand, ServiceProcess } from './service-process.js';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
 
@@ -18,33 +16,20 @@ export interface OperatorProcessOptions {
 
 /**
  * A real `grove operator` process. Its JSON log lines are kept for assertions; a watchdog
- * shell kills it if the test process dies without cleaning up.
+ * kills it if the test process dies without cleaning up.
  */
 export class OperatorProcess {
-  private exited: Promise<number | null>;
-  private watchdog: ChildProcess;
-
   private constructor(
-    private readonly child: ChildProcess,
+    private readonly process: ServiceProcess,
     readonly healthPort: number,
     readonly metricsPort: number,
-    readonly lines: string[],
-  ) {
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-    this.watchdog = spawn(
-      'sh',
-      ['-c', 'read -r _; kill -9 "$1" 2>/dev/null', 'grove-watchdog', String(child.pid)],
-      { stdio: ['pipe', 'ignore', 'ignore'] },
-    );
-    this.watchdog.unref();
-  }
+  ) {}
 
   static async start(options: OperatorProcessOptions): Promise<OperatorProcess> {
     const healthPort = await freePort();
     const metricsPort = await freePort();
     const lease = options.leaderElect;
     const args = [
-      join(root, 'bin', 'grove.js'),
       'operator',
       '--kubeconfig',
       options.kubeconfigPath,
@@ -71,27 +56,21 @@ export class OperatorProcess {
           ]),
       ...(options.extraArgs ?? []),
     ];
-    const child = spawn(pinnedNode(), args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: root });
-    const lines: string[] = [];
-    let partial = '';
-    const collect = (chunk: Buffer) => {
-      partial += chunk.toString();
-      const parts = partial.split('\n');
-      partial = parts.pop() ?? '';
-      lines.push(...parts.filter((line) => line !== ''));
-    };
-    child.stdout.on('data', collect);
-    child.stderr.on('data', collect);
-    const operator = new OperatorProcess(child, healthPort, metricsPort, lines);
-    return operator;
+    const service = ServiceProcess.spawn({ name: 'operator', ...groveCommand(args), cwd: root });
+    return new OperatorProcess(service, healthPort, metricsPort);
+  }
+
+  /** Its output lines. */
+  get lines(): string[] {
+    return this.process.lines;
   }
 
   get pid(): number | undefined {
-    return this.child.pid;
+    return this.process.pid;
   }
 
   get running(): boolean {
-    return isRunning(this.child);
+    return this.process.running;
   }
 
   /** Parsed JSON log entries (non-JSON lines are skipped). */
@@ -116,13 +95,11 @@ export class OperatorProcess {
   }
 
   async waitReady(timeoutMs = 30_000): Promise<void> {
-    await waitFor(
+    await this.process.waitUntil(
       async () => (await this.get('/readyz')).status === 200,
       'operator /readyz',
       timeoutMs,
-    ).catch((error: unknown) => {
-      throw new Error(`operator not ready: ${String(error)}\n${this.lines.slice(-30).join('\n')}`);
-    });
+    );
   }
 
   /** The value of a metric series, e.g. metric('leader_election_master_status'). */
@@ -141,23 +118,16 @@ export class OperatorProcess {
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
-    this.child.kill(signal);
+    this.process.kill(signal);
   }
 
   /** Waits for the process to exit; returns its exit code (null when killed by a signal). */
   async waitExit(timeoutMs = 30_000): Promise<number | null> {
-    const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error('operator did not exit in time')), timeoutMs).unref(),
-    );
-    return Promise.race([this.exited, timeout]);
+    return this.process.waitExit(timeoutMs);
   }
 
+  /** SIGTERM, SIGKILL when it has not exited after 35 s. */
   async stop(): Promise<void> {
-    if (this.running) {
-      this.child.kill('SIGTERM');
-      await this.waitExit(35_000).catch(() => this.child.kill('SIGKILL'));
-    }
-    this.watchdog.stdin?.end();
-    this.watchdog.kill();
+    await this.process.stop('SIGTERM', 35_000);
   }
 }

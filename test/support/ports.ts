@@ -23,7 +23,13 @@ export async function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Polls `check` until it returns a truthy value or the deadline passes. */
+/** Thrown by a `waitFor` check to end the wait at once: what it waits for can no longer happen. */
+export class WaitAborted extends Error {}
+
+/**
+ * Polls `check` until it returns a truthy value or the deadline passes. A check that throws
+ * is tried again (its last error is reported on timeout), unless it throws `WaitAborted`.
+ */
 export async function waitFor<T>(
   check: () => Promise<T | undefined | null | false> | T | undefined | null | false,
   what: string,
@@ -37,6 +43,7 @@ export async function waitFor<T>(
       const value = await check();
       if (value !== undefined && value !== null && value !== false) return value;
     } catch (error) {
+      if (error instanceof WaitAborted) throw error;
       lastError = error;
     }
     await sleep(intervalMs);

@@ -1,8 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DEFAULT_RELAY_LIMITS, type RelayLimits } from '../../crds/relay-limits.js';
 import {
   generateDomainKey,
@@ -13,19 +11,7 @@ import {
 import type { RelayConfigInput } from '../../relay/config.js';
 import { writeDirectory, type DirectorySeed } from '../../relay/store/directory.js';
 import { connectRedis, type RedisTarget } from '../../contracts/redis/connection.js';
-import { isRunning, signalAndWait } from './child-process.js';
-import { freePort, waitFor } from './ports.js';
-
-const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
-
-/**
- * The project's Node.js 24 (the `node` devDependency). Spawning it directly, rather than
- * through bin/grove.js's re-exec from an older node, keeps kill -9 aimed at the relay.
- */
-export function pinnedNode(): string {
-  const pinned = join(root, 'node_modules', 'node', 'bin', 'node');
-  return existsSync(pinned) ? pinned : process.execPath;
-}
+import { groveCommand, ServiceProcess, type StartOptions } from './service-process.js';
 
 export interface TestDomain {
   name: string;
@@ -72,13 +58,23 @@ export async function seedDirectory(
   }
 }
 
+export interface RelayStartOptions {
+  redis: RedisTarget;
+  domains: TestDomain[];
+  podId?: string;
+  /** A free port when omitted. */
+  port?: number;
+  overrides?: Partial<RelayConfigInput>;
+  /** Added to the relay's environment (e.g. NODE_OPTIONS). */
+  env?: Record<string, string>;
+}
+
 /** A real `grove relay` process, started from the CLI with a generated config file. */
 export class RelayProcess {
   private constructor(
     readonly port: number,
     readonly podId: string,
-    private readonly child: ChildProcess,
-    readonly logs: string[],
+    readonly process: ServiceProcess,
   ) {}
 
   get url(): string {
@@ -89,62 +85,61 @@ export class RelayProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  static async start(options: {
-    redis: RedisTarget;
-    domains: TestDomain[];
-    podId?: string;
-    port?: number;
-    overrides?: Partial<RelayConfigInput>;
-  }): Promise<RelayProcess> {
-    const port = options.port ?? (await freePort());
-    const podId = options.podId ?? `test-${port}`;
-    const config: RelayConfigInput = {
-      podId,
-      host: '127.0.0.1',
-      port,
-      redis: options.redis,
-      domains: options.domains.map((domain) => ({
-        name: domain.name,
-        publicKeys: [relayPublicKey(domain.key)],
-        limits: domain.limits,
-      })),
-      presence: { heartbeatMs: 500, deadAfterMs: 2000, sweepMs: 500 },
-      ...options.overrides,
-    };
+  static async start(options: RelayStartOptions): Promise<RelayProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'grove-relay-'));
     const file = join(dir, 'relay.json');
-    writeFileSync(file, JSON.stringify(config));
-    const child = spawn(pinnedNode(), [join(root, 'bin', 'grove.js'), 'relay', '--config', file], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const logs: string[] = [];
-    child.stdout.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
-    const relay = new RelayProcess(port, podId, child, logs);
-    await waitFor(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`relay exited: ${logs.join('')}`);
-        const response = await fetch(`http://127.0.0.1:${port}/readyz`);
-        return response.ok;
-      },
-      `relay on port ${port}`,
-      20_000,
-    );
-    return relay;
+    const podIdOf = (port: number) => options.podId ?? `test-${port}`;
+    const launch = (port: number): StartOptions => {
+      const config: RelayConfigInput = {
+        podId: podIdOf(port),
+        host: '127.0.0.1',
+        port,
+        redis: options.redis,
+        domains: options.domains.map((domain) => ({
+          name: domain.name,
+          publicKeys: [relayPublicKey(domain.key)],
+          limits: domain.limits,
+        })),
+        presence: { heartbeatMs: 500, deadAfterMs: 2000, sweepMs: 500 },
+        ...options.overrides,
+      };
+      writeFileSync(file, JSON.stringify(config));
+      return {
+        name: `relay on port ${port}`,
+        ...groveCommand(['relay', '--config', file]),
+        ...(options.env === undefined ? {} : { env: options.env }),
+        ready: async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok,
+      };
+    };
+    try {
+      const { service, port } =
+        options.port === undefined
+          ? await ServiceProcess.startOnFreePort(launch)
+          : { service: await ServiceProcess.start(launch(options.port)), port: options.port };
+      void service.exited.then(() => rmSync(dir, { recursive: true, force: true }));
+      return new RelayProcess(port, podIdOf(port), service);
+    } catch (error) {
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
   }
 
   get running(): boolean {
-    return isRunning(this.child);
+    return this.process.running;
+  }
+
+  get pid(): number | undefined {
+    return this.process.pid;
   }
 
   /** SIGKILL: the relay gets no chance to drain or clean up. */
   async kill9(): Promise<void> {
-    await signalAndWait(this.child, 'SIGKILL');
+    await this.process.kill9();
   }
 
   /** SIGTERM: drain; resolves with the exit code. */
   async terminate(): Promise<number | null> {
-    return signalAndWait(this.child, 'SIGTERM');
+    return this.process.terminate();
   }
 
   async metrics(): Promise<string> {

@@ -1,14 +1,5 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +12,8 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { freePort, waitFor } from './ports.js';
+import { freePort } from './ports.js';
+import { ServiceProcess } from './service-process.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const buildScript = join(repoRoot, 'scripts/s3-server.sh');
@@ -67,25 +59,6 @@ interface Ports {
   filerGrpc: number;
   s3: number;
   s3Grpc: number;
-}
-
-/**
- * Starts a watchdog that SIGKILLs `pid` once this Node process is gone, however it died
- * (Node runs no 'exit' handler on SIGKILL or a crash, and an orphaned server would keep
- * running). Its stdin is a pipe from this process, so `read` returns exactly then.
- */
-function startWatchdog(pid: number): ChildProcess {
-  return spawn('sh', ['-c', 'read -r _; kill -9 "$1" 2>/dev/null', 'grove-watchdog', String(pid)], {
-    stdio: ['pipe', 'ignore', 'ignore'],
-  });
-}
-
-function tail(file: string, lines = 30): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
 }
 
 async function freePorts(): Promise<Ports> {
@@ -136,9 +109,7 @@ async function httpStatus(url: string): Promise<number> {
  * until then; restart() waits for it by default, so a restart takes about 17 s.
  */
 export class S3Server {
-  private child: ChildProcess | undefined;
-  private watchdog: ChildProcess | undefined;
-  private exitInfo: string | undefined;
+  private process: ServiceProcess | undefined;
 
   readonly region = 'us-east-1';
 
@@ -181,8 +152,7 @@ export class S3Server {
   }
 
   get running(): boolean {
-    const child = this.child;
-    return child !== undefined && child.exitCode === null && child.signalCode === null;
+    return this.process?.running ?? false;
   }
 
   get credentials(): { accessKeyId: string; secretAccessKey: string } {
@@ -287,49 +257,20 @@ export class S3Server {
     ];
   }
 
-  private assertRunning(): void {
-    if (this.exitInfo !== undefined) {
-      throw new Error(`weed exited (${this.exitInfo}); last log lines:\n${tail(this.logFile)}`);
-    }
-  }
-
   private async waitUntil(check: () => Promise<boolean>, what: string): Promise<void> {
-    try {
-      await waitFor(
-        async () => {
-          this.assertRunning();
-          return check();
-        },
-        what,
-        this.startTimeoutMs,
-        200,
-      );
-    } catch (error) {
-      this.assertRunning();
-      const message = error instanceof Error ? error.message : String(error);
-      throw new Error(`${message}; last log lines of ${this.logFile}:\n${tail(this.logFile)}`);
-    }
+    if (this.process === undefined) throw new Error('S3Server is not running');
+    await this.process.waitUntil(check, what, this.startTimeoutMs, 200);
   }
 
   /** Starts the process and waits until the S3 API answers a signed request. */
   private async launch(): Promise<void> {
     if (this.running) throw new Error('S3Server is already running');
-    const fd = openSync(this.logFile, 'a');
-    try {
-      const child = spawn(this.binary, this.args(), { stdio: ['ignore', fd, fd] });
-      this.exitInfo = undefined;
-      child.once('exit', (code, signal) => {
-        this.exitInfo = signal === null ? `exit code ${code}` : `signal ${signal}`;
-      });
-      child.once('error', (error) => {
-        this.exitInfo = error.message;
-      });
-      this.child = child;
-      if (child.pid !== undefined) this.watchdog = startWatchdog(child.pid);
-    } finally {
-      // The child holds its own copy of the descriptor.
-      closeSync(fd);
-    }
+    this.process = ServiceProcess.spawn({
+      name: 'weed',
+      command: this.binary,
+      args: this.args(),
+      logFile: this.logFile,
+    });
     const client = new S3Client(this.clientConfig({ maxAttempts: 1 }));
     try {
       await this.waitUntil(async () => {
@@ -380,24 +321,9 @@ export class S3Server {
    * cut short with SIGKILL after `graceMs`.
    */
   async kill(signal: NodeJS.Signals = 'SIGKILL', graceMs = 20_000): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
-      child.kill(signal);
-      const timer =
-        signal === 'SIGKILL' ? undefined : setTimeout(() => child.kill('SIGKILL'), graceMs);
-      await exited;
-      clearTimeout(timer);
-    }
-    // SIGKILL, not closing its stdin: its `kill` must not run once the pid may be reused.
-    const watchdog = this.watchdog;
-    this.watchdog = undefined;
-    if (watchdog !== undefined && watchdog.exitCode === null && watchdog.signalCode === null) {
-      const gone = new Promise<void>((resolveExit) => watchdog.once('exit', () => resolveExit()));
-      watchdog.kill('SIGKILL');
-      await gone;
-    }
+    const stopping = this.process;
+    this.process = undefined;
+    await stopping?.stop(signal, graceMs);
     this.removeGrpcSockets();
   }
 
