@@ -15,14 +15,15 @@ import { GroveClient } from '../sdk/grove-client.js';
 import { runGrove, type CliRun } from '../../test/support/grove-cli.js';
 import { ManagerProcess, writeManagerConfig } from '../../test/support/manager-process.js';
 import { freePort } from '../../test/support/ports.js';
-import { RedisServer } from '../../test/support/redis-server.js';
+import type { RedisServer } from '../../test/support/redis-server.js';
 import {
-  RelayProcess,
   makeDomain,
   seedDirectory,
   tokenFor,
+  type RelayProcess,
   type TestDomain,
 } from '../../test/support/relay-process.js';
+import { startRelayStack, type RelayStack } from '../../test/support/relay-stack.js';
 
 const ADMIN_TOKEN = 'relay-list-test-admin-token';
 
@@ -34,6 +35,7 @@ function lines(text: string): Record<string, unknown>[] {
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
+let stack: RelayStack<RedisServer>;
 let redis: RedisServer;
 let relay: RelayProcess;
 let manager: ManagerProcess;
@@ -82,15 +84,14 @@ function editState(state: string, change: (value: Record<string, unknown>) => vo
 }
 
 beforeAll(async () => {
-  redis = await RedisServer.start();
-  dir = mkdtempSync(join(tmpdir(), 'grove-relay-list-'));
   domain = await makeDomain('acme');
+  // The Manager writes the directory: the relay only trusts the domain.
+  stack = await startRelayStack({ domains: [domain], seed: {}, relays: 0 });
+  redis = stack.redis;
+  dir = mkdtempSync(join(tmpdir(), 'grove-relay-list-'));
   deadUrl = `ws://127.0.0.1:${await freePort()}`;
   managerPort = await freePort();
-  [relay, manager] = await Promise.all([
-    RelayProcess.start({ redis: { url: redis.url, cluster: false }, domains: [domain] }),
-    startManager([deadUrl]),
-  ]);
+  [relay, manager] = await Promise.all([stack.addRelay(), startManager([deadUrl])]);
   const admin = new ManagerClient(manager.url, ADMIN_TOKEN);
   await admin.addMember('acme', { id: 'alice', displayName: 'Alice' });
   await admin.addMember('acme', { id: 'bob', displayName: 'Bob' });
@@ -98,8 +99,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await manager.terminate();
-  await relay.kill9();
-  await redis.stop();
+  await stack.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

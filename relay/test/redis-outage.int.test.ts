@@ -6,15 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { once } from 'node:events';
 import WebSocket from 'ws';
 import { STORAGE_UNAVAILABLE_MESSAGE } from '../server/relay-core.js';
-import { ObservedRelay } from '../../test/support/observed-relay.js';
 import { sleep, waitFor } from '../../test/support/ports.js';
-import { RedisServer } from '../../test/support/redis-server.js';
+import type { RedisServer } from '../../test/support/redis-server.js';
 import {
   makeDomain,
-  seedDirectory,
   tokenFor,
+  type RelayProcess,
   type TestDomain,
 } from '../../test/support/relay-process.js';
+import { startRelayStack, type RelayStack } from '../../test/support/relay-stack.js';
 
 interface Frame {
   t: string;
@@ -30,7 +30,7 @@ class Device {
     ws.on('error', () => undefined);
   }
 
-  static async connect(relay: ObservedRelay, token: string): Promise<Device> {
+  static async connect(relay: RelayProcess, token: string): Promise<Device> {
     const device = new Device(
       new WebSocket(`${relay.url}/v1/connect`, { perMessageDeflate: false }),
     );
@@ -68,24 +68,20 @@ beforeAll(async () => {
 });
 
 describe('a relay whose Redis is replaced', () => {
+  let stack: RelayStack<RedisServer>;
   let redis: RedisServer;
-  let relay: ObservedRelay;
+  let relay: RelayProcess;
 
   beforeAll(async () => {
-    redis = await RedisServer.start();
-    await seedDirectory({ url: redis.url, cluster: false }, 'acme', {
-      identities: [
-        { id: 'alice', devices: ['a1'] },
-        { id: 'bob', devices: ['b1'] },
-      ],
-      workspaces: [],
+    stack = await startRelayStack({
+      domains: [domain],
+      seed: { acme: { identities: { alice: ['a1'], bob: ['b1'] } } },
     });
-    relay = await ObservedRelay.start({ redisUrl: redis.url, domains: [domain] });
+    [redis, relay] = [stack.redis, stack.relay()];
   });
 
   afterAll(async () => {
-    await relay.stop();
-    await redis.stop();
+    await stack.stop();
   });
 
   it('logs the loss and the recovery once each, gives clients a stable message, and resumes within a second', async () => {
@@ -149,26 +145,22 @@ describe('a relay whose Redis is replaced', () => {
 });
 
 describe('a relay started before its Redis', () => {
+  let stack: RelayStack<RedisServer>;
   let redis: RedisServer;
-  let relay: ObservedRelay | undefined;
+  let relay: RelayProcess | undefined;
 
   beforeAll(async () => {
-    redis = await RedisServer.start();
+    stack = await startRelayStack({ domains: [domain], seed: {}, relays: 0 });
+    redis = stack.redis;
     await redis.kill();
   });
 
   afterAll(async () => {
-    await relay?.stop();
-    await redis.stop();
+    await stack.stop();
   });
 
   it('says it is waiting, says when it connected, and does not warn that it was swept as dead', async () => {
-    relay = await ObservedRelay.start({
-      redisUrl: redis.url,
-      domains: [domain],
-      host: '0.0.0.0',
-      waitReady: false,
-    });
+    relay = await stack.addRelay({ host: '0.0.0.0', waitReady: false });
     await relay.waitForLog('cannot reach Redis yet');
     await sleep(1500);
     await redis.launch();

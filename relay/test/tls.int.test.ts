@@ -10,22 +10,16 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { GroveClient, type ReceivedMessage } from '../../client/sdk/grove-client.js';
 import { runGrove } from '../../test/support/grove-cli.js';
-import { ObservedRelay } from '../../test/support/observed-relay.js';
 import { waitFor } from '../../test/support/ports.js';
-import { RedisServer } from '../../test/support/redis-server.js';
-import {
-  makeDomain,
-  seedDirectory,
-  tokenFor,
-  type TestDomain,
-} from '../../test/support/relay-process.js';
+import { tokenFor, type RelayProcess, type TestDomain } from '../../test/support/relay-process.js';
+import { startRelayStack, type RelayStack } from '../../test/support/relay-stack.js';
 import { TestCa } from '../../test/support/test-ca.js';
 
-let redis: RedisServer;
+let stack: RelayStack;
 let ca: TestCa;
 let domain: TestDomain;
-let relay: ObservedRelay;
-let plain: ObservedRelay;
+let relay: RelayProcess;
+let plain: RelayProcess;
 /** The folder the relay reads its certificate from, like a Secret volume. */
 let certDir: string;
 
@@ -52,21 +46,15 @@ function install(cert: { certFile: string; keyFile: string }): void {
 }
 
 beforeAll(async () => {
-  domain = await makeDomain('acme');
-  redis = await RedisServer.start();
-  await seedDirectory({ url: redis.url, cluster: false }, 'acme', {
-    identities: [
-      { id: 'alice', devices: ['a1'] },
-      { id: 'bob', devices: ['b1'] },
-    ],
-    workspaces: [],
+  stack = await startRelayStack({
+    relays: 0,
+    seed: { acme: { identities: { alice: ['a1'], bob: ['b1'] } } },
   });
+  domain = stack.domain('acme');
   ca = TestCa.create();
   certDir = mkdtempSync(join(tmpdir(), 'grove-relay-tls-'));
   install(ca.issue(['localhost', '127.0.0.1']));
-  relay = await ObservedRelay.start({
-    redisUrl: redis.url,
-    domains: [domain],
+  relay = await stack.addRelay({
     tls: {
       certFile: join(certDir, 'tls.crt'),
       keyFile: join(certDir, 'tls.key'),
@@ -74,13 +62,11 @@ beforeAll(async () => {
       reloadIntervalMs: 200,
     },
   });
-  plain = await ObservedRelay.start({ redisUrl: redis.url, domains: [domain] });
+  plain = await stack.addRelay();
 }, 60_000);
 
 afterAll(async () => {
-  await relay.stop();
-  await plain.stop();
-  await redis.stop();
+  await stack.stop();
   ca.remove();
   rmSync(certDir, { recursive: true, force: true });
 });

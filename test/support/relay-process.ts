@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_RELAY_LIMITS, type RelayLimits } from '../../crds/relay-limits.js';
@@ -11,6 +12,7 @@ import {
 import type { RelayConfigInput } from '../../relay/config.js';
 import { writeDirectory, type DirectorySeed } from '../../relay/store/directory.js';
 import { connectRedis, type RedisTarget } from '../../contracts/redis/connection.js';
+import { waitFor } from './ports.js';
 import { groveCommand, ServiceProcess, type StartOptions } from './service-process.js';
 
 export interface TestDomain {
@@ -58,41 +60,90 @@ export async function seedDirectory(
   }
 }
 
+/** GET a URL's status, trusting `ca` for https (no other CA). Network errors reject. */
+export function statusOf(url: string, ca?: string): Promise<number> {
+  if (!url.startsWith('https:')) return fetch(url).then((response) => response.status);
+  return new Promise((resolve, reject) => {
+    const request = https.get(url, { ...(ca === undefined ? {} : { ca }), agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    request.on('error', reject);
+  });
+}
+
+/** One JSON log line of a Grove process. */
+export interface LogEntry {
+  level: string;
+  message: string;
+  [field: string]: unknown;
+}
+
+/** The JSON log entries among output lines (other lines skipped). */
+function logEntries(lines: readonly string[]): LogEntry[] {
+  return lines.flatMap((line) => {
+    try {
+      const entry = JSON.parse(line) as LogEntry;
+      return typeof entry.message === 'string' ? [entry] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Serve wss:// and https:// with these files; `ca` is what the readiness check trusts. */
+export interface RelayTls {
+  certFile: string;
+  keyFile: string;
+  ca: string;
+  reloadIntervalMs?: number;
+}
+
 export interface RelayStartOptions {
   redis: RedisTarget;
   domains: TestDomain[];
   podId?: string;
   /** A free port when omitted. */
   port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  tls?: RelayTls;
+  /** Wait for /readyz (Redis answering; the default); false: for the "relay listening" log. */
+  waitReady?: boolean;
   overrides?: Partial<RelayConfigInput>;
   /** Added to the relay's environment (e.g. NODE_OPTIONS). */
   env?: Record<string, string>;
 }
 
-/** A real `grove relay` process, started from the CLI with a generated config file. */
+/**
+ * A real `grove relay` process, started from the CLI with a generated config file; its JSON
+ * log lines can be read (`find`, `all`, `waitForLog`).
+ */
 export class RelayProcess {
   private constructor(
     readonly port: number,
     readonly podId: string,
+    readonly tls: boolean,
     readonly process: ServiceProcess,
   ) {}
 
   get url(): string {
-    return `ws://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'wss' : 'ws'}://127.0.0.1:${this.port}`;
   }
 
   get httpUrl(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   static async start(options: RelayStartOptions): Promise<RelayProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'grove-relay-'));
     const file = join(dir, 'relay.json');
     const podIdOf = (port: number) => options.podId ?? `test-${port}`;
+    const tls = options.tls;
     const launch = (port: number): StartOptions => {
       const config: RelayConfigInput = {
         podId: podIdOf(port),
-        host: '127.0.0.1',
+        host: options.host ?? '127.0.0.1',
         port,
         redis: options.redis,
         domains: options.domains.map((domain) => ({
@@ -101,14 +152,29 @@ export class RelayProcess {
           limits: domain.limits,
         })),
         presence: { heartbeatMs: 500, deadAfterMs: 2000, sweepMs: 500 },
+        ...(tls === undefined
+          ? {}
+          : {
+              tls: {
+                certFile: tls.certFile,
+                keyFile: tls.keyFile,
+                ...(tls.reloadIntervalMs === undefined
+                  ? {}
+                  : { reloadIntervalMs: tls.reloadIntervalMs }),
+              },
+            }),
         ...options.overrides,
       };
       writeFileSync(file, JSON.stringify(config));
+      const scheme = tls === undefined ? 'http' : 'https';
       return {
         name: `relay on port ${port}`,
         ...groveCommand(['relay', '--config', file]),
         ...(options.env === undefined ? {} : { env: options.env }),
-        ready: async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok,
+        ready: async (service) =>
+          options.waitReady === false
+            ? logEntries(service.lines).some((e) => e.message.startsWith('relay listening'))
+            : (await statusOf(`${scheme}://127.0.0.1:${port}/readyz`, tls?.ca)) === 200,
       };
     };
     try {
@@ -117,7 +183,7 @@ export class RelayProcess {
           ? await ServiceProcess.startOnFreePort(launch)
           : { service: await ServiceProcess.start(launch(options.port)), port: options.port };
       void service.exited.then(() => rmSync(dir, { recursive: true, force: true }));
-      return new RelayProcess(port, podIdOf(port), service);
+      return new RelayProcess(port, podIdOf(port), tls !== undefined, service);
     } catch (error) {
       rmSync(dir, { recursive: true, force: true });
       throw error;
@@ -140,6 +206,29 @@ export class RelayProcess {
   /** SIGTERM: drain; resolves with the exit code. */
   async terminate(): Promise<number | null> {
     return this.process.terminate();
+  }
+
+  /** SIGTERM (drain), SIGKILL after 10 s. */
+  async stop(): Promise<void> {
+    await this.process.stop('SIGTERM', 10_000);
+  }
+
+  /** Every JSON log line so far. */
+  logs(): LogEntry[] {
+    return logEntries(this.process.lines);
+  }
+
+  /** Log entries whose message starts with `prefix`. */
+  all(prefix: string): LogEntry[] {
+    return this.logs().filter((entry) => entry.message.startsWith(prefix));
+  }
+
+  find(prefix: string): LogEntry | undefined {
+    return this.all(prefix)[0];
+  }
+
+  async waitForLog(prefix: string, timeoutMs = 20_000): Promise<LogEntry> {
+    return waitFor(() => this.find(prefix), `relay log "${prefix}"`, timeoutMs);
   }
 
   async metrics(): Promise<string> {

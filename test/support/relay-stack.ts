@@ -25,6 +25,7 @@ import {
   RelayProcess,
   seedDirectory,
   tokenFor,
+  type RelayStartOptions,
   type TestDomain,
 } from './relay-process.js';
 import { stopAll } from './service-process.js';
@@ -67,14 +68,14 @@ export interface RelayStackOptions {
   relayConfig?: Partial<RelayConfigInput>;
 }
 
-export interface AddRelayOptions {
+export interface AddRelayOptions extends Pick<
+  RelayStartOptions,
+  'env' | 'port' | 'host' | 'tls' | 'waitReady'
+> {
   /** The domains it trusts, by name (default: all of the stack's). */
   domains?: string[];
   /** Overrides of its config, on top of the stack's `relayConfig`. */
   config?: Partial<RelayConfigInput>;
-  /** Added to its environment (e.g. NODE_OPTIONS). */
-  env?: Record<string, string>;
-  port?: number;
 }
 
 /** A started SDK client and what it saw: messages, disconnections, fatal errors. */
@@ -183,12 +184,12 @@ export class RelayStack<R extends RedisServer | RedisCluster = RedisServer | Red
   }
 
   private async launchRelay(options: AddRelayOptions = {}): Promise<RelayProcess> {
+    const { domains, config, ...start } = options;
     return RelayProcess.start({
+      ...start,
       redis: this.target,
-      domains: options.domains?.map((name) => this.domain(name)) ?? this.domains,
-      overrides: { ...this.relayConfig, ...options.config },
-      ...(options.env === undefined ? {} : { env: options.env }),
-      ...(options.port === undefined ? {} : { port: options.port }),
+      domains: domains?.map((name) => this.domain(name)) ?? this.domains,
+      overrides: { ...this.relayConfig, ...config },
     });
   }
 
