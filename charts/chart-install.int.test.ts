@@ -462,6 +462,12 @@ describe('against a real API server', () => {
       check('scoped-grove-manager', attributes, true);
     for (const attributes of reviewsOf(managerGrants, 'team-a'))
       check('scoped-grove-manager', attributes, false);
+    // Node addresses (NodePort pools): list, cluster-wide, in both releases; nothing else on nodes.
+    for (const sa of ['grove-operator', 'scoped-grove-operator']) {
+      check(sa, { verb: 'list', group: '', resource: 'nodes' }, true);
+      check(sa, { verb: 'watch', group: '', resource: 'nodes' }, false);
+      check(sa, { verb: 'update', group: '', resource: 'nodes' }, false);
+    }
     // Least privilege: a few things neither may do.
     const denied: [string, Parameters<typeof allowed>[1]][] = [
       [

@@ -206,21 +206,26 @@ describe('helm template', () => {
     const deployment = find(manifests, 'Deployment', 'grove-manager');
     expect(deployment.spec.template.spec.serviceAccountName).toBe('grove-manager');
     const c = container(deployment);
-    // Its Redis: the built-in Redis of RelayPool "main" by default, password from that pool's Secret.
+    // Its Redis: the built-in Redis of RelayPool "main" by default. The password comes from that
+    // pool's Secret through the API, never from the pod's environment: a secretKeyRef to a Secret
+    // that exists only once the pool does would keep the pod from starting (and `helm install
+    // --wait` from ever finishing with the default values).
     expect(c.args).toEqual([
       'manager',
       '--port',
       '8080',
       '--redis',
       'redis://main-redis-0.main-redis.grove-system.svc:6379',
+      '--redis-relay-pool',
+      'grove-system/main',
     ]);
-    expect(env(c, 'GROVE_REDIS_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({
-      name: 'main-redis-auth',
-      key: 'password',
-    });
+    expect(env(c, 'GROVE_REDIS_PASSWORD')).toBeUndefined();
+    const secretRefs = JSON.stringify(deployment.spec.template.spec).match(/"name":"[^"]*"/g);
+    expect(secretRefs).not.toContain('"name":"main-redis-auth"');
     expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
-    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    // Ready while it serves, even before its Redis exists (it says why in every answer).
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz?degraded=ok', port: 'http' });
     expect(env(c, 'GROVE_BOOTSTRAP_TOKEN')?.valueFrom?.secretKeyRef).toEqual({
       name: 'grove-manager-bootstrap',
       key: 'token',
@@ -282,7 +287,15 @@ describe('helm template', () => {
     const manifests = await template(
       set(`operator.watchNamespace=${watchedNamespace}`, 'samples.enabled=true'),
     );
-    expect(manifests.filter((m) => m.kind.startsWith('Cluster'))).toEqual([]);
+    // Only the node reader is cluster-wide (nodes have no namespace): list, nothing more.
+    expect(
+      manifests
+        .filter((m) => m.kind.startsWith('Cluster'))
+        .map((m) => `${m.kind}/${m.metadata.name}`),
+    ).toEqual(['ClusterRole/grove-operator-nodes', 'ClusterRoleBinding/grove-operator-nodes']);
+    expect(grants(find(manifests, 'ClusterRole', 'grove-operator-nodes').rules)).toEqual(
+      expectedOperatorGrants().nodes,
+    );
     const operatorRole = find(manifests, 'Role', 'grove-operator');
     expect(operatorRole.metadata.namespace).toBe(watchedNamespace);
     expect(grants(operatorRole.rules)).toEqual(expectedOperatorGrants().main);
@@ -308,9 +321,67 @@ describe('helm template', () => {
       '--redis',
       // Samples are on here: the Manager uses the sample RelayPool's Redis.
       `redis://grove-sample-redis-0.grove-sample-redis.${watchedNamespace}.svc:6379`,
+      '--redis-relay-pool',
+      `${watchedNamespace}/grove-sample`,
     ]);
     for (const sample of manifests.filter((m) => m.apiVersion === 'grove.dev/v1alpha1')) {
       expect(sample.metadata.namespace).toBe(watchedNamespace);
+    }
+  });
+
+  it('without operator.nodeAddresses: no node reader, and the operator is told so', async () => {
+    const manifests = await template(set('operator.nodeAddresses=false'));
+    expect(manifests.filter((m) => m.metadata.name.endsWith('-nodes'))).toEqual([]);
+    const c = container(find(manifests, 'Deployment', 'grove-operator'));
+    expect(c.args.at(-1)).toBe('--no-node-addresses');
+  });
+
+  it('renders the sample RelayPool reachable from outside as the values say, and zod accepts it', async () => {
+    const cases: { flags: string[]; spec: Json }[] = [
+      {
+        flags: set('samples.service.type=NodePort', 'samples.service.nodePort=30443'),
+        spec: { service: { type: 'NodePort', port: 443, nodePort: 30443 } },
+      },
+      {
+        flags: [
+          ...set('samples.service.type=LoadBalancer', 'samples.tlsSecretName=relay-tls'),
+          '--set-string',
+          'samples.service.annotations.service\\.beta\\.kubernetes\\.io/aws-load-balancer-type=nlb',
+        ],
+        spec: {
+          service: {
+            type: 'LoadBalancer',
+            port: 443,
+            annotations: { 'service.beta.kubernetes.io/aws-load-balancer-type': 'nlb' },
+          },
+          tls: { secretName: 'relay-tls' },
+        },
+      },
+      {
+        flags: set(
+          'samples.ingress.host=relays.example.com',
+          'samples.ingress.className=nginx',
+          'samples.ingress.tlsSecretName=relays-tls',
+        ),
+        spec: {
+          ingress: {
+            host: 'relays.example.com',
+            className: 'nginx',
+            tls: { secretName: 'relays-tls' },
+          },
+        },
+      },
+      {
+        flags: set('samples.publicUrls[0]=wss://relays.example.com'),
+        spec: { publicUrls: ['wss://relays.example.com'] },
+      },
+    ];
+    for (const { flags, spec } of cases) {
+      const manifests = await template([...set('samples.enabled=true'), ...flags]);
+      const pool = manifests.find((m) => m.kind === 'RelayPool');
+      expect(pool?.spec).toMatchObject(spec);
+      const parsed = groveResourceSchema.parse(pool);
+      expect(validateGroveResource(parsed)).toEqual([]);
     }
   });
 
@@ -377,6 +448,9 @@ describe('helm template', () => {
     expect(grants(find(manifests, 'Role', 'grove-operator-leader-election').rules)).toEqual(
       expected.leaderElection,
     );
+    expect(grants(find(manifests, 'ClusterRole', 'grove-operator-nodes').rules)).toEqual(
+      expected.nodes,
+    );
     expect(grants(find(manifests, 'ClusterRole', 'grove-manager').rules)).toEqual(managerGrants);
     const bindings = manifests.filter((m): m is RoleBinding => m.kind.endsWith('Binding'));
     expect(
@@ -389,6 +463,7 @@ describe('helm template', () => {
     ).toEqual([
       'ClusterRoleBinding/grove-manager -> ClusterRole/grove-manager for grove-manager',
       'ClusterRoleBinding/grove-operator -> ClusterRole/grove-operator for grove-operator',
+      'ClusterRoleBinding/grove-operator-nodes -> ClusterRole/grove-operator-nodes for grove-operator',
       'RoleBinding/grove-operator-leader-election -> Role/grove-operator-leader-election for grove-operator',
     ]);
   });

@@ -266,6 +266,7 @@ const operatorVerbs: Record<keyof typeof resourceTypes, Verb[]> = {
   configMaps: ownedVerbs,
   secrets: ownedVerbs,
   services: ownedVerbs,
+  ingresses: ownedVerbs,
   deployments: ownedVerbs,
   statefulSets: ownedVerbs,
   podDisruptionBudgets: ownedVerbs,
@@ -276,18 +277,28 @@ const operatorVerbs: Record<keyof typeof resourceTypes, Verb[]> = {
   namespaces: [],
   // Leader election, in its own Role in the release namespace.
   leases: ['get', 'create', 'update'],
+  // The addresses of NodePort pools, in a ClusterRole of its own (nodes are cluster-scoped).
+  nodes: ['list'],
 };
 
-/** Expected "group|resource|verb" grants of the operator's main role and its leader-election Role. */
-export function expectedOperatorGrants(): { main: string[]; leaderElection: string[] } {
+/**
+ * Expected "group|resource|verb" grants of the operator's main role, its leader-election Role,
+ * and its node-reading ClusterRole.
+ */
+export function expectedOperatorGrants(): {
+  main: string[];
+  leaderElection: string[];
+  nodes: string[];
+} {
   const main: string[] = [];
   const leaderElection: string[] = [];
+  const nodes: string[] = [];
   for (const [key, verbs] of Object.entries(operatorVerbs) as [
     keyof typeof resourceTypes,
     Verb[],
   ][]) {
     const type = resourceTypes[key];
-    const into = key === 'leases' ? leaderElection : main;
+    const into = key === 'leases' ? leaderElection : key === 'nodes' ? nodes : main;
     for (const verb of verbs) into.push(`${type.group}|${type.plural}|${verb}`);
     if (type.group === 'grove.dev') {
       for (const verb of ['get', 'update', 'patch']) {
@@ -296,7 +307,7 @@ export function expectedOperatorGrants(): { main: string[]; leaderElection: stri
       main.push(`${type.group}|${type.plural}/finalizers|update`);
     }
   }
-  return { main: main.sort(), leaderElection: leaderElection.sort() };
+  return { main: main.sort(), leaderElection: leaderElection.sort(), nodes: nodes.sort() };
 }
 
 export const managerGrants = [

@@ -132,6 +132,14 @@ export const operatorValuesSchema = z
     logLevel: logLevel.describe(
       'Log level of the operator (GROVE_LOG_LEVEL): debug, info, warn or error.',
     ),
+    nodeAddresses: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Let the operator list nodes (a ClusterRole of its own, list only) to publish node ' +
+          'addresses with the node port as the endpoints of NodePort RelayPools. false: no ' +
+          'such grant; NodePort pools then need spec.publicUrls.',
+      ),
     resources: resources('operator', {
       requests: { cpu: '100m', memory: '128Mi' },
       limits: { memory: '256Mi' },
@@ -312,9 +320,73 @@ export const valuesSchema = z
             'Create a sample RelayPool (2 relays, built-in Redis) and a Domain served by it, in ' +
               'operator.watchNamespace or else the release namespace.',
           ),
+        service: z
+          .strictObject({
+            type: z
+              .enum(['ClusterIP', 'NodePort', 'LoadBalancer'])
+              .default('ClusterIP')
+              .describe(
+                'Service type of the sample relays. ClusterIP: reachable only inside the cluster; ' +
+                  'NodePort or LoadBalancer: from outside (the address is in the RelayPool status).',
+              ),
+            port: z.int().min(1).max(65535).default(443).describe('Service port (default 443).'),
+            nodePort: z
+              .int()
+              .min(0)
+              .max(65535)
+              .default(0)
+              .describe('Node port with NodePort or LoadBalancer; 0: Kubernetes picks one.'),
+            annotations: stringMap
+              .default({})
+              .describe('Annotations of the Service, e.g. for a cloud load balancer.'),
+          })
+          .prefault({})
+          .describe('The Service in front of the sample relays (RelayPool spec.service).'),
+        publicUrls: z
+          .array(
+            z.string().regex(/^(wss?|https?):\/\/\S+$/, 'must be a ws(s):// or http(s):// URL'),
+          )
+          .default([])
+          .describe(
+            'URLs clients are given for the sample relays (RelayPool spec.publicUrls), e.g. a DNS ' +
+              'name in front of them; empty: the operator works them out from the Service or Ingress.',
+          ),
+        ingress: z
+          .strictObject({
+            host: z
+              .string()
+              .max(253)
+              .regex(
+                new RegExp(`(${dnsSubdomainPattern.source})|^$`),
+                'must be empty or a DNS-1123 subdomain',
+              )
+              .default('')
+              .describe('Host of an Ingress in front of the sample relays; empty: no Ingress.'),
+            className: z
+              .string()
+              .default('')
+              .describe('ingressClassName; empty: the default class.'),
+            annotations: stringMap
+              .default({})
+              .describe('Annotations of the Ingress, e.g. cert-manager.io/cluster-issuer.'),
+            tlsSecretName: optionalDnsSubdomain
+              .default('')
+              .describe('TLS Secret of the Ingress: TLS ends there and clients get wss://host.'),
+          })
+          .prefault({})
+          .describe('An Ingress for the sample relays (RelayPool spec.ingress).'),
+        tlsSecretName: optionalDnsSubdomain
+          .default('')
+          .describe(
+            'kubernetes.io/tls Secret the sample relays serve wss:// with (RelayPool spec.tls); ' +
+              'empty: plain ws://.',
+          ),
       })
       .prefault({})
-      .describe('Sample resources to try Grove with.'),
+      .describe(
+        'Sample resources to try Grove with, and how clients outside the cluster reach the ' +
+          'sample relays (docs/helm.md, "Reaching the relays").',
+      ),
     podSecurityContext: z
       .looseObject({
         runAsNonRoot: z.boolean().default(true),

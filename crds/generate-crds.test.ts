@@ -359,6 +359,8 @@ describe('generated CRDs', () => {
     expect(rules).toEqual({
       RelayPool: [
         '.spec.resources.requests.cpu: resources.requests.cpu is required with autoscaling, which scales on CPU use relative to requests',
+        '.spec.service.nodePort: nodePort needs type NodePort or LoadBalancer',
+        '.spec.service.externalTrafficPolicy: externalTrafficPolicy needs type NodePort or LoadBalancer',
         '.spec.redis: must set exactly one of: builtin, external',
         '.spec.redis: cannot switch between builtin and external Redis after creation: the queued messages live in the current Redis; create a new RelayPool instead',
         '.spec.redis.builtin.storageClassName: storageClassName cannot be changed after creation: the Redis volume already exists',

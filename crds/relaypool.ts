@@ -20,19 +20,99 @@ export const relayServiceSchema = z
     type: z
       .enum(['ClusterIP', 'NodePort', 'LoadBalancer'])
       .default('ClusterIP')
-      .describe('Kubernetes Service type in front of the relay pods (default ClusterIP).'),
+      .describe(
+        'Kubernetes Service type in front of the relay pods (default ClusterIP: reachable only ' +
+          'inside the cluster). NodePort: clients reach every node at nodePort; LoadBalancer: the ' +
+          "cloud's load balancer address. The operator publishes the resulting address in status.endpoints.",
+      ),
     port: z
       .int()
       .min(1)
       .max(65535)
       .default(443)
       .describe('Service port clients connect to (default 443).'),
+    nodePort: z
+      .int()
+      .min(1)
+      .max(65535)
+      .optional()
+      .describe(
+        "Node port of a NodePort or LoadBalancer Service (within the cluster's node port range, " +
+          '30000-32767 by default); Kubernetes picks one when omitted.',
+      ),
+    externalTrafficPolicy: z
+      .enum(['Cluster', 'Local'])
+      .optional()
+      .describe(
+        'externalTrafficPolicy of a NodePort or LoadBalancer Service. Local keeps client source ' +
+          'addresses and skips a hop, but only nodes that run a relay pod answer.',
+      ),
     annotations: z
       .record(qualifiedNameSchema, z.string())
       .optional()
       .describe('Annotations added to the Service, e.g. for a cloud load balancer.'),
   })
-  .describe('The Service that load-balances client connections over the relay pods.');
+  .describe('The Service that load-balances client connections over the relay pods.')
+  .meta(
+    celRules(
+      {
+        rule: "!has(self.nodePort) || self.type != 'ClusterIP'",
+        message: 'nodePort needs type NodePort or LoadBalancer',
+        fieldPath: '.nodePort',
+      },
+      {
+        rule: "!has(self.externalTrafficPolicy) || self.type != 'ClusterIP'",
+        message: 'externalTrafficPolicy needs type NodePort or LoadBalancer',
+        fieldPath: '.externalTrafficPolicy',
+      },
+    ),
+  );
+
+export const relayIngressSchema = z
+  .strictObject({
+    host: dnsSubdomainSchema.describe(
+      'Host name clients use, e.g. relays.example.com; the Ingress routes all of it (/v1/connect ' +
+        'WebSocket upgrades and the long-poll requests) to the relay Service.',
+    ),
+    className: z
+      .string()
+      .min(1)
+      .max(253)
+      .optional()
+      .describe('ingressClassName; the cluster default class when omitted.'),
+    annotations: z
+      .record(qualifiedNameSchema, z.string())
+      .optional()
+      .describe(
+        'Annotations of the Ingress, e.g. cert-manager.io/cluster-issuer, or the controller’s ' +
+          'read timeout (keep it above 60 s: long polls wait 25 s, WebSocket pings come every 15 s).',
+      ),
+    tls: z
+      .strictObject({
+        secretName: dnsSubdomainSchema.describe(
+          'kubernetes.io/tls Secret with the certificate for host (cert-manager can create it ' +
+            'from an annotation).',
+        ),
+      })
+      .optional()
+      .describe('TLS ends at the Ingress: clients are given wss://host. Without it, ws://host.'),
+  })
+  .describe(
+    'An Ingress in front of the relay Service: clients are given ws(s)://host instead of the ' +
+      'Service address. Needs an Ingress controller that passes WebSocket upgrades (most do).',
+  );
+
+export const relayTlsSchema = z
+  .strictObject({
+    secretName: dnsSubdomainSchema.describe(
+      'kubernetes.io/tls Secret (tls.crt, tls.key) in the pool’s namespace; relays read it from a ' +
+        'mounted volume and reload it when it changes (no restart), e.g. when cert-manager renews it.',
+    ),
+  })
+  .describe(
+    'TLS ends at the relay pods: they serve wss:// and https:// with this certificate, and ' +
+      'clients are given wss:// addresses.',
+  );
 
 export const builtinRedisSchema = z
   .strictObject({
@@ -194,6 +274,8 @@ export const relayPoolSpecSchema = z
       .optional()
       .describe('Container image of the relay; the operator’s own image when omitted.'),
     service: relayServiceSchema.prefault({}),
+    ingress: relayIngressSchema.optional(),
+    tls: relayTlsSchema.optional(),
     publicUrls: z
       .array(
         z
@@ -203,8 +285,10 @@ export const relayPoolSpecSchema = z
       )
       .optional()
       .describe(
-        'URLs clients are given to reach this pool (ws, wss, http or https), in order of preference. ' +
-          'When omitted, clients are given the Service address.',
+        'URLs clients are given to reach this pool (ws, wss, http or https), in order of preference, ' +
+          'e.g. a DNS name in front of the load balancer. When omitted, the operator works them out: ' +
+          'ingress.host, else the load balancer or node addresses of the Service, else its ' +
+          'in-cluster address.',
       )
       .meta(listOfUniqueValues),
     redis: relayRedisSchema,
@@ -242,7 +326,15 @@ export const relayPoolStatusSchema = z
     endpoints: z
       .array(z.string())
       .optional()
-      .describe('URLs clients are given for this pool: publicUrls, or the Service address.'),
+      .describe(
+        'URLs clients are given for this pool (the Manager hands them out at enrollment and with ' +
+          'every token): publicUrls; else ws(s)://ingress.host; else the load balancer’s ' +
+          'addresses or the node addresses with the node port; else the in-cluster address.',
+      ),
+    clusterEndpoint: z
+      .string()
+      .optional()
+      .describe('The in-cluster URL of the relay Service, for clients running in the cluster.'),
     selector: z
       .string()
       .optional()
@@ -291,6 +383,8 @@ export type RelayPool = z.infer<typeof relayPoolSchema>;
 export type RelayRedis = z.infer<typeof relayRedisSchema>;
 export type BuiltinRedis = z.infer<typeof builtinRedisSchema>;
 export type ExternalRedis = z.infer<typeof externalRedisSchema>;
+export type RelayService = z.infer<typeof relayServiceSchema>;
+export type RelayIngress = z.infer<typeof relayIngressSchema>;
 
 /** Cross-field rules; messages start with the field path. */
 export function validateRelayPool(pool: RelayPool): string[] {
@@ -305,6 +399,12 @@ export function validateRelayPool(pool: RelayPool): string[] {
     issues.push(
       'spec.resources.requests.cpu: required with spec.autoscaling, which scales on CPU use relative to requests',
     );
+  }
+  if (spec.service.type === 'ClusterIP' && spec.service.nodePort !== undefined) {
+    issues.push('spec.service.nodePort: needs type NodePort or LoadBalancer');
+  }
+  if (spec.service.type === 'ClusterIP' && spec.service.externalTrafficPolicy !== undefined) {
+    issues.push('spec.service.externalTrafficPolicy: needs type NodePort or LoadBalancer');
   }
   const seen = new Set<string>();
   (spec.publicUrls ?? []).forEach((url, i) => {

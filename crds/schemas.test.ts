@@ -299,6 +299,27 @@ describe('cross-field rules', () => {
     expect(validateRelayPool(pool)[0]).toMatch(/^spec\.resources\.requests\.cpu: required/);
   });
 
+  it('allow a node port and a traffic policy only on NodePort and LoadBalancer Services', () => {
+    const clusterIp = relayPoolSchema.parse(
+      relayPool({ service: { nodePort: 30443, externalTrafficPolicy: 'Local' } }),
+    );
+    expect(validateRelayPool(clusterIp)).toEqual([
+      'spec.service.nodePort: needs type NodePort or LoadBalancer',
+      'spec.service.externalTrafficPolicy: needs type NodePort or LoadBalancer',
+    ]);
+    const nodePort = relayPoolSchema.parse(
+      relayPool({
+        service: { type: 'NodePort', nodePort: 30443, externalTrafficPolicy: 'Local' },
+        ingress: { host: 'relays.example.com', tls: { secretName: 'relays-tls' } },
+        tls: { secretName: 'relay-tls' },
+      }),
+    );
+    expect(validateRelayPool(nodePort)).toEqual([]);
+    expect(relayPoolSchema.safeParse(relayPool({ ingress: { host: 'Not A Host' } })).success).toBe(
+      false,
+    );
+  });
+
   it('reject duplicate public URLs and relay pools', () => {
     const pool = relayPoolSchema.parse(relayPool({ publicUrls: ['wss://a', 'wss://a'] }));
     expect(validateRelayPool(pool)).toEqual(['spec.publicUrls[1]: duplicate URL wss://a']);

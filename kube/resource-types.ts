@@ -60,6 +60,14 @@ export const resourceTypes = {
     plural: 'horizontalpodautoscalers',
     namespaced: true,
   },
+  ingresses: {
+    group: 'networking.k8s.io',
+    version: 'v1',
+    kind: 'Ingress',
+    plural: 'ingresses',
+    namespaced: true,
+  },
+  nodes: { group: '', version: 'v1', kind: 'Node', plural: 'nodes', namespaced: false },
   leases: {
     group: 'coordination.k8s.io',
     version: 'v1',
@@ -74,6 +82,7 @@ export const ownedResourceTypes: readonly ResourceType[] = [
   resourceTypes.configMaps,
   resourceTypes.secrets,
   resourceTypes.services,
+  resourceTypes.ingresses,
   resourceTypes.deployments,
   resourceTypes.statefulSets,
   resourceTypes.podDisruptionBudgets,

@@ -6,25 +6,34 @@ import { CliError, ExitCode } from '../client/cli/cli-error.js';
 import { KubeClient } from '../kube/kube-client.js';
 import { stopOnSignals } from '../contracts/graceful-shutdown.js';
 import { jsonLogger, type Logger } from '../contracts/logger.js';
+import type { AddressInfo } from 'node:net';
+import { listenAddresses } from '../contracts/listen-address.js';
 import { connectRedis, type RedisTarget } from '../contracts/redis/connection.js';
+import { RedisHealth, redactRedisUrl } from '../contracts/redis/redis-health.js';
 import type { ConfigSource } from './config-source/config-source.js';
 import { KubeConfigSource } from './config-source/kube-config-source.js';
 import { LocalConfigSource } from './config-source/local-config-source.js';
-import { createManagerApp } from './manager-app.js';
+import { createManagerApp, isStorageError } from './manager-app.js';
 import { ManagerMetrics } from './metrics.js';
 import { RedisManagerStore } from './store/redis-manager-store.js';
+import { PoolRedisAuth, parsePoolRef, storageProblem, type PoolRef } from './redis-access.js';
 
 export const MANAGER_HELP = `grove manager — the Manager (admin API, enrollment, web UI)
 
 Usage:
   grove manager [--port 8080] [--host 0.0.0.0] --config FILE [--redis URL]
   grove manager [--port 8080] [--host 0.0.0.0] [--kubeconfig FILE] [--namespace NS] --redis URL [--redis-cluster]
+                [--redis-relay-pool NS/NAME]
 
   --config FILE      local mode: Domains, Policies and RelayPools from the local config file;
                      Redis defaults to the LocalStack's redis port
   --kubeconfig FILE  cluster mode (in-cluster when KUBERNETES_SERVICE_HOST is set and no --config)
   --namespace NS     watch one namespace (default: all)
   --redis URL        redis://host:port, or with --redis-cluster a comma-separated list of seeds
+  --redis-relay-pool NS/NAME
+                     cluster mode: --redis is that RelayPool's built-in Redis; its password is read
+                     from the Secret NAME-redis-auth (when GROVE_REDIS_PASSWORD is not set), and
+                     while the pool does not exist yet the Manager serves and says so
   --ui-dir DIR       folder of the web UI (default: the bundled one)
 
 Environment: GROVE_REDIS_PASSWORD (Redis password), GROVE_BOOTSTRAP_TOKEN (a server-admin
@@ -45,6 +54,8 @@ export interface ManagerOptions {
   mode:
     { kind: 'local'; config: string } | { kind: 'kube'; kubeconfig?: string; namespace?: string };
   redis?: RedisTarget;
+  /** The RelayPool whose built-in Redis `redis` is (cluster mode). */
+  redisRelayPool?: PoolRef;
   uiDir?: string;
 }
 
@@ -62,6 +73,7 @@ export function parseManagerArgs(args: string[], env: NodeJS.ProcessEnv): Manage
         namespace: { type: 'string' },
         redis: { type: 'string' },
         'redis-cluster': { type: 'boolean', default: false },
+        'redis-relay-pool': { type: 'string' },
         'ui-dir': { type: 'string' },
       },
       strict: true,
@@ -96,6 +108,17 @@ export function parseManagerArgs(args: string[], env: NodeJS.ProcessEnv): Manage
   if (mode.kind === 'kube' && values.redis === undefined) {
     throw new ManagerUsageError('--redis URL is required in cluster mode');
   }
+  let redisRelayPool: PoolRef | undefined;
+  if (values['redis-relay-pool'] !== undefined) {
+    if (mode.kind !== 'kube')
+      throw new ManagerUsageError('--redis-relay-pool needs cluster mode (not --config)');
+    redisRelayPool = parsePoolRef(values['redis-relay-pool']);
+    if (redisRelayPool === undefined) {
+      throw new ManagerUsageError(
+        `--redis-relay-pool must be NAMESPACE/NAME, got ${JSON.stringify(values['redis-relay-pool'])}`,
+      );
+    }
+  }
   const password = env.GROVE_REDIS_PASSWORD;
   const redis =
     values.redis === undefined
@@ -110,6 +133,7 @@ export function parseManagerArgs(args: string[], env: NodeJS.ProcessEnv): Manage
     host: values.host,
     mode,
     ...(redis === undefined ? {} : { redis }),
+    ...(redisRelayPool === undefined ? {} : { redisRelayPool }),
     ...(values['ui-dir'] === undefined ? {} : { uiDir: values['ui-dir'] }),
   };
 }
@@ -163,12 +187,38 @@ export async function startManager(
     await config.start();
   }
   if (redisTarget === undefined) throw new ManagerUsageError('--redis URL is required');
-  const redis = connectRedis(redisTarget, 'commands');
+  const pool = options.redisRelayPool;
+  const poolAuth =
+    pool !== undefined && kube !== undefined && redisTarget.password === undefined
+      ? new PoolRedisAuth(kube, pool, log)
+      : undefined;
+  // A password already in the Secret is used for the very first connection.
+  const firstPassword = await poolAuth?.password().catch(() => undefined);
+  const redis = connectRedis(
+    firstPassword === undefined ? redisTarget : { ...redisTarget, password: firstPassword },
+    'commands',
+  );
+  const health = new RedisHealth(log, { target: redactRedisUrl(redisTarget.url) });
+  health.watch(redis, 'commands');
+  poolAuth?.keepCurrent(redis, health);
+  const problem = () =>
+    storageProblem({
+      redisUrl: redactRedisUrl(redisTarget.url),
+      lastError: health.state.lastError,
+      ...(pool === undefined
+        ? {}
+        : {
+            pool,
+            ...(config instanceof KubeConfigSource
+              ? { poolExists: config.relayPoolExists(pool.namespace, pool.name) }
+              : {}),
+            ...(poolAuth?.hasSecret === undefined ? {} : { hasSecret: poolAuth.hasSecret }),
+          }),
+    });
   const store = new RedisManagerStore(redis);
-  const bootstrap = env.GROVE_BOOTSTRAP_TOKEN;
-  if (bootstrap !== undefined && bootstrap !== '') {
-    await store.ensureBootstrapToken(bootstrap, new Date());
-  }
+  // Not awaited: the Manager serves (degraded) until its Redis answers, e.g. before the
+  // RelayPool whose Redis it uses exists. The token is stored as soon as Redis is there.
+  const bootstrap = ensureBootstrap(store, env.GROVE_BOOTSTRAP_TOKEN, log, problem);
   const uiDir = options.uiDir ?? defaultUiDir();
   const app = await createManagerApp({
     store,
@@ -176,11 +226,13 @@ export async function startManager(
     log,
     metrics: new ManagerMetrics({ processMetrics: true }),
     ping: () => redis.ping(),
+    storageProblem: problem,
+    started: () => bootstrap.done,
     ...(uiDir === undefined ? {} : { uiDir }),
   });
   const address = await app.listen({ port: options.port, host: options.host });
   log.info('manager listening', {
-    address,
+    ...listenAddresses(app.server.address() as AddressInfo, 'http'),
     mode: options.mode.kind,
     domains: config.listDomains().map((d) => d.domain.metadata.name),
     ui: uiDir ?? null,
@@ -188,10 +240,61 @@ export async function startManager(
   return {
     url: address,
     stop: async () => {
+      bootstrap.stop();
+      poolAuth?.stop();
       await app.close();
       await config.stop();
       kube?.close();
       redis.disconnect();
+    },
+  };
+}
+
+/**
+ * Stores the bootstrap admin token (GROVE_BOOTSTRAP_TOKEN) once Redis answers, retrying every
+ * 2 s until then; `done` is true once stored (or when there is none to store).
+ */
+function ensureBootstrap(
+  store: RedisManagerStore,
+  token: string | undefined,
+  log: Logger,
+  problem: () => string,
+): { readonly done: boolean; stop(): void } {
+  const state = { done: token === undefined || token === '', stopped: false };
+  let timer: NodeJS.Timeout | undefined;
+  let warned = false;
+  const attempt = () => {
+    if (state.done || state.stopped || token === undefined) return;
+    store.ensureBootstrapToken(token, new Date()).then(
+      () => {
+        state.done = true;
+        if (warned) log.info('stored the bootstrap admin token');
+      },
+      (error: unknown) => {
+        if (!isStorageError(error)) {
+          // Not Redis being away: retrying would not help, and must not hold readiness forever.
+          state.done = true;
+          log.error('cannot store the bootstrap admin token', {
+            error: error instanceof Error ? error.message : String(error),
+          });
+          return;
+        }
+        if (!warned) {
+          warned = true;
+          log.warn('waiting for Redis to store the bootstrap admin token', { reason: problem() });
+        }
+        if (!state.stopped) timer = setTimeout(attempt, 2000);
+      },
+    );
+  };
+  attempt();
+  return {
+    get done() {
+      return state.done;
+    },
+    stop() {
+      state.stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
     },
   };
 }

@@ -32,6 +32,13 @@ export interface ManagerAppDeps {
   uiDir?: string;
   /** Resolves when Redis answers (the readiness probe). */
   ping?: () => Promise<unknown>;
+  /**
+   * Why Redis is unavailable and what to do (redis-access.ts storageProblem): the message of
+   * every STORAGE_UNAVAILABLE answer while it lasts.
+   */
+  storageProblem?: () => string;
+  /** False until the Manager finished what it does once Redis answers (the bootstrap token). */
+  started?: () => boolean;
 }
 
 /** On every answer; the UI's pages load only their own files (no inline script, no other origin). */
@@ -93,11 +100,11 @@ function fromFastifyError(
 }
 
 /** ioredis failures while Redis is down or unreachable. */
-function isStorageError(error: unknown): boolean {
+export function isStorageError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   return (
     error.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|ECONNREFUSED|Stream isn't writeable|CLUSTERDOWN|TRYAGAIN/.test(
+    /Connection is closed|ECONNREFUSED|ENOTFOUND|Stream isn't writeable|CLUSTERDOWN|TRYAGAIN|NOAUTH|WRONGPASS|LOADING/.test(
       error.message,
     )
   );
@@ -206,10 +213,15 @@ export async function createManagerApp(deps: ManagerAppDeps): Promise<FastifyIns
       return reply.code(mapped.status).send(encodeErrorBody(mapped.code, mapped.message));
     }
     if (isStorageError(error)) {
-      log.warn('storage unavailable', { path: request.url, error: String(error) });
+      // RedisHealth logs the outage itself; this would be one line per request.
       return reply
         .code(503)
-        .send(encodeErrorBody('STORAGE_UNAVAILABLE', 'Redis did not answer; retry shortly'));
+        .send(
+          encodeErrorBody(
+            'STORAGE_UNAVAILABLE',
+            deps.storageProblem?.() ?? 'Redis did not answer; retry shortly',
+          ),
+        );
     }
     log.error('request failed', {
       method: request.method,
@@ -252,18 +264,30 @@ export async function createManagerApp(deps: ManagerAppDeps): Promise<FastifyIns
   const document = openApiDocument(routes.specs, API_VERSION);
   app.get('/v1/openapi.json', () => Promise.resolve(document));
   app.get('/healthz', () => Promise.resolve({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
+  // /readyz: 200 once the configuration is loaded and Redis answers. With ?degraded=ok (the
+  // chart's readiness probe) also 200 while Redis does not, saying why in the body: the Manager
+  // then serves its UI and answers every API call with that reason (STORAGE_UNAVAILABLE),
+  // instead of leaving its Service without endpoints; `helm install --wait` completes before
+  // any RelayPool (and so the Manager's Redis) exists.
+  app.get('/readyz', async (request, reply) => {
     if (!deps.config.ready()) {
       return reply
         .code(503)
         .send(encodeErrorBody('STORAGE_UNAVAILABLE', 'configuration not loaded yet'));
     }
+    let problem: string | undefined;
     try {
       await deps.ping?.();
+      if (deps.started?.() === false) problem = 'starting: storing the bootstrap admin token';
     } catch {
-      return reply.code(503).send(encodeErrorBody('STORAGE_UNAVAILABLE', 'Redis does not answer'));
+      problem = deps.storageProblem?.() ?? 'Redis does not answer';
     }
-    return { status: 'ready' };
+    if (problem === undefined) return { status: 'ready' };
+    const degradedOk = (request.query as Record<string, unknown>).degraded === 'ok';
+    if (degradedOk) {
+      return { status: 'degraded', error: { code: 'STORAGE_UNAVAILABLE', message: problem } };
+    }
+    return reply.code(503).send(encodeErrorBody('STORAGE_UNAVAILABLE', problem));
   });
   app.get('/metrics', async (_request, reply) => {
     const text = await metrics.registry.metrics();

@@ -23,7 +23,8 @@ export const OPERATOR_HELP = `grove operator [options]
   --lease-namespace NS     Lease namespace (default: $POD_NAMESPACE, else default)
   --lease-duration S       (default 15)   --renew-deadline S (default 10)   --retry-period S (default 2)
   --resync S               relist and reconcile everything this often (default 600)
-  --concurrency N          reconciles at once per kind (default 2)`;
+  --concurrency N          reconciles at once per kind (default 2)
+  --no-node-addresses      never list nodes: NodePort RelayPools then need spec.publicUrls`;
 
 function seconds(value: string | undefined, flag: string, fallback: number): number {
   if (value === undefined) return fallback * 1000;
@@ -75,6 +76,7 @@ export async function runOperator(
       'retry-period': { type: 'string' },
       resync: { type: 'string' },
       concurrency: { type: 'string' },
+      'no-node-addresses': { type: 'boolean', default: false },
     },
   });
   const image = values.image ?? env.GROVE_IMAGE;
@@ -115,6 +117,7 @@ export async function runOperator(
     ...(values.namespace === undefined ? {} : { namespace: values.namespace }),
     resyncMs,
     maxConcurrentReconciles: concurrency,
+    readNodeAddresses: !values['no-node-addresses'],
     ...(leaderElection === undefined ? {} : { leaderElection }),
   });
 

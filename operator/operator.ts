@@ -25,6 +25,7 @@ import {
 import { LeaderElector, type LeaderElectionOptions } from '../kube/leader-election.js';
 import { ownedResourceTypes, resourceTypes } from '../kube/resource-types.js';
 import { purgeDomainFromRedis } from './redis-purge.js';
+import { nodeAddresses } from './builders/relaypool/index.js';
 import { Controller } from './runtime/controller.js';
 
 export interface OperatorOptions {
@@ -36,6 +37,8 @@ export interface OperatorOptions {
   /** Periodic relist of every informer (each object is reconciled again). */
   resyncMs?: number;
   maxConcurrentReconciles?: number;
+  /** List nodes for the addresses of NodePort pools (default true; needs `list nodes`). */
+  readNodeAddresses?: boolean;
   leaderElection?: Pick<
     LeaderElectionOptions,
     'namespace' | 'name' | 'identity' | 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'
@@ -108,6 +111,9 @@ export class Operator {
       randomPassword: () => randomBytes(24).toString('base64url'),
       generateSigningKey: generateDomainKey,
       purgeDomainData: purgeDomainFromRedis,
+      ...(options.readNodeAddresses === false
+        ? {}
+        : { nodeAddresses: nodeAddressReader(options.client, log) }),
     };
     const controller = (name: string, reconcile: Reconciler) => {
       const created = new Controller({
@@ -266,4 +272,39 @@ export class Operator {
     }
     await Promise.all([...this.informers.values()].map((informer) => informer.stop()));
   }
+}
+
+/** How long a list of node addresses is reused before nodes are listed again. */
+const NODE_ADDRESS_CACHE_MS = 30_000;
+
+/**
+ * Node addresses for NodePort pools: one list of nodes at most every 30 s, shared by every pool.
+ * Undefined when nodes cannot be listed (a 403: the chart's operator.nodeAddresses is off); the
+ * pool's condition then asks for spec.publicUrls. Logged once per kind of failure.
+ */
+function nodeAddressReader(client: KubeClient, log: Logger): () => Promise<string[] | undefined> {
+  let cached: { at: number; value: Promise<string[] | undefined> } | undefined;
+  let lastFailure: string | undefined;
+  return () => {
+    const now = Date.now();
+    if (cached !== undefined && now - cached.at < NODE_ADDRESS_CACHE_MS) return cached.value;
+    const value = client.list(resourceTypes.nodes).then(
+      (list) => {
+        lastFailure = undefined;
+        return nodeAddresses(list.items);
+      },
+      (error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error);
+        if (message !== lastFailure) {
+          lastFailure = message;
+          log.warn('cannot list nodes; NodePort RelayPools need spec.publicUrls', {
+            error: message,
+          });
+        }
+        return undefined;
+      },
+    );
+    cached = { at: now, value };
+    return value;
+  };
 }

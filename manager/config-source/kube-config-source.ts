@@ -102,6 +102,11 @@ export class KubeConfigSource implements ConfigSource {
     return this.synced;
   }
 
+  /** Whether the cache holds this RelayPool; undefined before the caches synced. */
+  relayPoolExists(namespace: string, name: string): boolean | undefined {
+    return this.synced ? this.pools.get(namespace, name) !== undefined : undefined;
+  }
+
   private parsed<T>(informer: Informer<KubeObject>, schema: z.ZodType<T>): T[] {
     const result: T[] = [];
     for (const object of informer.list()) {

@@ -72,6 +72,12 @@ export interface ReconcileContext {
    * returns how many it removed. The operator wires the real one (operator/redis-purge.ts).
    */
   purgeDomainData: (target: RedisTarget, domain: string) => Promise<number>;
+  /**
+   * Addresses clients reach the cluster's nodes at (builders/relaypool/endpoints.ts
+   * nodeAddresses), for NodePort pools; undefined when they cannot be read (no permission to
+   * list nodes). Absent: never read.
+   */
+  nodeAddresses?: () => Promise<string[] | undefined>;
 }
 
 /**

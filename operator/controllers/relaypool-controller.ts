@@ -8,7 +8,8 @@ import {
   buildRedisAuthSecret,
   buildRelayReplicasHandover,
   buildRelayPoolChildren,
-  relayPoolEndpoints,
+  observedRelayService,
+  relayPoolExposure,
   relayPoolNames,
   relayPoolSelector,
 } from '../builders/relaypool/index.js';
@@ -179,17 +180,33 @@ export async function reconcileRelayPool(
     relay: workloadStatus(applied.get(`Deployment/${names.relay}`)),
     redis: workloadStatus(applied.get(`StatefulSet/${names.redis}`)),
   });
+  const service = applied.get(`Service/${names.relay}`);
+  // Node addresses only matter to a NodePort pool that names no address of its own.
+  const needsNodes =
+    pool.spec.service.type === 'NodePort' &&
+    (pool.spec.publicUrls ?? []).length === 0 &&
+    pool.spec.ingress === undefined;
+  const nodes = needsNodes ? await ctx.nodeAddresses?.() : undefined;
+  const exposure = relayPoolExposure(pool, {
+    ...(service === undefined ? {} : { service: observedRelayService(service) }),
+    ...(nodes === undefined ? {} : { nodeAddresses: nodes }),
+  });
   await writeStatus(
     ctx,
     object,
     {
       replicas: summary.replicas,
       readyReplicas: summary.readyReplicas,
-      endpoints: relayPoolEndpoints(pool),
+      endpoints: exposure.endpoints,
+      clusterEndpoint: exposure.clusterEndpoint,
       selector: relayPoolSelector(pool),
     },
-    summary.conditions,
+    [...summary.conditions, exposure.exposed],
     ['Paused'],
   );
-  return undefined;
+  // Nodes are not watched: look at their addresses again now and then.
+  return needsNodes ? { requeueAfterMs: NODE_ADDRESS_RECHECK_MS } : undefined;
 }
+
+/** How often a NodePort pool's node addresses are read again. */
+export const NODE_ADDRESS_RECHECK_MS = 5 * 60 * 1000;

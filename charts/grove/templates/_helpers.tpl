@@ -138,16 +138,26 @@ env:
         key: {{ $r.passwordSecret.key }}
 {{- end }}
 {{- else }}
-{{- $pool := $r.relayPool | default (ternary (include "grove.componentName" (list . "sample")) "main" .Values.samples.enabled) }}
-{{- $ns := $r.namespace | default (include "grove.samplesNamespace" .) }}
+{{- $pool := include "grove.manager.redisPool" . }}
+{{- $ns := include "grove.manager.redisPoolNamespace" . }}
+{{- /*
+No password in the environment: the Manager reads it from the pool's Secret <pool>-redis-auth
+through the API once the operator made it. A secretKeyRef here would keep the Manager from
+starting (and `helm install --wait` from finishing) until a RelayPool of that name exists.
+*/}}
 args:
   - --redis
   - {{ printf "redis://%s-redis-0.%s-redis.%s.svc:6379" $pool $pool $ns | quote }}
-env:
-  - name: GROVE_REDIS_PASSWORD
-    valueFrom:
-      secretKeyRef:
-        name: {{ printf "%s-redis-auth" $pool }}
-        key: password
+  - --redis-relay-pool
+  - {{ printf "%s/%s" $ns $pool | quote }}
 {{- end }}
+{{- end }}
+
+{{/* The RelayPool whose built-in Redis the Manager uses (when manager.redis.url is empty). */}}
+{{- define "grove.manager.redisPool" -}}
+{{- .Values.manager.redis.relayPool | default (ternary (include "grove.componentName" (list . "sample")) "main" .Values.samples.enabled) }}
+{{- end }}
+
+{{- define "grove.manager.redisPoolNamespace" -}}
+{{- .Values.manager.redis.namespace | default (include "grove.samplesNamespace" .) }}
 {{- end }}

@@ -2,6 +2,7 @@
 import { DEFAULT_RELAY_LIMITS, type RelayLimits } from '../../../crds/relay-limits.js';
 import { relayPoolSchema, type RelayPool } from '../../../crds/relaypool.js';
 import { relayPublicKey } from '../../../contracts/auth/device-token.js';
+import type { RelayPoolObservedNetwork } from './endpoints.js';
 import type { RelayPoolBuildInput, RelayPublicKey, ServedDomain } from './input.js';
 
 export const NAMESPACE = 'grove';
@@ -55,6 +56,8 @@ export interface GoldenCase {
   input: RelayPoolBuildInput;
   /** Set for built-in Redis: the golden file then ends with the password Secret. */
   redisPassword?: string;
+  /** What the API server reported about the Service and nodes: the header's endpoints. */
+  observed?: RelayPoolObservedNetwork;
 }
 
 export const goldenCases: Record<string, GoldenCase> = {
@@ -115,6 +118,33 @@ export const goldenCases: Record<string, GoldenCase> = {
       ),
       acme,
     ]),
+    redisPassword: 'golden-password',
+  },
+  // Reachable from outside: a NodePort Service with relays serving TLS themselves.
+  'nodeport-tls': {
+    input: makeInput({
+      service: { type: 'NodePort', nodePort: 30443, externalTrafficPolicy: 'Local' },
+      tls: { secretName: 'relay-tls' },
+    }),
+    redisPassword: 'golden-password',
+    observed: {
+      service: { nodePort: 30443 },
+      nodeAddresses: ['203.0.113.10', '203.0.113.11'],
+    },
+  },
+  // TLS ends at an Ingress (cert-manager fills its Secret).
+  'ingress-tls': {
+    input: makeInput({
+      ingress: {
+        host: 'relays.example.com',
+        className: 'nginx',
+        annotations: {
+          'nginx.ingress.kubernetes.io/proxy-read-timeout': '3600',
+          'cert-manager.io/cluster-issuer': 'letsencrypt',
+        },
+        tls: { secretName: 'relays-example-com-tls' },
+      },
+    }),
     redisPassword: 'golden-password',
   },
 };

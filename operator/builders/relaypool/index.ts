@@ -6,7 +6,7 @@ import type { RelayPool } from '../../../crds/relaypool.js';
 import type { KubeObject } from '../../../kube/kube-object.js';
 import { labelKeys } from '../labels.js';
 import type { RelayPoolBuildInput } from './input.js';
-import { poolIdentity, relayPoolNames } from './names.js';
+import { buildRelayIngress } from './ingress.js';
 import { buildRedisService, buildRedisStatefulSet } from './redis.js';
 import { buildRelayConfigMap } from './relay-config.js';
 import {
@@ -17,6 +17,17 @@ import {
 } from './relay.js';
 
 export { canonicalJson, configHash } from './canonical-json.js';
+export {
+  MAX_NODE_ENDPOINTS,
+  nodeAddresses,
+  observedRelayService,
+  relayPoolEndpoints,
+  relayPoolExposure,
+  type ObservedRelayService,
+  type RelayPoolExposure,
+  type RelayPoolObservedNetwork,
+} from './endpoints.js';
+export { buildRelayIngress } from './ingress.js';
 export type { RelayPoolBuildInput, RelayPublicKey, ServedDomain } from './input.js';
 export {
   commonLabels,
@@ -45,6 +56,7 @@ export {
   RELAY_CONFIG_DIR,
   RELAY_CONFIG_FILE,
   RELAY_PORT,
+  RELAY_TLS_DIR,
   buildRelayConfig,
   buildRelayConfigMap,
   builtinRedisUrl,
@@ -78,21 +90,10 @@ export function buildRelayPoolChildren(input: RelayPoolBuildInput): KubeObject[]
     buildRedisStatefulSet(input),
     buildRelayDeployment(input),
     buildRelayService(pool),
+    buildRelayIngress(pool),
     buildRelayPodDisruptionBudget(pool),
     buildRelayHorizontalPodAutoscaler(pool),
   ].filter((child): child is KubeObject => child !== undefined);
-}
-
-/**
- * URLs clients are given for the pool: spec.publicUrls in their order, or the in-cluster
- * Service address when none are set (an empty list counts as none: it would leave clients
- * with nowhere to go).
- */
-export function relayPoolEndpoints(pool: RelayPool): string[] {
-  const { name, namespace } = poolIdentity(pool);
-  const { publicUrls, service } = pool.spec;
-  if (publicUrls !== undefined && publicUrls.length > 0) return [...publicUrls];
-  return [`ws://${relayPoolNames(name).relay}.${namespace}.svc:${service.port}`];
 }
 
 /** The relay pods' selector in string form: status.selector, for the scale subresource and HPA. */

@@ -31,8 +31,10 @@ export function buildRedisService(pool: RelayPool): KubeObject | undefined {
     kind: 'Service',
     metadata: childMetadata(pool, relayPoolNames(name).redis, 'redis'),
     spec: {
-      // publishNotReadyAddresses stays unset (false): the pod's DNS name appears only once it is
-      // ready. Spelling out false would not stick: the API server drops false booleans.
+      // The pod's DNS name is published as soon as the pod has an address, not after its first
+      // readiness probe passes: when the Redis pod is replaced, relays reconnect the moment Redis
+      // listens (ioredis waits out LOADING itself) instead of up to a probe period later.
+      publishNotReadyAddresses: true,
       clusterIP: 'None',
       selector: selectorLabels(name, 'redis'),
       ports: [{ name: 'redis', port: REDIS_PORT, targetPort: 'redis', protocol: 'TCP' }],

@@ -13,6 +13,8 @@ export const REDIS_PORT = 6379;
 /** Where relay pods mount the ConfigMap. */
 export const RELAY_CONFIG_DIR = '/etc/grove';
 export const RELAY_CONFIG_FILE = 'relay.json';
+/** Where relay pods mount spec.tls.secretName (a kubernetes.io/tls Secret). */
+export const RELAY_TLS_DIR = '/etc/grove/tls';
 
 /** One served domain in relay.json. */
 export interface RelayJsonDomain {
@@ -28,6 +30,8 @@ export interface RelayJsonDomain {
 export interface RelayJson {
   host: string;
   port: number;
+  /** With spec.tls: the mounted Secret's files (relays reload them when they change). */
+  tls?: { certFile: string; keyFile: string };
   redis: { url: string; cluster: boolean };
   domains: RelayJsonDomain[];
   drain: { gracePeriodSeconds: number; batchSize: number; batchIntervalMs: number };
@@ -73,6 +77,9 @@ export function buildRelayConfig(input: RelayPoolBuildInput): RelayJson {
   const config = {
     host: '0.0.0.0',
     port: RELAY_PORT,
+    ...(spec.tls === undefined
+      ? {}
+      : { tls: { certFile: `${RELAY_TLS_DIR}/tls.crt`, keyFile: `${RELAY_TLS_DIR}/tls.key` } }),
     redis,
     domains,
     drain: {

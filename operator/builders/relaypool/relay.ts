@@ -28,6 +28,7 @@ import {
   RELAY_CONFIG_DIR,
   RELAY_CONFIG_FILE,
   RELAY_PORT,
+  RELAY_TLS_DIR,
   buildRelayConfig,
 } from './relay-config.js';
 
@@ -57,6 +58,8 @@ function relayEnv(input: RelayPoolBuildInput): Plain<V1EnvVar>[] {
 
 function relayContainer(input: RelayPoolBuildInput): Plain<V1Container> {
   const { spec } = input.pool;
+  // With spec.tls the relay port speaks only TLS: the kubelet's probes too (it does not verify).
+  const scheme = spec.tls === undefined ? {} : { scheme: 'HTTPS' };
   return {
     name: 'relay',
     image: spec.image ?? input.image,
@@ -66,16 +69,16 @@ function relayContainer(input: RelayPoolBuildInput): Plain<V1Container> {
     ports: [{ name: 'relay', containerPort: RELAY_PORT, protocol: 'TCP' }],
     env: relayEnv(input),
     // /readyz fails while Redis does not answer and while draining.
-    readinessProbe: { httpGet: { path: '/readyz', port: 'relay' }, periodSeconds: 5 },
+    readinessProbe: { httpGet: { path: '/readyz', port: 'relay', ...scheme }, periodSeconds: 5 },
     livenessProbe: {
-      httpGet: { path: '/healthz', port: 'relay' },
+      httpGet: { path: '/healthz', port: 'relay', ...scheme },
       periodSeconds: 10,
       failureThreshold: 3,
     },
     // Holds liveness off for up to a minute while the process starts (a slow or CPU-throttled
     // start), without making liveness itself slow to notice a hung process later.
     startupProbe: {
-      httpGet: { path: '/healthz', port: 'relay' },
+      httpGet: { path: '/healthz', port: 'relay', ...scheme },
       periodSeconds: 2,
       failureThreshold: 30,
     },
@@ -83,6 +86,11 @@ function relayContainer(input: RelayPoolBuildInput): Plain<V1Container> {
     securityContext: containerSecurityContext(),
     volumeMounts: [
       { name: 'config', mountPath: RELAY_CONFIG_DIR, readOnly: true },
+      // A directory mount (no subPath), so the kubelet updates it when the Secret changes and
+      // the relay reloads the certificate without a restart.
+      ...(spec.tls === undefined
+        ? []
+        : [{ name: 'tls', mountPath: RELAY_TLS_DIR, readOnly: true }]),
       // The root filesystem is read-only; Node and its libraries may still need a temp dir.
       { name: 'tmp', mountPath: '/tmp' },
     ],
@@ -114,6 +122,22 @@ function relayPodSpec(input: RelayPoolBuildInput): Plain<V1PodSpec> {
     containers: [relayContainer(input)],
     volumes: [
       { name: 'config', configMap: { name: names.config } },
+      ...(spec.tls === undefined
+        ? []
+        : [
+            {
+              name: 'tls',
+              secret: {
+                secretName: spec.tls.secretName,
+                items: [
+                  { key: 'tls.crt', path: 'tls.crt' },
+                  { key: 'tls.key', path: 'tls.key' },
+                ],
+                // Read by the relay's user only (fsGroup makes it the group's).
+                defaultMode: 0o440,
+              },
+            },
+          ]),
       { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
     ],
   };
@@ -162,7 +186,19 @@ export function buildRelayService(pool: RelayPool): KubeObject {
     spec: {
       type: service.type,
       selector: selectorLabels(name, 'relay'),
-      ports: [{ name: 'relay', port: service.port, targetPort: 'relay', protocol: 'TCP' }],
+      // nodePort unset: Kubernetes picks one and keeps it (the operator never states the field).
+      ports: [
+        {
+          name: 'relay',
+          port: service.port,
+          targetPort: 'relay',
+          protocol: 'TCP',
+          ...(service.nodePort === undefined ? {} : { nodePort: service.nodePort }),
+        },
+      ],
+      ...(service.externalTrafficPolicy === undefined
+        ? {}
+        : { externalTrafficPolicy: service.externalTrafficPolicy }),
     },
   } satisfies Plain<V1Service> & KubeObject;
 }

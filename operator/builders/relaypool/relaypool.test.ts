@@ -25,6 +25,7 @@ import {
   canonicalJson,
   configHash,
   relayPoolEndpoints,
+  relayPoolExposure,
   relayPoolNames,
   redisAuthConf,
   relayPoolSelector,
@@ -66,7 +67,7 @@ function podTemplateHash(children: KubeObject[]): unknown {
   );
 }
 
-function renderGolden({ input, redisPassword }: GoldenCase): string {
+function renderGolden({ input, redisPassword, observed }: GoldenCase): string {
   const objects = buildRelayPoolChildren(input);
   if (redisPassword !== undefined) objects.push(buildRedisAuthSecret(input.pool, redisPassword));
   // YAML 1.1 quoting, as Kubernetes tools read YAML (`yes` stays a string there too); single
@@ -74,8 +75,11 @@ function renderGolden({ input, redisPassword }: GoldenCase): string {
   const documents = objects.map((object) =>
     stringify(object, { lineWidth: 0, version: '1.1', singleQuote: true }),
   );
+  const exposure = relayPoolExposure(input.pool, observed);
   const header =
-    `# relayPoolEndpoints: ${relayPoolEndpoints(input.pool).join(', ')}\n` +
+    `# status.endpoints: ${exposure.endpoints.join(', ')}\n` +
+    `# status.clusterEndpoint: ${exposure.clusterEndpoint}\n` +
+    `# Exposed: ${exposure.exposed.status} ${exposure.exposed.reason}\n` +
     `# relayPoolSelector: ${relayPoolSelector(input.pool)}\n`;
   return header + documents.join('---\n');
 }
@@ -389,6 +393,62 @@ describe('relay pool builders › endpoints', () => {
     expect(relayPoolEndpoints(makePool({ publicUrls: [] }))).toEqual([
       'ws://main-relay.grove.svc:443',
     ]);
+  });
+
+  it('gives the load balancer addresses once the cloud made them, in-cluster until then', () => {
+    const pool = makePool({ service: { type: 'LoadBalancer' } });
+    const pending = relayPoolExposure(pool, { service: { nodePort: 31000 } });
+    expect(pending.endpoints).toEqual(['ws://main-relay.grove.svc:443']);
+    expect(pending.exposed).toMatchObject({ status: 'False', reason: 'LoadBalancerPending' });
+    const ready = relayPoolExposure(pool, {
+      service: { loadBalancer: [{ ip: '198.51.100.7' }, { hostname: 'lb.example.net' }] },
+    });
+    // 443 is not ws's port: it stays in the URL.
+    expect(ready.endpoints).toEqual(['ws://198.51.100.7:443', 'ws://lb.example.net:443']);
+    expect(ready.exposed).toMatchObject({ status: 'True', reason: 'LoadBalancer' });
+    const tls = makePool({ service: { type: 'LoadBalancer' }, tls: { secretName: 's' } });
+    expect(relayPoolEndpoints(tls, { service: { loadBalancer: [{ ip: '2001:db8::1' }] } })).toEqual(
+      ['wss://[2001:db8::1]'],
+    );
+  });
+
+  it('gives node addresses with the node port for NodePort, and asks for publicUrls without them', () => {
+    const pool = makePool({ service: { type: 'NodePort' } });
+    const known = relayPoolExposure(pool, {
+      service: { nodePort: 31443 },
+      nodeAddresses: ['10.99.0.1'],
+    });
+    expect(known.endpoints).toEqual(['ws://10.99.0.1:31443']);
+    expect(known.exposed).toMatchObject({ status: 'True', reason: 'NodePort' });
+    const unknown = relayPoolExposure(pool, { service: { nodePort: 31443 } });
+    expect(unknown.endpoints).toEqual(['ws://main-relay.grove.svc:443']);
+    expect(unknown.exposed).toMatchObject({ status: 'False', reason: 'NodeAddressesUnknown' });
+    expect(unknown.exposed.message).toContain('spec.publicUrls to ws://<node address>:31443');
+    expect(relayPoolExposure(pool).exposed.reason).toBe('NodePortPending');
+    const many = Array.from({ length: 30 }, (_, i) => `10.0.0.${i}`);
+    expect(
+      relayPoolEndpoints(pool, { service: { nodePort: 30000 }, nodeAddresses: many }),
+    ).toHaveLength(10);
+  });
+
+  it('prefers publicUrls over an Ingress, and an Ingress over the Service', () => {
+    const ingress = { host: 'relays.example.com', tls: { secretName: 't' } };
+    expect(relayPoolEndpoints(makePool({ ingress, service: { type: 'LoadBalancer' } }))).toEqual([
+      'wss://relays.example.com',
+    ]);
+    expect(relayPoolEndpoints(makePool({ ingress: { host: 'r.example.com' } }))).toEqual([
+      'ws://r.example.com',
+    ]);
+    expect(
+      relayPoolEndpoints(makePool({ ingress, publicUrls: ['wss://front.example.com'] })),
+    ).toEqual(['wss://front.example.com']);
+  });
+
+  it('says a ClusterIP pool is reachable only inside the cluster, and how to change that', () => {
+    const exposure = relayPoolExposure(makePool({ tls: { secretName: 's' } }));
+    expect(exposure.clusterEndpoint).toBe('wss://main-relay.grove.svc:443');
+    expect(exposure.exposed).toMatchObject({ status: 'False', reason: 'ClusterInternal' });
+    expect(exposure.exposed.message).toContain('spec.service.type');
   });
 
   it('says the relay pod selector in string form', () => {
