@@ -4,10 +4,12 @@
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { freePort, waitFor } from '../test/support/ports.js';
 import { runGrove, type CliRun } from '../test/support/grove-cli.js';
 import { pinnedNode } from '../test/support/service-process.js';
@@ -27,10 +29,12 @@ describe('local stack', () => {
   let stack: ChildProcess | undefined;
   let output = '';
   let managerUrl = '';
+  let redisPort = 0;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'grove-local-'));
-    const [redisPort, relay0, relay1, managerPort] = [
+    let relay0: number, relay1: number, managerPort: number;
+    [redisPort, relay0, relay1, managerPort] = [
       await freePort(),
       await freePort(),
       await freePort(),
@@ -74,6 +78,66 @@ describe('local stack', () => {
     expect(output).toContain(`Manager: ${managerUrl}/`);
     expect(output).toContain(token);
     expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+  });
+
+  it("keeps Redis behind a password of its own (0600 file, never on redis-server's command line) and its AOF files at 0600", async () => {
+    const redisDir = join(dir, 'data', 'redis');
+    const passwordFile = join(redisDir, 'password');
+    const password = readFileSync(passwordFile, 'utf8').trim();
+    expect(password).toMatch(/^[A-Za-z0-9_-]{32,}$/);
+    expect(statSync(passwordFile).mode & 0o777).toBe(0o600);
+    expect(statSync(redisDir).mode & 0o777).toBe(0o700);
+    const files = (sub: string): string[] =>
+      readdirSync(join(redisDir, sub), { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory() ? files(join(sub, entry.name)) : [join(sub, entry.name)],
+      );
+    const aof = files('.').filter((file) => file.includes('appendonly'));
+    expect(aof.length).toBeGreaterThan(0);
+    expect(
+      files('.').map((file) => [file, (statSync(join(redisDir, file)).mode & 0o777).toString(8)]),
+    ).toEqual(files('.').map((file) => [file, '600']));
+
+    // A client without the password, at the protocol level: every command is refused.
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = connect(redisPort, '127.0.0.1', () =>
+        socket.write('SET probe x\r\nGET probe\r\n'),
+      );
+      let text = '';
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+        if (text.split('\r\n').length > 2) {
+          socket.end();
+          resolve(text);
+        }
+      });
+      socket.on('error', reject);
+    });
+    expect(reply.split('\r\n').slice(0, 2)).toEqual([
+      '-NOAUTH Authentication required.',
+      '-NOAUTH Authentication required.',
+    ]);
+    const authed = new Redis(redisPort, '127.0.0.1', { password, maxRetriesPerRequest: 1 });
+    try {
+      const info = await authed.info('server');
+      const pid = /process_id:(\d+)/.exec(info)?.[1];
+      expect(pid).toBeDefined();
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      expect(argv).not.toContain(password);
+      expect(argv).not.toContain('requirepass');
+      // Files Redis makes later (an AOF rewrite replaces them all) are 0600 too.
+      await authed.bgrewriteaof();
+      await waitFor(
+        async () => /aof_rewrite_in_progress:0/.test(await authed.info('persistence')),
+        'the AOF rewrite',
+        20_000,
+        100,
+      );
+      expect(
+        files('.').map((file) => [file, (statSync(join(redisDir, file)).mode & 0o777).toString(8)]),
+      ).toEqual(files('.').map((file) => [file, '600']));
+    } finally {
+      authed.disconnect();
+    }
   });
 
   it('takes two devices from activation codes to a delivered message, as the README shows', async () => {

@@ -10,6 +10,13 @@ import { bootstrapTokenFile, loadOrCreateBootstrapToken } from './bootstrap-toke
 import { loadLocalConfig } from './config.js';
 import { seedDomain } from './seed.js';
 import { loadOrCreateDomainKeys } from './domain-keys.js';
+import {
+  loadOrCreateRedisPassword,
+  redisPasswordFile,
+  restrictRedisFiles,
+  withPrivateUmask,
+  writeRedisConf,
+} from './redis-auth.js';
 import { localRelayConfigs } from './relay-configs.js';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -48,7 +55,11 @@ export async function runLocalStack(configFile: string): Promise<void> {
   const spec = config.stack.spec;
   const dataDir = spec.dataDir;
   const redisDir = path.join(dataDir, 'redis');
-  await mkdir(redisDir, { recursive: true });
+  await mkdir(redisDir, { recursive: true, mode: 0o700 });
+  // Redis asks for a password (made once, kept 0600 beside the AOF), and its files are 0600.
+  const redisPassword = await loadOrCreateRedisPassword(redisDir);
+  const redisConf = await writeRedisConf(redisDir, redisPassword);
+  await restrictRedisFiles(redisDir);
   const children: { name: string; child: ChildProcess }[] = [];
   let stopping = false;
 
@@ -83,25 +94,30 @@ export async function runLocalStack(configFile: string): Promise<void> {
       `port ${spec.redis.port} is already in use (another local stack?): stop it, or set spec.redis.port in ${config.file}`,
     );
   }
-  const redis = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(spec.redis.port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      redisDir,
-      '--appendonly',
-      'yes',
-      '--appendfsync',
-      spec.redis.appendfsync,
-      '--save',
-      '',
-      '--maxmemory-policy',
-      'noeviction',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+  // The config file first (redis-server's rule): it holds requirepass, so the password is in
+  // no argv. umask 077: the AOF files redis-server creates (and rewrites) are 0600.
+  const redis = withPrivateUmask(() =>
+    spawn(
+      'redis-server',
+      [
+        redisConf,
+        '--port',
+        String(spec.redis.port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        redisDir,
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        spec.redis.appendfsync,
+        '--save',
+        '',
+        '--maxmemory-policy',
+        'noeviction',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    ),
   );
   redis.on('error', (error) => {
     process.stderr.write(
@@ -114,6 +130,7 @@ export async function runLocalStack(configFile: string): Promise<void> {
   await waitUntil('redis-server', async () => {
     const client = new Redis(redisUrl, {
       lazyConnect: true,
+      password: redisPassword,
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
     });
@@ -131,7 +148,10 @@ export async function runLocalStack(configFile: string): Promise<void> {
   for (const domain of config.domains) {
     keys.set(domain.metadata.name, await loadOrCreateDomainKeys(dataDir, domain.metadata.name));
   }
-  const commands = connectRedis({ url: redisUrl, cluster: false }, 'commands');
+  const commands = connectRedis(
+    { url: redisUrl, cluster: false, password: redisPassword },
+    'commands',
+  );
   const store = new RedisManagerStore(commands);
   for (const seed of spec.seed) await seedDomain(store, commands, seed, new Date());
   const bootstrapToken = await loadOrCreateBootstrapToken(dataDir);
@@ -148,6 +168,8 @@ export async function runLocalStack(configFile: string): Promise<void> {
       [path.join(root, 'bin', 'grove.js'), 'relay', '--config', file],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
+        // The password from the environment, not the config file.
+        env: { ...process.env, GROVE_REDIS_PASSWORD: redisPassword },
       },
     );
     children.push({ name: relay.name, child });
@@ -182,7 +204,11 @@ export async function runLocalStack(configFile: string): Promise<void> {
     ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, GROVE_BOOTSTRAP_TOKEN: bootstrapToken },
+      env: {
+        ...process.env,
+        GROVE_BOOTSTRAP_TOKEN: bootstrapToken,
+        GROVE_REDIS_PASSWORD: redisPassword,
+      },
     },
   );
   children.push({ name: 'manager', child: manager });
@@ -208,7 +234,7 @@ export async function runLocalStack(configFile: string): Promise<void> {
   const lines = [
     '',
     'Grove local stack is running.',
-    `  Redis:   ${redisUrl} (AOF in ${redisDir})`,
+    `  Redis:   ${redisUrl} (AOF in ${redisDir}; password in ${redisPasswordFile(redisDir)})`,
     ...spec.relays.map(
       (relay) =>
         `  Relay:   ws://127.0.0.1:${relay.port}  (${relay.name}; metrics http://127.0.0.1:${relay.port}/metrics)`,
