@@ -155,7 +155,9 @@ export async function runLocalStack(configFile: string): Promise<void> {
   const store = new RedisManagerStore(commands);
   for (const seed of spec.seed) await seedDomain(store, commands, seed, new Date());
   const bootstrapToken = await loadOrCreateBootstrapToken(dataDir);
-  await store.ensureBootstrapToken(bootstrapToken, new Date());
+  // A token revoked through the API stays revoked (the Manager never makes it again).
+  const bootstrapRevoked =
+    (await store.ensureBootstrapToken(bootstrapToken, new Date())) === 'revoked';
   commands.disconnect();
 
   const configsDir = path.join(dataDir, 'relays');
@@ -242,6 +244,9 @@ export async function runLocalStack(configFile: string): Promise<void> {
     `  Manager: http://127.0.0.1:${managerPort}/  (admin web UI and API)`,
     `  Admin token (bootstrap, server-admin): ${bootstrapToken}`,
     `    (kept in ${bootstrapTokenFile(dataDir)})`,
+    ...(bootstrapRevoked
+      ? ['    REVOKED: it no longer works; delete that file for a new one at the next start']
+      : []),
     '',
   ];
   if (seed !== undefined && first !== undefined && other !== undefined) {

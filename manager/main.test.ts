@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { DEFAULT_MANAGER_LIMITS } from './limits.js';
 import { parseManagerArgs } from './main.js';
 
 describe('grove manager › flags', () => {
@@ -7,7 +8,67 @@ describe('grove manager › flags', () => {
       port: 8080,
       host: '0.0.0.0',
       mode: { kind: 'local', config: 'c.yaml' },
+      limits: DEFAULT_MANAGER_LIMITS,
     });
+  });
+
+  it('takes the limits: timeouts in seconds, counts, trusted proxies', () => {
+    const options = parseManagerArgs(
+      [
+        '--config',
+        'c.yaml',
+        '--headers-timeout',
+        '2.5',
+        '--request-timeout',
+        '20',
+        '--idle-timeout',
+        '90',
+        '--max-connections',
+        '500',
+        '--rate-limit-login-failures',
+        '5',
+        '--rate-limit-enroll',
+        '7',
+        '--rate-limit-token',
+        '9',
+        '--trust-proxy',
+        '10.0.0.0/8, 192.168.1.10',
+        '--audit-max-failures',
+        '1000',
+      ],
+      {},
+    );
+    expect(options.limits).toEqual({
+      connection: {
+        headersTimeoutMs: 2500,
+        requestTimeoutMs: 20_000,
+        idleTimeoutMs: 90_000,
+        maxConnections: 500,
+      },
+      rateLimits: { loginFailuresPerMinute: 5, enrollPerMinute: 7, tokenPerMinute: 9 },
+      trustProxy: ['10.0.0.0/8', '192.168.1.10'],
+      auditMaxFailures: 1000,
+    });
+    expect(parseManagerArgs(['--config', 'c', '--trust-proxy', '2'], {}).limits?.trustProxy).toBe(
+      2,
+    );
+    expect(
+      parseManagerArgs(['--config', 'c', '--trust-proxy', 'false'], {}).limits?.trustProxy,
+    ).toBe(false);
+  });
+
+  it('refuses bad limits with the flag named', () => {
+    const bad =
+      (...args: string[]) =>
+      () =>
+        parseManagerArgs(['--config', 'c', ...args], {});
+    expect(bad('--headers-timeout', '0')).toThrow(/--headers-timeout/);
+    expect(bad('--request-timeout', 'soon')).toThrow(/--request-timeout/);
+    expect(bad('--headers-timeout', '40')).toThrow(/not be longer than --request-timeout/);
+    expect(bad('--max-connections', '1.5')).toThrow(/--max-connections/);
+    expect(bad('--trust-proxy', 'true')).toThrow(/--trust-proxy/);
+    expect(bad('--trust-proxy', '10.0.0.0/40')).toThrow(/--trust-proxy/);
+    expect(bad('--audit-max-failures', '10')).toThrow(/--audit-max-failures/);
   });
 
   it('runs in cluster mode in a pod, and then needs --redis', () => {

@@ -14,7 +14,9 @@ import type { ConfigSource } from './config-source/config-source.js';
 import { KubeConfigSource } from './config-source/kube-config-source.js';
 import { LocalConfigSource } from './config-source/local-config-source.js';
 import { createManagerApp, isStorageError } from './manager-app.js';
+import { LIMIT_FLAGS, LIMITS_HELP, limitsFromFlags, type ManagerLimits } from './limits.js';
 import { ManagerMetrics } from './metrics.js';
+import type { BootstrapOutcome } from './store/manager-store.js';
 import { RedisManagerStore } from './store/redis-manager-store.js';
 import { PoolRedisAuth, parsePoolRef, storageProblem, type PoolRef } from './redis-access.js';
 
@@ -36,8 +38,11 @@ Usage:
                      while the pool does not exist yet the Manager serves and says so
   --ui-dir DIR       folder of the web UI (default: the bundled one)
 
+Limits (docs/manager-api.md#limits):
+${LIMITS_HELP}
 Environment: GROVE_REDIS_PASSWORD (Redis password), GROVE_BOOTSTRAP_TOKEN (a server-admin
-token named "bootstrap", created or kept at start).
+token named "bootstrap", created or kept at start; a revoked one is never made again, a new
+value replaces and revokes the previous one).
 `;
 
 /** A usage error: bin/grove-cli.ts prints it as {"error":{"code":"USAGE"}} and exits 2. */
@@ -54,6 +59,8 @@ export interface ManagerOptions {
   mode:
     { kind: 'local'; config: string } | { kind: 'kube'; kubeconfig?: string; namespace?: string };
   redis?: RedisTarget;
+  /** Timeouts, connection cap, rate limits, trusted proxies, audit cap (limits.ts). */
+  limits?: ManagerLimits;
   /** The RelayPool whose built-in Redis `redis` is (cluster mode). */
   redisRelayPool?: PoolRef;
   uiDir?: string;
@@ -75,12 +82,15 @@ export function parseManagerArgs(args: string[], env: NodeJS.ProcessEnv): Manage
         'redis-cluster': { type: 'boolean', default: false },
         'redis-relay-pool': { type: 'string' },
         'ui-dir': { type: 'string' },
+        ...LIMIT_FLAGS,
       },
       strict: true,
     }));
   } catch (error) {
     throw new ManagerUsageError(error instanceof Error ? error.message : String(error));
   }
+  const limits = limitsFromFlags(values);
+  if (typeof limits === 'string') throw new ManagerUsageError(limits);
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new ManagerUsageError(
@@ -133,6 +143,7 @@ export function parseManagerArgs(args: string[], env: NodeJS.ProcessEnv): Manage
     host: values.host,
     mode,
     ...(redis === undefined ? {} : { redis }),
+    limits,
     ...(redisRelayPool === undefined ? {} : { redisRelayPool }),
     ...(values['ui-dir'] === undefined ? {} : { uiDir: values['ui-dir'] }),
   };
@@ -215,7 +226,10 @@ export async function startManager(
             ...(poolAuth?.hasSecret === undefined ? {} : { hasSecret: poolAuth.hasSecret }),
           }),
     });
-  const store = new RedisManagerStore(redis);
+  const store = new RedisManagerStore(
+    redis,
+    options.limits === undefined ? {} : { auditMaxFailures: options.limits.auditMaxFailures },
+  );
   // Not awaited: the Manager serves (degraded) until its Redis answers, e.g. before the
   // RelayPool whose Redis it uses exists. The token is stored as soon as Redis is there.
   const bootstrap = ensureBootstrap(store, env.GROVE_BOOTSTRAP_TOKEN, log, problem);
@@ -228,6 +242,7 @@ export async function startManager(
     ping: () => redis.ping(),
     storageProblem: problem,
     started: () => bootstrap.done,
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
     ...(uiDir === undefined ? {} : { uiDir }),
   });
   const address = await app.listen({ port: options.port, host: options.host });
@@ -266,9 +281,9 @@ function ensureBootstrap(
   const attempt = () => {
     if (state.done || state.stopped || token === undefined) return;
     store.ensureBootstrapToken(token, new Date()).then(
-      () => {
+      (outcome) => {
         state.done = true;
-        if (warned) log.info('stored the bootstrap admin token');
+        logBootstrapOutcome(log, outcome);
       },
       (error: unknown) => {
         if (!isStorageError(error)) {
@@ -297,6 +312,23 @@ function ensureBootstrap(
       if (timer !== undefined) clearTimeout(timer);
     },
   };
+}
+
+/** Says what GROVE_BOOTSTRAP_TOKEN did at this start (docs/helm.md#the-bootstrap-admin-token). */
+export function logBootstrapOutcome(log: Logger, outcome: BootstrapOutcome): void {
+  if (outcome === 'revoked') {
+    log.warn(
+      'GROVE_BOOTSTRAP_TOKEN holds a revoked admin token: not made again; set a new value to rotate it, or leave it unset',
+    );
+  } else if (outcome === 'replaced') {
+    log.info('bootstrap admin token rotated: the previous one is revoked');
+  } else {
+    log.info(
+      outcome === 'created'
+        ? 'stored the bootstrap admin token'
+        : 'the bootstrap admin token is stored already',
+    );
+  }
 }
 
 /** `grove manager`: runs until SIGTERM/SIGINT, then closes the listener and its connections. */

@@ -1,11 +1,13 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
+import rateLimit from '@fastify/rate-limit';
 import Fastify, {
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
+import { applyConnectionLimits } from '../contracts/http-limits.js';
 import { jsonLogger, type Logger } from '../contracts/logger.js';
 import { registerAdminRoutes } from './api/admin-routes.js';
 import { registerClientRoutes } from './api/client-routes.js';
@@ -16,6 +18,7 @@ import type { ConfigSource } from './config-source/config-source.js';
 import type { ManagerErrorCode } from '../contracts/errors/manager-errors.js';
 import { encodeErrorBody } from '../contracts/wire/error-body.js';
 import { ManagerError } from './errors.js';
+import { DEFAULT_MANAGER_LIMITS, type ManagerLimits } from './limits.js';
 import { ManagerMetrics } from './metrics.js';
 import type { ManagerStore } from './store/manager-store.js';
 
@@ -32,6 +35,8 @@ export interface ManagerAppDeps {
   uiDir?: string;
   /** Resolves when Redis answers (the readiness probe). */
   ping?: () => Promise<unknown>;
+  /** Timeouts, connection cap, rate limits, trusted proxies (default DEFAULT_MANAGER_LIMITS). */
+  limits?: ManagerLimits;
   /**
    * Why Redis is unavailable and what to do (redis-access.ts storageProblem): the message of
    * every STORAGE_UNAVAILABLE answer while it lasts.
@@ -76,7 +81,8 @@ function fromFastifyError(
     return {
       code: 'PAYLOAD_TOO_LARGE',
       status,
-      message: 'request body too large: at most 1 MiB (member imports: 10 MiB)',
+      message:
+        'request body too large: at most 1 MiB (member imports: 10 MiB; enrollments and token refreshes: 16 KiB)',
     };
   }
   if (status === 415) {
@@ -97,6 +103,11 @@ function fromFastifyError(
     };
   }
   return undefined;
+}
+
+/** `--trust-proxy N`: X-Forwarded-For is believed for the last N hops. */
+function lastHops(hops: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < hops;
 }
 
 /** ioredis failures while Redis is down or unreachable. */
@@ -141,16 +152,14 @@ async function uiFile(uiDir: string, urlPath: string): Promise<string | undefine
 export async function createManagerApp(deps: ManagerAppDeps): Promise<FastifyInstance> {
   const log = deps.log ?? jsonLogger('manager');
   const metrics = deps.metrics ?? new ManagerMetrics();
-  const ctx = new ManagerContext(
-    deps.store,
-    deps.config,
-    deps.now ?? (() => new Date()),
-    metrics,
-    log,
-  );
+  const limits = deps.limits ?? DEFAULT_MANAGER_LIMITS;
   const app = Fastify({
     bodyLimit: BODY_LIMIT,
     logger: false,
+    // The client address (rate limits, audit) from X-Forwarded-For only when set by a proxy
+    // named here; off by default, so a client cannot choose its own address.
+    trustProxy:
+      typeof limits.trustProxy === 'number' ? lastHops(limits.trustProxy) : limits.trustProxy,
     // The default parser allows __proto__ keys through as data; refuse them outright.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -163,6 +172,41 @@ export async function createManagerApp(deps: ManagerAppDeps): Promise<FastifyIns
       const path = query === -1 ? url : url.slice(0, query);
       return path.replace(/%3a/gi, ':') + (query === -1 ? '' : url.slice(query));
     },
+  });
+
+  applyConnectionLimits(app.server, limits.connection);
+  // Per client address; routes opt in (RouteSpec.rateLimit). Failed admin logins are counted
+  // apart, by the context, so an administrator's own requests are never held back.
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) =>
+      new ManagerError(
+        'RATE_LIMITED',
+        `too many requests from this address: at most ${context.max} a minute; retry in ${context.after}`,
+        { retryAfterSeconds: Math.ceil(context.ttl / 1000) },
+      ),
+  });
+  const loginFailures = app.createRateLimit({
+    max: limits.rateLimits.loginFailuresPerMinute,
+    timeWindow: 60_000,
+  });
+  const ctx = new ManagerContext(
+    deps.store,
+    deps.config,
+    deps.now ?? (() => new Date()),
+    metrics,
+    log,
+    async (request) => {
+      const result = await loginFailures(request);
+      return {
+        isExceeded: 'isExceeded' in result && result.isExceeded,
+        ttlInSeconds: 'ttlInSeconds' in result ? result.ttlInSeconds : 60,
+      };
+    },
+  );
+  // Refused attempts still counted in memory are written when the Manager stops.
+  app.addHook('onClose', async () => {
+    await ctx.failures.flush();
   });
 
   // JSON and (for imports) CSV only: anything else gets 415 before it reaches a handler.
@@ -201,6 +245,10 @@ export async function createManagerApp(deps: ManagerAppDeps): Promise<FastifyIns
 
   app.setErrorHandler((error: unknown, request, reply) => {
     if (error instanceof ManagerError) {
+      const retryAfter = error.details?.['retryAfterSeconds'];
+      if (error.code === 'RATE_LIMITED' && typeof retryAfter === 'number') {
+        reply.header('retry-after', String(retryAfter));
+      }
       return reply
         .code(error.status)
         .send(encodeErrorBody(error.code, error.message, error.details));
@@ -259,7 +307,21 @@ export async function createManagerApp(deps: ManagerAppDeps): Promise<FastifyIns
     ctx.authorize(request, accessFor(method, url, request.params as Record<string, string>)),
   );
   registerAdminRoutes(routes, ctx);
-  registerClientRoutes(routes, ctx);
+  registerClientRoutes(routes, ctx, limits.rateLimits);
+
+  // What an all-or-nothing import left behind when its Manager died is undone at start.
+  app.addHook('onReady', () => {
+    for (const { domain } of deps.config.listDomains()) {
+      const name = domain.metadata.name;
+      deps.store.recoverInterruptedImport(name).then(
+        (undone) => {
+          if (undone)
+            log.warn('undid a member import its Manager did not finish', { domain: name });
+        },
+        () => undefined, // Redis away: the next import into the domain undoes it
+      );
+    }
+  });
 
   const document = openApiDocument(routes.specs, API_VERSION);
   app.get('/v1/openapi.json', () => Promise.resolve(document));

@@ -74,6 +74,36 @@ export const relayConfigSchema = z.object({
       slowConsumerTimeoutMs: z.number().int().positive().default(10_000),
       maxFramesPerSecond: z.number().int().positive().default(2000),
       maxBadFrames: z.number().int().positive().default(10),
+      headersTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(10_000)
+        .describe('An HTTP request head (or a new silent socket) must arrive within this'),
+      requestTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(30_000)
+        .describe('A whole HTTP request, head and body, must arrive within this'),
+      idleTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(60_000)
+        .describe(
+          'A socket without traffic this long is closed (a long poll gets its wait plus 10 s; WebSocket connections are not affected)',
+        ),
+      maxConnections: z
+        .number()
+        .int()
+        .positive()
+        .default(50_000)
+        .describe('Open sockets at most, WebSocket connections included; more are closed at once'),
+    })
+    .refine((c) => c.headersTimeoutMs <= c.requestTimeoutMs, {
+      message: 'headersTimeoutMs must not exceed requestTimeoutMs',
+      path: ['headersTimeoutMs'],
     })
     .prefault({}),
   /** Payloads at least this large, sent to two or more devices, are stored once by reference. */

@@ -3,6 +3,7 @@ import { SignJWT, importJWK, type JWK } from 'jose';
 import { RelayError } from '../errors/relay-errors.js';
 import {
   DeviceTokenVerifier,
+  MAX_CLOCK_SKEW_SECONDS,
   RELAY_AUDIENCE,
   generateDomainKey,
   issueDeviceToken,
@@ -88,6 +89,16 @@ describe('device tokens', () => {
         .setExpirationTime(NOW + 1200),
     );
     expect(await codeOf(verifier.verify(token))).toBe('AUTH_EXPIRED');
+  });
+
+  it('refuses a token issued beyond the clock skew in the future with AUTH_EXPIRED', async () => {
+    const { acme, verifier } = await setup();
+    const within = await issueDeviceToken(acme, claims, 600, NOW + MAX_CLOCK_SKEW_SECONDS);
+    await expect(verifier.verify(within)).resolves.toMatchObject(claims);
+    const beyond = await issueDeviceToken(acme, claims, 600, NOW + MAX_CLOCK_SKEW_SECONDS + 1);
+    expect(await codeOf(verifier.verify(beyond))).toBe('AUTH_EXPIRED');
+    const farAhead = await issueDeviceToken(acme, claims, 3600, NOW + 3600);
+    expect(await codeOf(verifier.verify(farAhead))).toBe('AUTH_EXPIRED');
   });
 
   it('refuses text that is not a JWT with AUTH_MALFORMED', async () => {

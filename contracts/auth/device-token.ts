@@ -14,6 +14,13 @@ import { RelayError } from '../errors/relay-errors.js';
 /** The audience of every relay token: a token for something else is never accepted here. */
 export const RELAY_AUDIENCE = 'grove-relay';
 
+/**
+ * How far ahead of the verifier's clock a token's `iat` (issued at) may be: the clocks of the
+ * Manager that signed it and of the relay or Manager that checks it may differ by this much.
+ * A token issued further in the future is refused (AUTH_EXPIRED, "not yet valid").
+ */
+export const MAX_CLOCK_SKEW_SECONDS = 60;
+
 export interface DeviceClaims {
   domain: string;
   identity: string;
@@ -119,6 +126,15 @@ export class DeviceTokenVerifier {
           currentDate: new Date(this.clockSeconds() * 1000),
           requiredClaims: ['exp', 'sub'],
         });
+        if (
+          payload.iat !== undefined &&
+          payload.iat > this.clockSeconds() + MAX_CLOCK_SKEW_SECONDS
+        ) {
+          throw new RelayError(
+            'AUTH_EXPIRED',
+            `token not yet valid: issued more than ${MAX_CLOCK_SKEW_SECONDS} s in the future; check the clocks of the device's Manager and of this server`,
+          );
+        }
         const device = payload['dev'];
         if (
           typeof device !== 'string' ||

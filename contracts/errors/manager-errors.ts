@@ -26,6 +26,7 @@ export const managerErrors = {
   SIGNATURE_STALE: { http: 401, meaning: "the challenge's timestamp is too far from the clock" },
   REPLAYED: { http: 409, meaning: "the challenge's nonce was already used" },
   CONTACT_SEARCH_DISABLED: { http: 403, meaning: "the domain's policy turned contact search off" },
+  RATE_LIMITED: { http: 429, meaning: 'too many requests (or failed logins) from one address' },
   UNKNOWN_DOMAIN: { http: 404, meaning: 'the domain is not configured' },
   STORAGE_UNAVAILABLE: { http: 503, meaning: 'Redis does not answer, or a signing key is missing' },
   INTERNAL: { http: 500, meaning: 'an unexpected failure, logged by the Manager' },

@@ -81,12 +81,17 @@ describe('key layout', () => {
     const groups = [
       Object.values(deviceKeys('acme', 'laptop')),
       Object.values(identityKeys('acme', 'alice')),
-      [...keysOf('acme').filter((key) => key.includes('{dir:')), auditStreamKey('acme')],
+      [
+        ...keysOf('acme').filter((key) => key.includes('{dir:')),
+        auditStreamKey('acme'),
+        auditStreamKey('acme', true),
+      ],
     ];
     for (const group of groups) expect(new Set(group.map(tagOf)).size).toBe(1);
   });
 
   it('keeps the audit stream of no domain among the global keys', () => {
     expect(auditStreamKey(undefined)).toBe(globalKeys.audit);
+    expect(auditStreamKey(undefined, true)).toBe(globalKeys.auditFailures);
   });
 });

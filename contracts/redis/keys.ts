@@ -112,10 +112,19 @@ export function managerKeys(domain: string) {
     lastSeen: directory.lastSeen,
     /** HASH code id → stored activation code JSON (with the code's SHA-256, never the code). */
     codes: `${tag}:m:codes`,
+    /**
+     * STRING the token of the all-or-nothing member import in progress (PX, renewed per
+     * chunk): single creates wait while it exists.
+     */
+    importGuard: `${tag}:m:import-guard`,
+    /** LIST of member ids written so far by that import: what to remove if it cannot finish. */
+    importJournal: `${tag}:m:import-journal`,
     /** HASH workspace id → JSON {id, name, createdAt, updatedAt}; members live in the directory. */
     workspaces: `${tag}:m:workspaces`,
-    /** STREAM of this domain's audit entries. */
+    /** STREAM of this domain's audit entries with outcome success. */
     audit: `${tag}:audit`,
+    /** STREAM of this domain's audit entries with outcome failure, capped apart. */
+    auditFailures: `${tag}:audit-failures`,
     /** HASH of the relays' counters; field `messagesRelayed` (HINCRBY by relays). */
     usage: directory.usage,
     /** STRING set once per token-refresh nonce (SET NX EX). */
@@ -130,15 +139,27 @@ export const globalKeys = {
   adminTokens: `${managerTag}:admin-tokens`,
   /** HASH admin token name → SHA-256 hex of the token. */
   adminTokenNames: `${managerTag}:admin-token-names`,
-  /** STREAM of audit entries that belong to no domain (admin tokens, failed logins…). */
+  /**
+   * HASH SHA-256 hex of every revoked (or replaced) admin token → JSON {name, revokedAt}: a
+   * tombstone, so a revoked token is never stored again (the bootstrap token at a restart).
+   */
+  revokedAdminTokens: `${managerTag}:admin-tokens-revoked`,
+  /** STREAM of audit entries that belong to no domain (admin tokens…), outcome success. */
   audit: `${managerTag}:audit`,
+  /** STREAM of audit entries that belong to no domain with outcome failure (failed logins…). */
+  auditFailures: `${managerTag}:audit-failures`,
   /** SET of domains that have an audit stream, so a query over all domains finds them. */
   auditDomains: `${managerTag}:audit-domains`,
 };
 
-/** The audit stream of `domain`, or the global one. */
-export function auditStreamKey(domain: string | undefined): string {
-  return domain === undefined ? globalKeys.audit : managerKeys(domain).audit;
+/**
+ * The audit stream of `domain`, or the global one; failures (outcome failure) have streams of
+ * their own, so a flood of them never trims away successful changes.
+ */
+export function auditStreamKey(domain: string | undefined, failures = false): string {
+  if (domain === undefined) return failures ? globalKeys.auditFailures : globalKeys.audit;
+  const keys = managerKeys(domain);
+  return failures ? keys.auditFailures : keys.audit;
 }
 
 /**

@@ -32,7 +32,74 @@ export const createMembersScript = defineScript(
         encodeIdentityRecord({ displayName: member.displayName }),
       );
     }
-    return { keys: [keys.members, keys.memberIndex, keys.directory.identities], args };
+    return {
+      keys: [keys.members, keys.memberIndex, keys.directory.identities, keys.importGuard],
+      args,
+    };
+  },
+  statusReply,
+);
+
+/** lua/import-members.lua: one chunk of an all-or-nothing import, under its guard. */
+export const importMembersScript = defineScript(
+  'import-members',
+  (input: {
+    domain: string;
+    token: string;
+    guardMs: number;
+    members: readonly { id: string; record: string; displayName: string }[];
+  }) => {
+    const keys = managerKeys(input.domain);
+    const args: (string | number)[] = [input.token, input.guardMs];
+    for (const member of input.members) {
+      args.push(
+        member.id,
+        member.record,
+        encodeIdentityRecord({ displayName: member.displayName }),
+      );
+    }
+    return {
+      keys: [
+        keys.members,
+        keys.memberIndex,
+        keys.directory.identities,
+        keys.importGuard,
+        keys.importJournal,
+      ],
+      args,
+    };
+  },
+  statusReply,
+);
+
+/** lua/rollback-member-import.lua: removes up to `count` members of the import journal. */
+export const rollbackMemberImportScript = defineScript(
+  'rollback-member-import',
+  (input: { domain: string; token: string; guardMs: number; count: number }) => {
+    const keys = managerKeys(input.domain);
+    return {
+      keys: [
+        keys.members,
+        keys.memberIndex,
+        keys.directory.identities,
+        keys.importGuard,
+        keys.importJournal,
+      ],
+      args: [input.token, input.guardMs, input.count],
+    };
+  },
+  statusReply,
+);
+
+/** lua/finish-member-import.lua */
+export const finishMemberImportScript = defineScript(
+  'finish-member-import',
+  (input: { domain: string; token: string; mode: 'commit' | 'release'; publish: boolean }) => {
+    const keys = managerKeys(input.domain);
+    return {
+      keys: [keys.importGuard, keys.importJournal],
+      args: [input.token, keys.directory.channel, input.mode, input.publish ? '1' : '0'],
+    };
   },
   statusReply,
 );
@@ -218,9 +285,15 @@ export const deleteWorkspaceScript = defineScript(
 /** lua/put-admin-token.lua */
 export const putAdminTokenScript = defineScript(
   'put-admin-token',
-  (input: { mode: 'create' | 'replace'; name: string; hash: string; record: string }) => ({
-    keys: [globalKeys.adminTokens, globalKeys.adminTokenNames],
-    args: [input.mode, input.name, input.hash, input.record],
+  (input: {
+    mode: 'create' | 'replace';
+    name: string;
+    hash: string;
+    record: string;
+    now: string;
+  }) => ({
+    keys: [globalKeys.adminTokens, globalKeys.adminTokenNames, globalKeys.revokedAdminTokens],
+    args: [input.mode, input.name, input.hash, input.record, input.now],
   }),
   statusReply,
 );
@@ -228,18 +301,24 @@ export const putAdminTokenScript = defineScript(
 /** lua/revoke-admin-token.lua */
 export const revokeAdminTokenScript = defineScript(
   'revoke-admin-token',
-  (input: { name: string }) => ({
-    keys: [globalKeys.adminTokens, globalKeys.adminTokenNames],
-    args: [input.name],
+  (input: { name: string; now: string }) => ({
+    keys: [globalKeys.adminTokens, globalKeys.adminTokenNames, globalKeys.revokedAdminTokens],
+    args: [input.name, input.now],
   }),
   statusReply,
 );
 
-/** lua/append-audit.lua: the entry's stream id. */
+/** lua/append-audit.lua: the entry's stream id. `failures`: the stream of failed attempts. */
 export const appendAuditScript = defineScript(
   'append-audit',
-  (input: { domain: string | undefined; maxLen: number; timeMs: number; record: string }) => ({
-    keys: [auditStreamKey(input.domain)],
+  (input: {
+    domain: string | undefined;
+    failures: boolean;
+    maxLen: number;
+    timeMs: number;
+    record: string;
+  }) => ({
+    keys: [auditStreamKey(input.domain, input.failures)],
     args: [input.maxLen, input.timeMs, input.record],
   }),
   (reply): string => {

@@ -654,7 +654,7 @@ export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): vo
   routes.add({
     method: 'DELETE',
     url: '/v1/admin/tokens/:name',
-    summary: 'Revoke an admin token. Server-admin only.',
+    summary: 'Revoke an admin token, for good (it is never accepted again). Server-admin only.',
     tag: 'admin',
     security: 'admin',
     responses: { 204: null },
@@ -662,7 +662,7 @@ export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): vo
       const name = param(params, 'name');
       const admin = await ctx.authorize(request, { kind: 'tokens' });
       await ctx.audited(admin, 'token.revoke', { target: `token:${name}` }, () =>
-        ctx.store.revokeAdminToken(name),
+        ctx.store.revokeAdminToken(name, ctx.now()),
       );
       return reply.code(204).send();
     },

@@ -48,7 +48,20 @@ async function relayToken(
   return { token, expiresAt: new Date((nowSeconds + ttl) * 1000).toISOString() };
 }
 
-export function registerClientRoutes(routes: RouteTable, ctx: ManagerContext): void {
+/** Bodies of the enrollment and token routes are small: a code, a key, a name, a signature. */
+const CLIENT_BODY_LIMIT = 16 * 1024;
+
+/** Requests per client address and minute of the routes anyone may call (ManagerLimits). */
+export interface ClientRateLimits {
+  enrollPerMinute: number;
+  tokenPerMinute: number;
+}
+
+export function registerClientRoutes(
+  routes: RouteTable,
+  ctx: ManagerContext,
+  limits?: ClientRateLimits,
+): void {
   routes.add({
     method: 'POST',
     url: '/v1/enroll',
@@ -56,8 +69,17 @@ export function registerClientRoutes(routes: RouteTable, ctx: ManagerContext): v
       'Enroll a device with an activation code: its id, identity, relay URLs, effective policy and a first relay token.',
     tag: 'client',
     body: enrollBody,
+    bodyLimit: CLIENT_BODY_LIMIT,
+    ...(limits === undefined
+      ? {}
+      : {
+          rateLimit: {
+            perMinute: limits.enrollPerMinute,
+            onExceeded: () => ctx.metrics.enrollments.inc({ outcome: 'RATE_LIMITED' }),
+          },
+        }),
     responses: { 201: enrollResponse },
-    handler: async ({ body }, reply) => {
+    handler: async ({ body, request }, reply) => {
       // The code names its domain: `<domain>.<secret>`.
       const domainName = body.code.slice(0, Math.max(0, body.code.indexOf('.')));
       const config = ctx.config.getDomain(domainName);
@@ -93,11 +115,16 @@ export function registerClientRoutes(routes: RouteTable, ctx: ManagerContext): v
         });
       } catch (error) {
         ctx.metrics.enrollments.inc({ outcome: outcomeOf(error) });
-        // Failed enrollments are audited in the domain the code names (when it is one).
+        // Failed enrollments are audited in the domain the code names (when it is one), their
+        // repeats from one address as one entry with a count; the device name is the caller's
+        // free text and is not kept.
         if (config !== undefined && error instanceof ManagerError) {
-          await ctx.audit('anonymous', 'device.enroll', 'failure', {
+          await ctx.refused({
+            action: 'device.enroll',
             domain: domainName,
-            details: { error: error.code, deviceName: body.deviceName },
+            reason: error.code,
+            address: request.ip,
+            details: { error: error.code },
           });
         }
         throw error;
@@ -112,6 +139,15 @@ export function registerClientRoutes(routes: RouteTable, ctx: ManagerContext): v
       'A fresh relay token for an enrolled device that signs a timestamped challenge with its key (replays refused).',
     tag: 'client',
     body: tokenBody,
+    bodyLimit: CLIENT_BODY_LIMIT,
+    ...(limits === undefined
+      ? {}
+      : {
+          rateLimit: {
+            perMinute: limits.tokenPerMinute,
+            onExceeded: () => ctx.metrics.tokenRefreshes.inc({ outcome: 'RATE_LIMITED' }),
+          },
+        }),
     responses: { 200: tokenResponse },
     handler: async ({ body }) => {
       try {
@@ -193,7 +229,7 @@ export function registerClientRoutes(routes: RouteTable, ctx: ManagerContext): v
   routes.add({
     method: 'GET',
     url: '/v1/contacts',
-    summary: 'Members of the device’s domain whose id, name or e-mail contains q (at most 50).',
+    summary: 'Members of the device’s domain whose id or display name contains q (at most 50).',
     tag: 'client',
     security: 'relayToken',
     query: contactsQuery,
@@ -206,8 +242,12 @@ export function registerClientRoutes(routes: RouteTable, ctx: ManagerContext): v
           'the domain’s policy turns contact search off',
         );
       }
-      const page = await ctx.store.listMembers(claims.domain, { query: query.q, limit: 50 });
-      // Only what a contact list needs: never e-mail addresses.
+      // Only what a contact list needs: never e-mail addresses, so never matched on them.
+      const page = await ctx.store.listMembers(claims.domain, {
+        query: query.q,
+        limit: 50,
+        searchEmail: false,
+      });
       return page.items.map((m) => ({ id: m.id, displayName: m.displayName }));
     },
   });

@@ -7,6 +7,12 @@ import { ManagerError } from '../errors.js';
 import type { ManagerMetrics } from '../metrics.js';
 import type { AdminTokenInfo, AuditEntry } from '../model.js';
 import type { ManagerStore } from '../store/manager-store.js';
+import { FailureAudit, type RefusedAttempt } from './failure-audit.js';
+
+/** Counts one failed admin login of a request's client address; exceeded past the limit. */
+export type LoginFailureLimiter = (
+  request: FastifyRequest,
+) => Promise<{ isExceeded: boolean; ttlInSeconds: number }>;
 
 export interface AuditFields {
   domain?: string | undefined;
@@ -30,6 +36,8 @@ export function accessFor(
 export class ManagerContext {
   /** The admin token of each request, once authenticated (route table and handler both ask). */
   private readonly admins = new WeakMap<FastifyRequest, AdminTokenInfo>();
+  /** Refused anonymous attempts (failed logins and enrollments), aggregated per window. */
+  readonly failures: FailureAudit;
 
   constructor(
     readonly store: ManagerStore,
@@ -37,7 +45,15 @@ export class ManagerContext {
     readonly now: () => Date,
     readonly metrics: ManagerMetrics,
     readonly log: Logger,
-  ) {}
+    private readonly loginFailures?: LoginFailureLimiter,
+  ) {
+    this.failures = new FailureAudit((entry) => store.appendAudit(entry), now, log);
+  }
+
+  /** Audits a refused anonymous attempt; its repeats are counted into one entry per window. */
+  async refused(attempt: RefusedAttempt): Promise<void> {
+    await this.failures.record(attempt);
+  }
 
   async audit(
     actor: string,
@@ -67,9 +83,24 @@ export class ManagerContext {
       (token === undefined ? undefined : await this.store.authenticateAdmin(token));
     if (info === undefined) {
       const reason = token === undefined ? 'no bearer token' : 'unknown admin token';
-      await this.audit('anonymous', 'login.failed', 'failure', {
-        details: { reason, method: request.method, path: request.url.split('?')[0] },
+      // Only failures count: a known token is never held back by its neighbours' attempts.
+      const limit = await this.loginFailures?.(request);
+      const rateLimited = limit?.isExceeded === true;
+      await this.refused({
+        action: 'login.failed',
+        reason,
+        address: request.ip,
+        route: `${request.method} ${request.routeOptions.url ?? ''}`,
+        details: { method: request.method, path: request.url.split('?')[0] ?? '' },
+        rateLimited,
       });
+      if (limit !== undefined && rateLimited) {
+        throw new ManagerError(
+          'RATE_LIMITED',
+          `too many failed logins from this address: retry in ${limit.ttlInSeconds} s`,
+          { retryAfterSeconds: limit.ttlInSeconds },
+        );
+      }
       throw new ManagerError(
         'UNAUTHENTICATED',
         token === undefined

@@ -68,9 +68,13 @@ export function csvMemberRows(text: string): Record<string, string>[] {
   const known = ['id', 'displayName', 'email'];
   const unknown = columns.filter((c) => !known.includes(c));
   if (unknown.length > 0) {
-    throw new CsvError(
-      `unknown CSV column(s) ${unknown.map((c) => JSON.stringify(c)).join(', ')}: expected id,displayName,email`,
-    );
+    // Named, but bounded: at most 5 of them, 40 characters each.
+    const named = unknown
+      .slice(0, 5)
+      .map((c) => JSON.stringify(c.length > 40 ? `${c.slice(0, 39)}…` : c))
+      .join(', ');
+    const more = unknown.length > 5 ? ` and ${unknown.length - 5} more` : '';
+    throw new CsvError(`unknown CSV column(s) ${named}${more}: expected id,displayName,email`);
   }
   for (const required of ['id', 'displayName']) {
     if (!columns.includes(required))

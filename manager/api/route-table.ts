@@ -19,6 +19,11 @@ export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType> {
   /** Accepted request content types (default application/json). */
   contentTypes?: string[];
   bodyLimit?: number;
+  /**
+   * Requests per client address and minute (@fastify/rate-limit, checked before the body is
+   * read); past it 429 RATE_LIMITED with Retry-After. `onExceeded` counts the refusals.
+   */
+  rateLimit?: { perMinute: number; onExceeded?: () => void };
   handler: (
     input: {
       body: z.output<B>;
@@ -33,16 +38,30 @@ export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType> {
 // Erased for storage in the table: each spec keeps its own types where it is written.
 type AnySpec = RouteSpec<z.ZodType, z.ZodType>;
 
-/** The validation error answer: every failing field path with its message. */
+/** At most this many issues are listed, each path and message cut to this many characters. */
+export const MAX_LISTED_ISSUES = 20;
+export const MAX_ISSUE_TEXT = 300;
+
+/** `text` cut to `max` characters, with an ellipsis when cut: what an answer echoes is bounded. */
+export function bounded(text: string, max = MAX_ISSUE_TEXT): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/**
+ * The validation error answer: the failing field paths with their messages, at most
+ * MAX_LISTED_ISSUES of them and each cut to MAX_ISSUE_TEXT characters, so an answer never
+ * echoes a large request back (`details.issueCount` says how many there were).
+ */
 export function validationError(where: 'body' | 'query', error: z.ZodError): ManagerError {
-  const issues = error.issues.map((issue) => ({
-    path: [where, ...issue.path.map(String)].join('.'),
-    message: issue.message,
+  const issues = error.issues.slice(0, MAX_LISTED_ISSUES).map((issue) => ({
+    path: bounded([where, ...issue.path.map(String)].join('.')),
+    message: bounded(issue.message),
   }));
+  const more = error.issues.length - issues.length;
   return new ManagerError(
     'VALIDATION_FAILED',
-    `invalid request: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
-    { issues },
+    `invalid request: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}${more > 0 ? `; and ${more} more` : ''}`,
+    { issues, ...(more > 0 ? { issueCount: error.issues.length } : {}) },
   );
 }
 
@@ -63,8 +82,10 @@ export class RouteTable {
   readonly specs: AnySpec[] = [];
 
   /**
-   * `authorizeAdmin` runs before any validation on routes with `security: 'admin'`, so a
-   * caller without the right gets 401/403 whatever it sent.
+   * `authorizeAdmin` runs on routes with `security: 'admin'` in an onRequest hook, before the
+   * body is read or parsed, so a caller without the right gets 401/403 whatever it sent and
+   * whatever its size: anonymous bodies cost no parsing. A refused request that announced a
+   * body is answered with `Connection: close`, so the rest of its body is never read either.
    */
   constructor(
     private readonly app: FastifyInstance,
@@ -80,12 +101,37 @@ export class RouteTable {
   ): void {
     this.specs.push(spec);
     const accepted = spec.contentTypes ?? ['application/json'];
+    const authorize = this.authorizeAdmin;
     this.app.route({
       method: spec.method,
       url: spec.url,
       ...(spec.bodyLimit === undefined ? {} : { bodyLimit: spec.bodyLimit }),
+      ...(spec.rateLimit === undefined
+        ? {}
+        : {
+            config: {
+              rateLimit: {
+                max: spec.rateLimit.perMinute,
+                timeWindow: 60_000,
+                ...(spec.rateLimit.onExceeded === undefined
+                  ? {}
+                  : { onExceeded: spec.rateLimit.onExceeded }),
+              },
+            },
+          }),
+      ...(spec.security !== 'admin' || authorize === undefined
+        ? {}
+        : {
+            onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
+              try {
+                await authorize(request, spec.method, spec.url);
+              } catch (error) {
+                if (hasBody(request)) reply.header('connection', 'close');
+                throw error;
+              }
+            },
+          }),
       handler: async (request, reply) => {
-        if (spec.security === 'admin') await this.authorizeAdmin?.(request, spec.method, spec.url);
         if (hasBody(request)) {
           const type = contentTypeOf(request);
           if (spec.body === undefined || type === undefined || !accepted.includes(type)) {

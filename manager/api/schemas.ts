@@ -155,14 +155,17 @@ export const issuedCode = activationCodeSchema.extend({
 });
 export const importResponse = z.object({
   created: z.array(z.string()),
-  errors: z.array(
-    z.object({
-      row: z.int(),
-      id: z.string().optional(),
-      code: z.string(),
-      message: z.string(),
-    }),
-  ),
+  errors: z
+    .array(
+      z.object({
+        row: z.int(),
+        id: z.string().optional(),
+        code: z.string(),
+        message: z.string(),
+      }),
+    )
+    .describe('The first refused rows: at most 1000, each message cut to 300 characters.'),
+  errorCount: z.int().optional().describe('How many rows were refused, when errors lists fewer.'),
 });
 export const revokedDevicesResponse = z.object({ revokedDevices: z.array(z.string()) });
 

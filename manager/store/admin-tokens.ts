@@ -6,7 +6,7 @@ import {
 } from '../../contracts/redis/manager-scripts.js';
 import { runScript } from '../../contracts/redis/script-runner.js';
 import { roleSchema, type AdminTokenInfo, type Role } from '../model.js';
-import type { AdminTokenStore } from './manager-store.js';
+import type { AdminTokenStore, BootstrapOutcome } from './manager-store.js';
 import { generateAdminToken, hashAdminToken, type RandomSource } from './secrets.js';
 import { checkDomain, checkName, fail } from './store-checks.js';
 
@@ -34,35 +34,47 @@ export class RedisAdminTokenStore implements AdminTokenStore {
       domains: [...input.domains],
       createdAt: now.toISOString(),
     };
-    const [status] = await this.putAdminToken('create', token, info);
+    const [status] = await this.putAdminToken('create', token, info, now);
     if (status !== 'OK') fail('ALREADY_EXISTS', `an admin token named ${input.name} exists`);
     return { token, info };
   }
 
-  /** 'create' refuses a name in use; 'replace' drops the token that had the name. */
+  /**
+   * 'create' refuses a name in use; 'replace' revokes the token that had the name. Either
+   * refuses a token that was ever revoked ('REVOKED').
+   */
   private putAdminToken(
     mode: 'create' | 'replace',
     token: string,
     info: AdminTokenInfo,
+    now: Date,
   ): Promise<string[]> {
     return runScript(this.redis, putAdminTokenScript, {
       mode,
       name: info.name,
       hash: hashAdminToken(token),
       record: JSON.stringify(info),
+      now: now.toISOString(),
     });
   }
 
-  async ensureBootstrapToken(token: string, now: Date): Promise<void> {
+  async ensureBootstrapToken(token: string, now: Date): Promise<BootstrapOutcome> {
     if (typeof token !== 'string' || token.length < 16) {
       fail('VALIDATION_FAILED', 'the bootstrap token must be at least 16 characters');
     }
-    await this.putAdminToken('replace', token, {
-      name: BOOTSTRAP_TOKEN_NAME,
-      role: 'server-admin',
-      domains: [],
-      createdAt: now.toISOString(),
-    });
+    const [status, outcome] = await this.putAdminToken(
+      'replace',
+      token,
+      {
+        name: BOOTSTRAP_TOKEN_NAME,
+        role: 'server-admin',
+        domains: [],
+        createdAt: now.toISOString(),
+      },
+      now,
+    );
+    if (status === 'REVOKED') return 'revoked';
+    return outcome === 'kept' || outcome === 'replaced' ? outcome : 'created';
   }
 
   async authenticateAdmin(token: string): Promise<AdminTokenInfo | undefined> {
@@ -78,8 +90,11 @@ export class RedisAdminTokenStore implements AdminTokenStore {
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  async revokeAdminToken(name: string): Promise<void> {
-    const [status] = await runScript(this.redis, revokeAdminTokenScript, { name });
+  async revokeAdminToken(name: string, now: Date): Promise<void> {
+    const [status] = await runScript(this.redis, revokeAdminTokenScript, {
+      name,
+      now: now.toISOString(),
+    });
     if (status !== 'OK') fail('NOT_FOUND', `no admin token named ${name}`);
   }
 }

@@ -15,6 +15,8 @@ import { checkDomain, fail } from './store-checks.js';
 
 /** Audit streams are capped (XADD MAXLEN ~): about this many newest entries per stream are kept. */
 export const AUDIT_MAX_LEN = 1_000_000;
+/** Default cap of the failure streams (entries with outcome failure), which are kept apart. */
+export const AUDIT_MAX_FAILURES = 100_000;
 /** Entries read per XREVRANGE while merging audit streams. */
 const AUDIT_CHUNK = 200;
 
@@ -74,10 +76,16 @@ function entryFilter(query: AuditQuery): (entry: AuditEntry) => boolean {
 
 /**
  * The audit log: one stream per domain and one for entries without a domain (tokens, failed
- * logins), read merged newest first; the set of domains with a stream is kept beside them.
+ * logins), each beside a stream of its failures (outcome failure: refused logins, enrollments,
+ * changes), capped apart (`maxFailures`), so however many failures arrive they never trim away
+ * successful changes. Read merged newest first; the set of domains with a stream is kept beside
+ * them.
  */
 export class RedisAuditLog implements AuditLog {
-  constructor(private readonly redis: RedisClient) {}
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly maxFailures = AUDIT_MAX_FAILURES,
+  ) {}
 
   async appendAudit(entry: Omit<AuditEntry, 'id'>): Promise<AuditEntry> {
     if (entry.domain !== undefined) {
@@ -88,9 +96,11 @@ export class RedisAuditLog implements AuditLog {
     const time = Date.parse(entry.time);
     if (Number.isNaN(time)) fail('VALIDATION_FAILED', 'audit entry time must be an ISO time');
     const stored = { ...entry };
+    const failures = entry.outcome === 'failure';
     const id = await runScript(this.redis, appendAuditScript, {
       domain: entry.domain,
-      maxLen: AUDIT_MAX_LEN,
+      failures,
+      maxLen: failures ? this.maxFailures : AUDIT_MAX_LEN,
       timeMs: Math.max(0, time),
       record: JSON.stringify(stored),
     });
@@ -100,12 +110,16 @@ export class RedisAuditLog implements AuditLog {
   /** The streams a query reads, in name order (the tie-break of equal ids). */
   private async streamsOf(query: AuditQuery): Promise<string[]> {
     let streams: string[];
+    const both = (domain: string | undefined) => [
+      auditStreamKey(domain),
+      auditStreamKey(domain, true),
+    ];
     if (query.domains === undefined) {
       const domains = await this.redis.smembers(globalKeys.auditDomains);
-      streams = [globalKeys.audit, ...domains.map((d) => auditStreamKey(d))];
+      streams = [...both(undefined), ...domains.flatMap(both)];
     } else {
       query.domains.forEach(checkDomain);
-      streams = [...new Set(query.domains)].map((d) => auditStreamKey(d));
+      streams = [...new Set(query.domains)].flatMap(both);
     }
     return streams.sort();
   }

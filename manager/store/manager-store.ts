@@ -40,8 +40,14 @@ export interface MemberStore {
   updateMember(domain: string, id: string, patch: MemberPatch, now: Date): Promise<Member>;
   /** Also revokes the member's devices (queues purged, relays told) and removes it from workspaces. */
   deleteMember(domain: string, id: string, now: Date): Promise<{ revokedDevices: string[] }>;
-  /** Case-insensitive substring search over id, displayName and email; ordered by id. */
-  listMembers(domain: string, options: ListOptions & { query?: string }): Promise<Page<Member>>;
+  /**
+   * Case-insensitive substring search over id, displayName and email (not email when
+   * `searchEmail` is false: the contact search); ordered by id.
+   */
+  listMembers(
+    domain: string,
+    options: ListOptions & { query?: string; searchEmail?: boolean },
+  ): Promise<Page<Member>>;
   /**
    * Bulk create from rows as received (a parsed JSON array or CSV records): each row is checked
    * like a single create, an id repeated in the rows is an error on its later rows.
@@ -54,6 +60,11 @@ export interface MemberStore {
     options: { allOrNothing: boolean },
     now: Date,
   ): Promise<ImportResult>;
+  /**
+   * Removes what an all-or-nothing import wrote before its Manager died (its journal), once
+   * its guard expired; true when there was something. Run by every Manager at start.
+   */
+  recoverInterruptedImport(domain: string): Promise<boolean>;
 }
 
 /** Activation codes: one-time, expiring, bound to a member. Only a hash of the code is stored. */
@@ -115,11 +126,15 @@ export interface AdminTokenStore {
     input: { name: string; role: Role; domains: string[] },
     now: Date,
   ): Promise<{ token: string; info: AdminTokenInfo }>;
-  /** Makes `token` a server-admin named "bootstrap" (idempotent): the bootstrap token from the environment. */
-  ensureBootstrapToken(token: string, now: Date): Promise<void>;
+  /**
+   * Makes `token` a server-admin named "bootstrap" (idempotent): the bootstrap token from the
+   * environment. A token that was revoked (or replaced) before is not stored again ('revoked').
+   */
+  ensureBootstrapToken(token: string, now: Date): Promise<BootstrapOutcome>;
   authenticateAdmin(token: string): Promise<AdminTokenInfo | undefined>;
   listAdminTokens(): Promise<AdminTokenInfo[]>;
-  revokeAdminToken(name: string): Promise<void>;
+  /** Revokes for good: the token is remembered (by hash) and never accepted again. */
+  revokeAdminToken(name: string, now: Date): Promise<void>;
 }
 
 /** Audit log: append-only (Redis streams), newest first when queried. */
@@ -137,6 +152,13 @@ export interface RelayStateReader {
 }
 
 export type { MemberInput, MemberPatch } from '../model.js';
+
+/**
+ * What storing the bootstrap token did: created it, kept it (the same token was there),
+ * replaced the previous bootstrap token (which is revoked from then on), or nothing because
+ * this token was revoked before (it never comes back).
+ */
+export type BootstrapOutcome = 'created' | 'kept' | 'replaced' | 'revoked';
 
 export interface WorkspaceInput {
   id: string;
@@ -158,7 +180,10 @@ export interface Page<T> {
 
 export interface ImportResult {
   created: string[];
+  /** The first refused rows (at most 1000 listed, texts cut to 300 characters). */
   errors: { row: number; id?: string; code: string; message: string }[];
+  /** How many rows were refused, when more than `errors` lists. */
+  errorCount?: number;
 }
 
 export interface AuditQuery extends ListOptions {

@@ -39,6 +39,11 @@ describe('member search', () => {
   ])('matches a substring of %s', (_what, query, expected) => {
     expect(memberMatches(alice, query)).toBe(expected);
   });
+
+  it('leaves the e-mail out when asked (the contact search, which never shows it)', () => {
+    expect(memberMatches(alice, 'example.ORG', false)).toBe(false);
+    expect(memberMatches(alice, 'LIDDELL', false)).toBe(true);
+  });
 });
 
 describe('import planning', () => {

@@ -14,11 +14,44 @@ import type { ImportResult } from './manager-store.js';
  * request bodies use the same schemas), and the member search. Pure: no Redis.
  */
 
-/** Each issue as `path: message`, joined by `; `; an issue of the value itself is named `whole`. */
+/** At most this many errors of an import are listed (`errorCount` gives the total). */
+export const MAX_LISTED_IMPORT_ERRORS = 1000;
+/** An import error's message and id are cut to this many characters. */
+export const MAX_IMPORT_ERROR_TEXT = 300;
+
+function cut(text: string, max = MAX_IMPORT_ERROR_TEXT): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/**
+ * Each issue as `path: message`, joined by `; `; an issue of the value itself is named
+ * `whole`. Bounded: a row with a huge unknown key is not echoed back whole.
+ */
 export function issuesText(error: z.ZodError, whole: string): string {
-  return error.issues
-    .map((issue) => `${issue.path.map(String).join('.') || whole}: ${issue.message}`)
-    .join('; ');
+  return cut(
+    error.issues
+      .slice(0, 5)
+      .map((issue) => `${cut(issue.path.map(String).join('.'), 64) || whole}: ${issue.message}`)
+      .join('; '),
+  );
+}
+
+/**
+ * An import's errors as answered: the first MAX_LISTED_IMPORT_ERRORS (by row), each id and
+ * message cut to MAX_IMPORT_ERROR_TEXT characters, and `errorCount` when some were left out;
+ * whatever the import held, its answer stays small.
+ */
+export function boundImportErrors(
+  errors: ImportResult['errors'],
+): Pick<ImportResult, 'errors' | 'errorCount'> {
+  const listed = errors.slice(0, MAX_LISTED_IMPORT_ERRORS).map((error) => ({
+    ...error,
+    ...(error.id === undefined ? {} : { id: cut(error.id, 128) }),
+    message: cut(error.message),
+  }));
+  return listed.length < errors.length
+    ? { errors: listed, errorCount: errors.length }
+    : { errors: listed };
 }
 
 /** The input as it is stored (names trimmed), or VALIDATION_FAILED. */
@@ -87,12 +120,16 @@ function rawId(raw: unknown): string | undefined {
   return typeof id === 'string' ? id : undefined;
 }
 
-/** Case-insensitive substring match over id, displayName and email. */
-export function memberMatches(member: Member, query: string): boolean {
+/**
+ * Case-insensitive substring match over id, displayName and (unless `withEmail` is false)
+ * email. A search whose answer leaves a field out must not match on it either, or the answers
+ * give the hidden field away a character at a time: the contact search does not see e-mail.
+ */
+export function memberMatches(member: Member, query: string, withEmail = true): boolean {
   const needle = query.toLowerCase();
   return (
     member.id.includes(needle) ||
     member.displayName.toLowerCase().includes(needle) ||
-    (member.email?.toLowerCase().includes(needle) ?? false)
+    (withEmail && (member.email?.toLowerCase().includes(needle) ?? false))
   );
 }

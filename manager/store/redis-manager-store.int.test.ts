@@ -606,26 +606,43 @@ describe.each(withRedisKinds())('Manager store on %s', (_name, target) => {
         'ALREADY_EXISTS',
       );
       expect((await store.listAdminTokens()).map((t) => t.name)).toContain(name);
-      await store.revokeAdminToken(name);
+      await store.revokeAdminToken(name, T0);
       expect(await store.authenticateAdmin(token)).toBeUndefined();
-      expect(await code(store.revokeAdminToken(name))).toBe('NOT_FOUND');
+      expect(await code(store.revokeAdminToken(name, T0))).toBe('NOT_FOUND');
     });
 
     it('makes the bootstrap token idempotently, replacing an older one', async () => {
       const first = `gat_${randomBytes(32).toString('base64url')}`;
       const second = `gat_${randomBytes(32).toString('base64url')}`;
-      await store.ensureBootstrapToken(first, T0);
-      await store.ensureBootstrapToken(first, later(10));
+      expect(await store.ensureBootstrapToken(first, T0)).toBe('created');
+      expect(await store.ensureBootstrapToken(first, later(10))).toBe('kept');
       expect(await store.authenticateAdmin(first)).toEqual({
         name: 'bootstrap',
         role: 'server-admin',
         domains: [],
         createdAt: T0.toISOString(),
       });
-      await store.ensureBootstrapToken(second, later(20));
+      expect(await store.ensureBootstrapToken(second, later(20))).toBe('replaced');
       expect(await store.authenticateAdmin(first)).toBeUndefined();
       expect((await store.authenticateAdmin(second))?.name).toBe('bootstrap');
       expect((await store.listAdminTokens()).filter((t) => t.name === 'bootstrap')).toHaveLength(1);
+      // The replaced token never comes back, and the current one is kept meanwhile.
+      expect(await store.ensureBootstrapToken(first, later(30))).toBe('revoked');
+      expect(await store.authenticateAdmin(first)).toBeUndefined();
+      expect((await store.authenticateAdmin(second))?.name).toBe('bootstrap');
+    });
+
+    it('never stores a revoked bootstrap token again', async () => {
+      const boot = `gat_${randomBytes(32).toString('base64url')}`;
+      await store.ensureBootstrapToken(boot, T0);
+      await store.revokeAdminToken('bootstrap', later(5));
+      expect(await store.ensureBootstrapToken(boot, later(10))).toBe('revoked');
+      expect(await store.authenticateAdmin(boot)).toBeUndefined();
+      expect((await store.listAdminTokens()).map((t) => t.name)).not.toContain('bootstrap');
+      // A new value is a new token.
+      const next = `gat_${randomBytes(32).toString('base64url')}`;
+      expect(await store.ensureBootstrapToken(next, later(20))).toBe('created');
+      expect((await store.authenticateAdmin(next))?.name).toBe('bootstrap');
     });
   });
 
@@ -726,7 +743,11 @@ describe.each(withRedisKinds())('Manager store on %s', (_name, target) => {
         outcome: 'failure',
       });
       expect(earlier.id).toMatch(/^\d+-\d+$/);
-      expect(await redis.xlen(managerKeys(domain).audit)).toBe(2);
+      // Failures are kept in a stream of their own, capped apart from the successes.
+      expect(await redis.xlen(managerKeys(domain).audit)).toBe(1);
+      expect(await redis.xlen(managerKeys(domain).auditFailures)).toBe(1);
+      const page = await store.queryAudit({ domains: [domain] });
+      expect(page.items.map((e) => e.outcome)).toEqual(['success', 'failure']);
     });
   });
 });

@@ -34,14 +34,17 @@ export class RedisManagerStore implements ManagerStore {
   private readonly audit: AuditLog;
   private readonly relayState: RelayStateReader;
 
-  constructor(redis: RedisClient, options: { random?: RandomSource } = {}) {
+  constructor(
+    redis: RedisClient,
+    options: { random?: RandomSource; auditMaxFailures?: number } = {},
+  ) {
     const random = options.random ?? defaultRandom;
     this.members = new RedisMemberStore(redis);
     this.codes = new RedisActivationCodeStore(redis, random);
     this.devices = new RedisDeviceStore(redis);
     this.workspaces = new RedisWorkspaceStore(redis);
     this.tokens = new RedisAdminTokenStore(redis, random);
-    this.audit = new RedisAuditLog(redis);
+    this.audit = new RedisAuditLog(redis, options.auditMaxFailures);
     this.relayState = new RedisRelayState(redis);
   }
 
@@ -64,6 +67,9 @@ export class RedisManagerStore implements ManagerStore {
   }
   importMembers(...args: Parameters<MemberStore['importMembers']>) {
     return this.members.importMembers(...args);
+  }
+  recoverInterruptedImport(...args: Parameters<MemberStore['recoverInterruptedImport']>) {
+    return this.members.recoverInterruptedImport(...args);
   }
 
   // ---- activation codes and enrollment: activation-codes.ts

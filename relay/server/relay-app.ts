@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { applyConnectionLimits } from '../../contracts/http-limits.js';
 import { listenAddresses, type ListenAddresses } from '../../contracts/listen-address.js';
 import { RedisHealth, redactRedisUrl } from '../../contracts/redis/redis-health.js';
 import type { RelayConfig } from '../config.js';
@@ -10,6 +11,7 @@ import { CloseCode } from '../../contracts/errors/close-codes.js';
 import { RelayError } from '../../contracts/errors/relay-errors.js';
 import { directoryKeys } from '../../contracts/redis/keys.js';
 import { decodeDirectoryMessage } from '../../contracts/wire/directory-channel.js';
+import { longPollPaths } from '../../contracts/wire/long-poll.js';
 import { connectRedis, type RedisClient } from '../../contracts/redis/connection.js';
 import { DeviceConnection } from './device-connection.js';
 import { LongPollTransport, replyError } from './long-poll.js';
@@ -75,6 +77,8 @@ export class RelayApp {
       bodyLimit: maxFrameBytes(config),
       ...(this.tls === undefined ? {} : { https: { cert: this.tls.cert, key: this.tls.key } }),
     });
+    // Slow or silent clients hold a socket for a bounded time; sockets are capped (config.connection).
+    applyConnectionLimits(this.app.server, config.connection);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes(config) });
     this.longPoll = new LongPollTransport(this.core);
     this.core.wakeups.onResubscribed(() => {
@@ -99,6 +103,17 @@ export class RelayApp {
         return replyError(reply, new RelayError('BAD_FRAME', error.message));
       }
       return replyError(reply, error);
+    });
+    // A long poll is silent while it waits: its socket gets the longest wait plus 10 s instead
+    // of the idle bound (Node restores the idle bound at the socket's next request).
+    const pollIdleMs = Math.max(
+      this.config.connection.idleTimeoutMs,
+      (this.config.longPoll.maxWaitSeconds + 10) * 1000,
+    );
+    this.app.addHook('onRequest', (request, _reply, done) => {
+      if (request.routeOptions.url === longPollPaths.poll)
+        request.raw.socket.setTimeout(pollIdleMs);
+      done();
     });
     this.app.get('/healthz', () => ({ ok: true }));
     this.app.get('/readyz', async (_request, reply) => {

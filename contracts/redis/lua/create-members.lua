@@ -1,19 +1,22 @@
 --[[
   Creates members: their records, the paging index and the directory's identities. Reads
-  and writes go in batches of 1000 (HMGET, variadic HSET and ZADD): a script call costs
-  microseconds each, and a large all-or-nothing import runs as one script.
+  and writes go in batches of 1000 (HMGET, variadic HSET and ZADD). Callers send at most
+  about 1000 members per call, so no call holds Redis for long; an all-or-nothing import of
+  more goes through import-members.lua under the domain's import guard.
 
-  KEYS[1] members, KEYS[2] memberIndex, KEYS[3] directory identities
+  KEYS[1] members, KEYS[2] memberIndex, KEYS[3] directory identities, KEYS[4] importGuard
           (contracts/redis/keys.ts managerKeys)
   ARGV[1] mode: 'all' creates every member or none, 'each' every one not taken yet
   ARGV[2] the directory channel
   then for each member, three: id, member JSON, directory identity JSON
 
-  Returns {'EXISTS', ids...} when mode is 'all' and any id exists (nothing is created);
+  Returns {'BUSY'} while an all-or-nothing import holds the guard (nothing is created: retry
+  shortly); {'EXISTS', ids...} when mode is 'all' and any id exists (nothing is created);
   otherwise {'OK', created ids...}.
 ]]
 --- @include "directory-channel"
 
+if redis.call('EXISTS', KEYS[4]) == 1 then return {'BUSY'} end
 local mode, channel = ARGV[1], ARGV[2]
 local n = (#ARGV - 2) / 3
 local batch = 1000

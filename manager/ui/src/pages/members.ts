@@ -292,7 +292,10 @@ function showReport(report: HTMLElement, result: ImportReport): void {
     h(
       'p',
       { role: 'status' },
-      `${String(result.created.length)} created, ${String(result.errors.length)} rejected.`,
+      `${String(result.created.length)} created, ${String(result.errorCount ?? result.errors.length)} rejected.` +
+        (result.errorCount === undefined
+          ? ''
+          : ` The first ${String(result.errors.length)} are listed.`),
     ),
     table(
       'Rejected rows',
