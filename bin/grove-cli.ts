@@ -18,6 +18,8 @@ Usage:
   grove relay --config FILE [--port N]      run one relay process
   grove operator [--kubeconfig FILE] …      run the Kubernetes operator (grove operator --help)
   grove manager --port N (--config FILE | --kubeconfig FILE) --redis URL   run the Manager
+  grove bridge --device-key FILE --password-file FILE (--path DIR | --s3-bucket B …) --schedule CRON …
+                                            run the Data Bridge (grove bridge --help)
   grove token issue --config FILE --domain D --identity I --device X [--ttl S] [--raw]
   grove enroll --manager URL --code CODE --state DIR [--name DEVICE_NAME] [--force]
   grove send (--state DIR | --relay URL[,URL…] --token T) --to device:ID|identity:ID|workspace:ID[,…] --data TEXT|@FILE [--id ID] [--ttl S] [--timeout S]
@@ -71,6 +73,15 @@ async function main(argv: string[]): Promise<void> {
       await runManager(args);
       return;
     }
+    case 'bridge': {
+      const { BRIDGE_HELP, runBridge } = await import('../bridge/main.js');
+      if (args.includes('--help') || args.includes('-h')) {
+        out(BRIDGE_HELP);
+        return;
+      }
+      await runBridge(args);
+      return;
+    }
     case 'local': {
       const { values } = parseArgs({ args, options: { config: { type: 'string' } } });
       const { runLocalStack } = await import('../local/local-stack.js');
@@ -117,7 +128,8 @@ main(process.argv.slice(2)).then(
   () => {
     const command = process.argv[2];
     // Servers keep running; one-shot commands exit once their output is written.
-    if (!['relay', 'local', 'operator', 'manager'].includes(command ?? '')) process.exit(0);
+    if (!['relay', 'local', 'operator', 'manager', 'bridge'].includes(command ?? ''))
+      process.exit(0);
   },
   (error: unknown) => {
     if (error instanceof CliError) {

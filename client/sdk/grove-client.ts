@@ -58,7 +58,28 @@ export interface GroveClientOptions {
   backoff?: { initialMs: number; maxMs: number };
   /** Handles each message once; the SDK acknowledges it only after this resolves. */
   onMessage?: (message: ReceivedMessage) => void | Promise<void>;
+  /**
+   * 'after-handler' (the default): a message is acknowledged once `onMessage` resolved.
+   * 'explicit': the application acknowledges with `acknowledge(message)` when it is ready
+   * (e.g. once a batch is durable elsewhere: the Data Bridge), which also covers every message
+   * delivered before it; meanwhile later messages keep coming, up to the relay's in-flight
+   * window.
+   */
+  ackMode?: 'after-handler' | 'explicit';
   random?: () => number;
+}
+
+/**
+ * Whether a close ends the client for good as a displacement (4110) by a newer connection of
+ * the device: the relay names the claim that took over (`(claim N)` in the reason), and it is
+ * newer than the claim of this connection's welcome. A 4110 without a claim (a relay of before
+ * ordered claims), or before a welcome, counts as one. Any other close: true (not concerned).
+ */
+export function displacedByNewer(closed: LinkClosed, ownClaim: number | undefined): boolean {
+  if (closed.code !== CloseCode.displaced) return true;
+  const named = /\(claim (\d+)\)/.exec(closed.reason);
+  if (named === null || ownClaim === undefined) return true;
+  return Number(named[1]) > ownClaim;
 }
 
 /** A send that failed for good (the relay refused it; retrying the same message cannot help). */
@@ -126,6 +147,8 @@ export class GroveClient extends EventEmitter {
   private link: Link | undefined;
   private linkRelay = '';
   private linkWelcomed = false;
+  /** The claim ordinal of the current link's welcome (see displacedByNewer). */
+  private linkClaim: number | undefined;
   private relays: string[];
   private readonly failures = new Map<string, ConnectFailure>();
   private lastRelayRefresh = Number.NEGATIVE_INFINITY;
@@ -147,6 +170,12 @@ export class GroveClient extends EventEmitter {
   private status: 'active' | 'idle' = 'active';
   private ackScheduled = false;
   private ackUpTo = 0;
+  /** ackMode 'explicit': the highest seq the application acknowledged in the current epoch. */
+  private appAckedUpTo = 0;
+  /** ackMode 'explicit': seqs above appAckedUpTo that need no application ack (skip frames). */
+  private readonly autoAcked = new Set<number>();
+  /** ackMode 'explicit': the queue epoch each delivered message came from. */
+  private readonly epochOf = new WeakMap<ReceivedMessage, string>();
   private readonly random: () => number;
   private readonly backoff: { initialMs: number; maxMs: number };
 
@@ -288,6 +317,7 @@ export class GroveClient extends EventEmitter {
     this.link = link;
     this.linkRelay = relay;
     this.linkWelcomed = false;
+    this.linkClaim = undefined;
   }
 
   private onFrame(frame: RelayFrame): void {
@@ -295,11 +325,22 @@ export class GroveClient extends EventEmitter {
       case 'welcome': {
         this.attempt = 0;
         this.linkWelcomed = true;
+        this.linkClaim = frame.claim;
         this.failures.delete(this.linkRelay);
         const resync =
           frame.resync || (this.epochSeen !== undefined && this.epochSeen !== frame.epoch);
+        const sameQueue = this.epochSeen === frame.epoch;
         this.epochSeen = frame.epoch;
         this.ackUpTo = frame.head - 1;
+        if (this.options.ackMode === 'explicit') {
+          if (!sameQueue || this.appAckedUpTo < this.ackUpTo) this.appAckedUpTo = this.ackUpTo;
+          this.autoAcked.clear();
+          // An ack sent on the previous link may have been lost with it: send it again.
+          if (this.appAckedUpTo > this.ackUpTo) {
+            this.ackUpTo = this.appAckedUpTo;
+            this.scheduleAck();
+          }
+        }
         this.connectedOnce = true;
         this.emit('connected', frame);
         if (resync) this.emit('resync', { reason: 'epoch' });
@@ -365,18 +406,26 @@ export class GroveClient extends EventEmitter {
       // The next link redelivers what an ended link left unacked; handling it now would let
       // it overtake a message whose handler failed.
       if (this.link !== link) return;
+      const explicit = this.options.ackMode === 'explicit';
       if (frame.t === 'skip') {
         this.emit('resync', { reason: 'expired' });
+        if (explicit) {
+          this.autoAcked.add(frame.seq);
+          this.advanceExplicitAck();
+          return;
+        }
       } else if (this.seen.add(`${frame.from.device}|${frame.id}`)) {
         try {
-          await this.options.onMessage?.({
+          const message: ReceivedMessage = {
             id: frame.id,
             seq: frame.seq,
             from: frame.from,
             to: frame.to,
             data: Buffer.from(frame.data, 'base64'),
             createdAt: frame.createdAt,
-          });
+          };
+          if (explicit && this.epochSeen !== undefined) this.epochOf.set(message, this.epochSeen);
+          await this.options.onMessage?.(message);
         } catch (error) {
           // Not acked: the relay redelivers it after the next reconnect.
           this.seen.delete(`${frame.from.device}|${frame.id}`);
@@ -398,9 +447,35 @@ export class GroveClient extends EventEmitter {
         }
       }
       if (this.link !== link) return;
+      // Explicit mode: a message (or a redelivery of one) waits for the application's ack.
+      if (explicit) return;
       this.ackUpTo = Math.max(this.ackUpTo, frame.seq);
       this.scheduleAck();
     });
+  }
+
+  /**
+   * ackMode 'explicit': acknowledges `message` and every message delivered before it. A
+   * message of an earlier queue epoch (the queue was reset since: a resync) is ignored.
+   */
+  acknowledge(message: ReceivedMessage): void {
+    if (this.options.ackMode !== 'explicit') {
+      throw new Error("acknowledge() needs ackMode 'explicit'");
+    }
+    if (this.epochOf.get(message) !== this.epochSeen) return;
+    if (message.seq <= this.appAckedUpTo) return;
+    this.appAckedUpTo = message.seq;
+    this.advanceExplicitAck();
+  }
+
+  /** The relay ack: what the application acknowledged, and skip frames right after it. */
+  private advanceExplicitAck(): void {
+    let upTo = Math.max(this.ackUpTo, this.appAckedUpTo);
+    while (this.autoAcked.has(upTo + 1)) upTo++;
+    for (const seq of this.autoAcked) if (seq <= upTo) this.autoAcked.delete(seq);
+    if (upTo <= this.ackUpTo) return;
+    this.ackUpTo = upTo;
+    this.scheduleAck();
   }
 
   /** Coalesces acks: one cumulative ack per turn of the event loop. */
@@ -426,6 +501,12 @@ export class GroveClient extends EventEmitter {
       // WebSocket is blocked on this network (or by a proxy): use plain HTTP from now on.
       this.transport = 'long-poll';
       void this.connect();
+      return;
+    }
+    if (!closed.reconnect && !displacedByNewer(closed, this.linkClaim)) {
+      // A 4110 naming a claim no newer than this link's own is no displacement: reconnect.
+      this.relayIndex++;
+      this.scheduleReconnect();
       return;
     }
     if (!closed.reconnect) {
