@@ -27,6 +27,8 @@ Usage:
   grove presence (--state DIR | --relay URL --token T) --watch identity:ID[,…] [--timeout S]
   grove refresh --state DIR [--relay-override URL[,URL…] | --clear-relay-override]   new token and relay list now
   grove admin COMMAND [--manager URL] [--token T] …   the Manager's admin API (grove admin --help)
+  grove archive list|verify|export (--path DIR | --s3-bucket B …) --password-file FILE …
+                                            read the Data Bridge's archives (grove archive --help)
 
 Client commands also take --transport auto|websocket|long-poll (default auto) and
 --ca FILE (or GROVE_CA=FILE): a CA certificate to trust for wss:// relays and the Manager.
@@ -99,6 +101,15 @@ async function main(argv: string[]): Promise<void> {
       const ca = await loadCa(undefined);
       if (ca !== undefined) trustProcessWide(ca);
       await adminCommand(args, out);
+      return;
+    }
+    case 'archive': {
+      const { ARCHIVE_HELP, archiveCommand } = await import('../bridge/cli/archive-command.js');
+      if (args.includes('--help') || args.includes('-h')) {
+        out(ARCHIVE_HELP);
+        return;
+      }
+      await archiveCommand(args, out);
       return;
     }
     case 'send':

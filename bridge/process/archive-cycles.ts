@@ -70,10 +70,13 @@ export async function runArchiveCycle(
     };
     log.info('archive cycle started', { trigger });
     if (!(await archiver.flushBuffered())) {
-      fail(
-        '',
-        new Error(`buffered messages could not be written: ${archiver.lastError?.message ?? ''}`),
-      );
+      // The store refused the buffered messages: the same failure goes for the cycle.
+      report.outcome = 'Failed';
+      report.errors.push({
+        workspace: '',
+        code: archiver.lastError?.code ?? 'INTERNAL',
+        message: `buffered messages could not be written: ${archiver.lastError?.message ?? ''}`,
+      });
     }
     let workspaces: string[] = [];
     try {
