@@ -17,6 +17,7 @@ import {
   find,
   helm,
   managerGrants,
+  managerRedisAuthGrants,
   manifestsOf,
   mustSucceed,
   releaseNamespace,
@@ -324,6 +325,7 @@ describe('against a real API server', () => {
       set('samples.enabled=true', 'metrics.serviceMonitor.enabled=true'),
     ],
     ['watchNamespace', set(`operator.watchNamespace=${watchedNamespace}`, 'samples.enabled=true')],
+    ['clusterWide', set('operator.clusterWide=true', 'samples.enabled=true')],
     [
       'own bootstrap Secret, one operator without leader election',
       set(
@@ -410,7 +412,7 @@ describe('against a real API server', () => {
   /** Every grant as SubjectAccessReview attributes, in `namespace` (cluster-scoped kinds: none). */
   function reviewsOf(grantList: readonly string[], namespace: string) {
     return grantList.map((grant) => {
-      const [group = '', resourcePath = '', verb = ''] = grant.split('|');
+      const [group = '', resourcePath = '', verb = '', name] = grant.split('|');
       const [resource = '', subresource] = resourcePath.split('/');
       return {
         namespace,
@@ -418,6 +420,7 @@ describe('against a real API server', () => {
         group,
         resource,
         ...(subresource !== undefined && { subresource }),
+        ...(name !== undefined && { name }),
       };
     });
   }
@@ -425,12 +428,15 @@ describe('against a real API server', () => {
   it('the API server authorizes the operator and the Manager for what they need, and no more', async () => {
     await ensureNamespace(releaseNamespace);
     await ensureNamespace(watchedNamespace);
-    // Cluster-wide release "grove", and a second release "scoped" confined to one namespace.
+    // Cluster-wide release "grove" (operator.clusterWide), and a second release "scoped" with
+    // the default: confined to one namespace (here another than its own).
     const rbacKinds = new Set(['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
     const scoped = (
       await template(set(`operator.watchNamespace=${watchedNamespace}`), 'scoped')
     ).filter((m) => rbacKinds.has(m.kind));
-    const cluster = (await template()).filter((m) => rbacKinds.has(m.kind));
+    const cluster = (await template(set('operator.clusterWide=true'))).filter((m) =>
+      rbacKinds.has(m.kind),
+    );
     for (const m of [...cluster, ...scoped]) {
       assertOk(await apply(m, false), `applying ${m.kind}/${m.metadata.name}`);
     }
@@ -453,6 +459,30 @@ describe('against a real API server', () => {
     }
     for (const attributes of reviewsOf(managerGrants, 'team-a'))
       check('grove-manager', attributes, true);
+    // Its RelayPool's Redis password, by name, where the pool is; no other Secret anywhere.
+    for (const attributes of reviewsOf(managerRedisAuthGrants(), releaseNamespace))
+      check('grove-manager', attributes, true);
+    for (const attributes of reviewsOf(managerRedisAuthGrants(), watchedNamespace))
+      check('scoped-grove-manager', attributes, true);
+    for (const [sa, namespace] of [
+      ['grove-manager', releaseNamespace],
+      ['grove-manager', 'team-a'],
+      ['scoped-grove-manager', watchedNamespace],
+      ['scoped-grove-manager', 'team-a'],
+    ] as const) {
+      for (const verb of ['get', 'list', 'watch']) {
+        check(sa, { namespace, verb, group: '', resource: 'secrets' }, false);
+        check(sa, { namespace, verb, group: '', resource: 'secrets', name: 'unrelated' }, false);
+      }
+    }
+    // The operator: Secrets by name, never listed or watched.
+    for (const [sa, namespace] of [
+      ['grove-operator', 'team-a'],
+      ['scoped-grove-operator', watchedNamespace],
+    ] as const) {
+      for (const verb of ['list', 'watch', 'delete'])
+        check(sa, { namespace, verb, group: '', resource: 'secrets' }, false);
+    }
     // Scoped: everything in the watched namespace, nothing elsewhere.
     for (const attributes of reviewsOf(expected.main, watchedNamespace))
       check('scoped-grove-operator', attributes, true);
@@ -479,8 +509,36 @@ describe('against a real API server', () => {
         { namespace: 'team-a', verb: 'delete', group: 'grove.dev', resource: 'domains' },
       ],
       ['grove-operator', { namespace: 'team-a', verb: 'get', group: '', resource: 'pods' }],
+      // Roles and RoleBindings it may make (a Domain's signing key reader); never cluster-wide
+      // ones, nor bind or escalate beyond what it holds.
       [
         'grove-operator',
+        { verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'clusterroles' },
+      ],
+      [
+        'grove-operator',
+        { verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'clusterrolebindings' },
+      ],
+      [
+        'grove-operator',
+        {
+          namespace: 'team-a',
+          verb: 'bind',
+          group: 'rbac.authorization.k8s.io',
+          resource: 'roles',
+        },
+      ],
+      [
+        'grove-operator',
+        {
+          namespace: 'team-a',
+          verb: 'escalate',
+          group: 'rbac.authorization.k8s.io',
+          resource: 'roles',
+        },
+      ],
+      [
+        'scoped-grove-operator',
         {
           namespace: 'team-a',
           verb: 'create',

@@ -18,6 +18,7 @@ import {
   helmHomeDir,
   image,
   managerGrants,
+  managerRedisAuthGrants,
   releaseNamespace,
   set,
   template,
@@ -173,6 +174,11 @@ describe('helm template', () => {
       '$(POD_NAMESPACE)',
       '--lease-name',
       'grove-operator',
+      // One namespace by default: the release's.
+      '--namespace',
+      releaseNamespace,
+      '--manager-service-account',
+      `${releaseNamespace}/grove-manager`,
     ]);
     expect(env(c, 'POD_NAME')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
     expect(env(c, 'POD_NAMESPACE')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.namespace');
@@ -214,6 +220,8 @@ describe('helm template', () => {
       'manager',
       '--port',
       '8080',
+      '--namespace',
+      releaseNamespace,
       '--redis',
       'redis://main-redis-0.main-redis.grove-system.svc:6379',
       '--redis-relay-pool',
@@ -242,6 +250,11 @@ describe('helm template', () => {
   it('labels everything, names every namespace, and selects only its own pods', async () => {
     const manifests = await template(set('samples.enabled=true'));
     const clusterScoped = new Set(['ClusterRole', 'ClusterRoleBinding']);
+    // One namespace by default: the node reader is the only cluster-wide grant.
+    expect(manifests.filter((m) => clusterScoped.has(m.kind)).map((m) => m.metadata.name)).toEqual([
+      'grove-operator-nodes',
+      'grove-operator-nodes',
+    ]);
     for (const m of manifests) {
       expect(m.metadata.labels).toMatchObject({
         'helm.sh/chart': 'grove-0.1.0',
@@ -310,7 +323,16 @@ describe('helm template', () => {
     );
     expect(find(manifests, 'Role', 'grove-manager').metadata.namespace).toBe(watchedNamespace);
     const operatorArgs = container(find(manifests, 'Deployment', 'grove-operator')).args;
-    expect(operatorArgs.slice(-2)).toEqual(['--namespace', watchedNamespace]);
+    expect(operatorArgs.slice(-4)).toEqual([
+      '--namespace',
+      watchedNamespace,
+      '--manager-service-account',
+      `${releaseNamespace}/grove-manager`,
+    ]);
+    // The Manager reads its pool's Redis password, in the pool's namespace, by name.
+    const redisAuth = find(manifests, 'Role', 'grove-manager-redis-auth');
+    expect(redisAuth.metadata.namespace).toBe(watchedNamespace);
+    expect(grants(redisAuth.rules)).toEqual(managerRedisAuthGrants('grove-sample'));
     const managerArgs = container(find(manifests, 'Deployment', 'grove-manager')).args;
     expect(managerArgs).toEqual([
       'manager',
@@ -333,7 +355,7 @@ describe('helm template', () => {
     const manifests = await template(set('operator.nodeAddresses=false'));
     expect(manifests.filter((m) => m.metadata.name.endsWith('-nodes'))).toEqual([]);
     const c = container(find(manifests, 'Deployment', 'grove-operator'));
-    expect(c.args.at(-1)).toBe('--no-node-addresses');
+    expect(c.args).toContain('--no-node-addresses');
   });
 
   it('renders the sample RelayPool reachable from outside as the values say, and zod accepts it', async () => {
@@ -388,7 +410,17 @@ describe('helm template', () => {
   it('without leader election: one operator, no --leader-elect, no Lease role', async () => {
     const manifests = await template(set('operator.leaderElection=false', 'operator.replicas=1'));
     const c = container(find(manifests, 'Deployment', 'grove-operator'));
-    expect(c.args).toEqual(['operator', '--metrics-port', '8080', '--health-port', '8081']);
+    expect(c.args).toEqual([
+      'operator',
+      '--metrics-port',
+      '8080',
+      '--health-port',
+      '8081',
+      '--namespace',
+      releaseNamespace,
+      '--manager-service-account',
+      `${releaseNamespace}/grove-manager`,
+    ]);
     expect(manifests.filter((m) => m.metadata.name.endsWith('leader-election'))).toEqual([]);
   });
 
@@ -414,6 +446,8 @@ describe('helm template', () => {
       manifests.filter((m) => m.metadata.labels?.['app.kubernetes.io/component'] === 'manager'),
     ).toEqual([]);
     const c = container(find(manifests, 'Deployment', 'grove-operator'));
+    // Nobody to grant signing keys to.
+    expect(c.args).not.toContain('--manager-service-account');
     expect(c.image).toBe(`grove@${digest}`);
     expect(env(c, 'GROVE_IMAGE')?.value).toBe(`grove@${digest}`);
   });
@@ -444,14 +478,19 @@ describe('helm template', () => {
   it('grants the operator exactly what resource-types.ts needs, and the Manager read access', async () => {
     const manifests = await template();
     const expected = expectedOperatorGrants();
-    expect(grants(find(manifests, 'ClusterRole', 'grove-operator').rules)).toEqual(expected.main);
+    const operatorRole = find(manifests, 'Role', 'grove-operator');
+    expect(operatorRole.metadata.namespace).toBe(releaseNamespace);
+    expect(grants(operatorRole.rules)).toEqual(expected.main);
     expect(grants(find(manifests, 'Role', 'grove-operator-leader-election').rules)).toEqual(
       expected.leaderElection,
     );
     expect(grants(find(manifests, 'ClusterRole', 'grove-operator-nodes').rules)).toEqual(
       expected.nodes,
     );
-    expect(grants(find(manifests, 'ClusterRole', 'grove-manager').rules)).toEqual(managerGrants);
+    expect(grants(find(manifests, 'Role', 'grove-manager').rules)).toEqual(managerGrants);
+    expect(grants(find(manifests, 'Role', 'grove-manager-redis-auth').rules)).toEqual(
+      managerRedisAuthGrants(),
+    );
     const bindings = manifests.filter((m): m is RoleBinding => m.kind.endsWith('Binding'));
     expect(
       bindings
@@ -461,10 +500,52 @@ describe('helm template', () => {
         )
         .sort(),
     ).toEqual([
-      'ClusterRoleBinding/grove-manager -> ClusterRole/grove-manager for grove-manager',
-      'ClusterRoleBinding/grove-operator -> ClusterRole/grove-operator for grove-operator',
       'ClusterRoleBinding/grove-operator-nodes -> ClusterRole/grove-operator-nodes for grove-operator',
+      'RoleBinding/grove-manager -> Role/grove-manager for grove-manager',
+      'RoleBinding/grove-manager-redis-auth -> Role/grove-manager-redis-auth for grove-manager',
+      'RoleBinding/grove-operator -> Role/grove-operator for grove-operator',
       'RoleBinding/grove-operator-leader-election -> Role/grove-operator-leader-election for grove-operator',
     ]);
+  });
+
+  it('with operator.clusterWide: ClusterRoles, no --namespace; never together with watchNamespace', async () => {
+    const manifests = await template(set('operator.clusterWide=true'));
+    const expected = expectedOperatorGrants();
+    expect(grants(find(manifests, 'ClusterRole', 'grove-operator').rules)).toEqual(expected.main);
+    expect(grants(find(manifests, 'ClusterRole', 'grove-manager').rules)).toEqual(managerGrants);
+    // Still the one Secret by name, in the pool's namespace.
+    expect(grants(find(manifests, 'Role', 'grove-manager-redis-auth').rules)).toEqual(
+      managerRedisAuthGrants(),
+    );
+    expect(container(find(manifests, 'Deployment', 'grove-operator')).args).not.toContain(
+      '--namespace',
+    );
+    expect(container(find(manifests, 'Deployment', 'grove-manager')).args).not.toContain(
+      '--namespace',
+    );
+    const run = await helm([
+      'template',
+      'grove',
+      chartDir,
+      ...set('operator.clusterWide=true', 'operator.watchNamespace=apps'),
+    ]);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain('operator.watchNamespace must be empty with operator.clusterWide');
+    const parsed = valuesSchema.safeParse({
+      operator: { clusterWide: true, watchNamespace: 'apps' },
+    });
+    expect(parsed.error?.issues.map((issue) => issue.path.join('.'))).toEqual([
+      'operator.watchNamespace',
+    ]);
+  });
+
+  it('with an external Redis, no Secret grant for the Manager at all', async () => {
+    const manifests = await template(set('manager.redis.url=redis://redis.example:6379'));
+    const managerSecretGrants = manifests
+      .filter((m) => m.kind === 'Role' || m.kind === 'ClusterRole')
+      .filter((m) => m.metadata.labels?.['app.kubernetes.io/component'] === 'manager')
+      .flatMap((m) => grants((m as unknown as { rules: Parameters<typeof grants>[0] }).rules))
+      .filter((grant) => grant.startsWith('|secrets|'));
+    expect(managerSecretGrants).toEqual([]);
   });
 });

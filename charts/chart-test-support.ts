@@ -74,6 +74,7 @@ export interface Service extends Manifest {
 interface PolicyRule {
   apiGroups: string[];
   resources: string[];
+  resourceNames?: string[];
   verbs: string[];
 }
 
@@ -236,13 +237,20 @@ export function env(c: Container, name: string): EnvVar | undefined {
   return c.env.find((e) => e.name === name);
 }
 
-/** "group|resource|verb" for every permission a set of rules grants. */
+/**
+ * "group|resource|verb" for every permission a set of rules grants; "group|resource|verb|name"
+ * for each name of a rule limited to resourceNames.
+ */
 export function grants(rules: readonly PolicyRule[]): string[] {
   return rules
     .flatMap((rule) =>
       rule.apiGroups.flatMap((group) =>
         rule.resources.flatMap((resource) =>
-          rule.verbs.map((verb) => `${group}|${resource}|${verb}`),
+          rule.verbs.flatMap((verb) =>
+            rule.resourceNames === undefined
+              ? [`${group}|${resource}|${verb}`]
+              : rule.resourceNames.map((name) => `${group}|${resource}|${verb}|${name}`),
+          ),
         ),
       ),
     )
@@ -264,13 +272,17 @@ const operatorVerbs: Record<keyof typeof resourceTypes, Verb[]> = {
   policies: groveVerbs,
   backupSchedules: groveVerbs,
   configMaps: ownedVerbs,
-  secrets: ownedVerbs,
+  // By name only: never list or watch, which would hand it every Secret in its scope.
+  secrets: ['get', 'create', 'update'],
   services: ownedVerbs,
   ingresses: ownedVerbs,
   deployments: ownedVerbs,
   statefulSets: ownedVerbs,
   podDisruptionBudgets: ownedVerbs,
   horizontalPodAutoscalers: ownedVerbs,
+  // The Role and RoleBinding per Domain that let the Manager read its signing key.
+  roles: ownedVerbs,
+  roleBindings: ownedVerbs,
   // get: after a 409 on create, the event recorder reads the event to count the repeat.
   events: ['get', 'create', 'patch'],
   // Nothing: the operator never reads namespaces (only tests create them).
@@ -299,7 +311,11 @@ export function expectedOperatorGrants(): {
   ][]) {
     const type = resourceTypes[key];
     const into = key === 'leases' ? leaderElection : key === 'nodes' ? nodes : main;
-    for (const verb of verbs) into.push(`${type.group}|${type.plural}|${verb}`);
+    for (const verb of verbs) {
+      // Reading and renewing the Lease are limited to its name (creating cannot be).
+      const name = key === 'leases' && verb !== 'create' ? '|grove-operator' : '';
+      into.push(`${type.group}|${type.plural}|${verb}${name}`);
+    }
     if (type.group === 'grove.dev') {
       for (const verb of ['get', 'update', 'patch']) {
         main.push(`${type.group}|${type.plural}/status|${verb}`);
@@ -320,5 +336,9 @@ export const managerGrants = [
   'grove.dev|relaypools|get',
   'grove.dev|relaypools|list',
   'grove.dev|relaypools|watch',
-  '|secrets|get',
 ].sort();
+
+/** The Manager's one Secret grant from the chart: its RelayPool's Redis password, by name. */
+export function managerRedisAuthGrants(pool = 'main'): string[] {
+  return [`|secrets|get|${pool}-redis-auth`];
+}

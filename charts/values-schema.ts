@@ -126,8 +126,16 @@ export const operatorValuesSchema = z
       )
       .default('')
       .describe(
-        'Namespace whose Grove resources the operator (and the Manager) reconcile; empty: all ' +
-          'namespaces. When set, the chart grants Roles in that namespace instead of ClusterRoles.',
+        'Namespace whose Grove resources the operator (and the Manager) reconcile, with Roles in ' +
+          'that namespace only; empty: the release namespace. Ignored with clusterWide.',
+      ),
+    clusterWide: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Reconcile Grove resources in every namespace, with ClusterRoles: the operator may then ' +
+          'read and write Secrets (by name, never list or watch) in every namespace. Off by ' +
+          'default: one namespace, Roles there only (docs/helm.md, "RBAC").',
       ),
     logLevel: logLevel.describe(
       'Log level of the operator (GROVE_LOG_LEVEL): debug, info, warn or error.',
@@ -205,7 +213,8 @@ export const managerValuesSchema = z
           .max(63)
           .default('')
           .describe(
-            'Namespace of that RelayPool; empty: operator.watchNamespace, else the release namespace.',
+            'Namespace of that RelayPool; empty: the watched namespace (operator.watchNamespace, ' +
+              'else the release namespace).',
           ),
         url: z
           .string()
@@ -420,6 +429,13 @@ export const valuesSchema = z
       .describe('Values a parent chart shares with its subcharts; Grove reads none.'),
   })
   .superRefine((values, ctx) => {
+    if (values.operator.clusterWide && values.operator.watchNamespace !== '') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['operator', 'watchNamespace'],
+        message: 'must be empty with operator.clusterWide: one namespace, or all of them',
+      });
+    }
     if (!values.operator.leaderElection && values.operator.replicas > 1) {
       ctx.addIssue({
         code: 'custom',

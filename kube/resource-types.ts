@@ -67,6 +67,20 @@ export const resourceTypes = {
     plural: 'ingresses',
     namespaced: true,
   },
+  roles: {
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    kind: 'Role',
+    plural: 'roles',
+    namespaced: true,
+  },
+  roleBindings: {
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    kind: 'RoleBinding',
+    plural: 'rolebindings',
+    namespaced: true,
+  },
   nodes: { group: '', version: 'v1', kind: 'Node', plural: 'nodes', namespaced: false },
   leases: {
     group: 'coordination.k8s.io',
@@ -77,14 +91,20 @@ export const resourceTypes = {
   },
 } as const satisfies Record<string, ResourceType>;
 
-/** The kinds a RelayPool or Domain owns; informers on them map events back to the owner. */
+/**
+ * The kinds a RelayPool or Domain owns that the operator watches (informers map their events
+ * back to the owner) and applies. Secrets are owned too, but never listed or watched: the
+ * operator reads its own by name (a Redis password, a signing key), so its role needs no
+ * `list` or `watch` on Secrets, which would let it read every Secret in its scope at once.
+ */
 export const ownedResourceTypes: readonly ResourceType[] = [
   resourceTypes.configMaps,
-  resourceTypes.secrets,
   resourceTypes.services,
   resourceTypes.ingresses,
   resourceTypes.deployments,
   resourceTypes.statefulSets,
   resourceTypes.podDisruptionBudgets,
   resourceTypes.horizontalPodAutoscalers,
+  resourceTypes.roles,
+  resourceTypes.roleBindings,
 ];

@@ -22,4 +22,10 @@ describe('grove operator flags', () => {
       runOperator(['--image', 'grove:1', '--leader-elect', '--lease-duration', '0'], {}),
     ).rejects.toThrow('--lease-duration must be a positive number of seconds, got "0"');
   });
+
+  it('refuses a --manager-service-account that is not NAMESPACE/NAME', async () => {
+    await expect(
+      runOperator(['--image', 'grove:1', '--manager-service-account', 'grove-manager'], {}),
+    ).rejects.toThrow('--manager-service-account must be NAMESPACE/NAME, got "grove-manager"');
+  });
 });

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { stopOnSignals } from '../contracts/graceful-shutdown.js';
 import { jsonLogger } from '../contracts/logger.js';
 import { KubeClient } from '../kube/kube-client.js';
+import { parseServiceAccountRef } from './builders/domain/signing-key-access.js';
 import { Operator } from './operator.js';
 
 import { OperatorUsageError } from './operator-usage-error.js';
@@ -24,7 +25,11 @@ export const OPERATOR_HELP = `grove operator [options]
   --lease-duration S       (default 15)   --renew-deadline S (default 10)   --retry-period S (default 2)
   --resync S               relist and reconcile everything this often (default 600)
   --concurrency N          reconciles at once per kind (default 2)
-  --no-node-addresses      never list nodes: NodePort RelayPools then need spec.publicUrls`;
+  --no-node-addresses      never list nodes: NodePort RelayPools then need spec.publicUrls
+  --manager-service-account NS/NAME
+                           may read each Domain's signing key (a Role on that one Secret and a
+                           RoleBinding, made per Domain); repeatable. The Helm chart passes the
+                           Manager's`;
 
 function seconds(value: string | undefined, flag: string, fallback: number): number {
   if (value === undefined) return fallback * 1000;
@@ -77,7 +82,17 @@ export async function runOperator(
       resync: { type: 'string' },
       concurrency: { type: 'string' },
       'no-node-addresses': { type: 'boolean', default: false },
+      'manager-service-account': { type: 'string', multiple: true },
     },
+  });
+  const signingKeyReaders = (values['manager-service-account'] ?? []).map((text) => {
+    const ref = parseServiceAccountRef(text);
+    if (ref === undefined) {
+      throw new OperatorUsageError(
+        `--manager-service-account must be NAMESPACE/NAME, got ${JSON.stringify(text)}`,
+      );
+    }
+    return ref;
   });
   const image = values.image ?? env.GROVE_IMAGE;
   if (image === undefined || image === '') {
@@ -113,7 +128,11 @@ export async function runOperator(
   const operator = new Operator({
     client,
     log,
-    settings: { image, redisImage: values['redis-image'] ?? image },
+    settings: {
+      image,
+      redisImage: values['redis-image'] ?? image,
+      ...(signingKeyReaders.length === 0 ? {} : { signingKeyReaders }),
+    },
     ...(values.namespace === undefined ? {} : { namespace: values.namespace }),
     resyncMs,
     maxConcurrentReconciles: concurrency,

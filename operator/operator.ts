@@ -25,7 +25,8 @@ import {
 import { LeaderElector, type LeaderElectionOptions } from '../kube/leader-election.js';
 import { ownedResourceTypes, resourceTypes } from '../kube/resource-types.js';
 import { purgeDomainFromRedis } from './redis-purge.js';
-import { nodeAddresses } from './builders/relaypool/index.js';
+import { nodeAddresses, relayPoolNames } from './builders/relaypool/index.js';
+import { signingKeySecretName } from './builders/domain/signing-keys.js';
 import { Controller } from './runtime/controller.js';
 
 export interface OperatorOptions {
@@ -39,6 +40,12 @@ export interface OperatorOptions {
   maxConcurrentReconciles?: number;
   /** List nodes for the addresses of NodePort pools (default true; needs `list nodes`). */
   readNodeAddresses?: boolean;
+  /**
+   * How often the leader reads its own Secrets (each built-in Redis password, each signing
+   * key) by name, to repair one deleted or replaced at once (default 10 s). Secrets are never
+   * watched: that would need `list` and `watch` on every Secret in scope.
+   */
+  secretPollMs?: number;
   leaderElection?: Pick<
     LeaderElectionOptions,
     'namespace' | 'name' | 'identity' | 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'
@@ -58,6 +65,9 @@ export class Operator {
   private readonly elector: LeaderElector | undefined;
   private readonly leaderGauge: Gauge;
   private electionDone: Promise<void> | undefined;
+  private secretPoll: NodeJS.Timeout | undefined;
+  /** resourceVersion of each owned Secret when last read ('' while missing), by namespace/name. */
+  private readonly seenSecrets = new Map<string, string>();
   private leading = false;
   private stopping = false;
 
@@ -259,11 +269,75 @@ export class Operator {
     seed('Domain', 'domain');
     seed('Policy', 'policy');
     seed('BackupSchedule', 'backupschedule');
+    let polling = false;
+    const poll = () => {
+      if (polling || this.stopping) return;
+      polling = true;
+      void this.pollOwnedSecrets().finally(() => (polling = false));
+    };
+    poll(); // the first look only notes what exists
+    this.secretPoll = setInterval(poll, this.options.secretPollMs ?? 10_000);
+    this.secretPoll.unref();
+  }
+
+  /**
+   * What a Secret informer would do, with `get` by name only: reads each Secret the operator
+   * made (a built-in Redis password per RelayPool, a signing key per Domain) and reconciles its
+   * owner when it was deleted or replaced since the last look (a new password rolls Redis and
+   * the relays together; a missing one is made again).
+   */
+  private async pollOwnedSecrets(): Promise<void> {
+    const wanted: {
+      namespace: string | undefined;
+      name: string;
+      owner: KubeObject;
+      controller: string;
+    }[] = [];
+    for (const pool of this.informers.get('RelayPool')?.list() ?? []) {
+      const redis = (pool.spec as { redis?: Record<string, unknown> } | undefined)?.redis;
+      if (redis !== undefined && !('builtin' in redis)) continue;
+      wanted.push({
+        namespace: pool.metadata.namespace,
+        name: relayPoolNames(pool.metadata.name).redisAuth,
+        owner: pool,
+        controller: 'relaypool',
+      });
+    }
+    for (const domain of this.informers.get('Domain')?.list() ?? []) {
+      wanted.push({
+        namespace: domain.metadata.namespace,
+        name: signingKeySecretName(domain.metadata.name),
+        owner: domain,
+        controller: 'domain',
+      });
+    }
+    const current = new Set<string>();
+    for (const { namespace, name, owner, controller } of wanted) {
+      if (this.stopping) return;
+      const key = objectKey({ namespace, name });
+      current.add(key);
+      let version: string;
+      try {
+        const secret = await this.options.client.get(resourceTypes.secrets, namespace, name);
+        version = secret?.metadata.resourceVersion ?? '';
+      } catch {
+        continue; // the API server is away: the next round looks again
+      }
+      const previous = this.seenSecrets.get(key);
+      this.seenSecrets.set(key, version);
+      // Replaced since the last look, or missing (deleted, or not made yet: either way its
+      // owner's reconcile makes it).
+      if ((previous !== undefined && previous !== version) || version === '') {
+        this.controllers.get(controller)?.enqueue(objectKey(owner.metadata));
+      }
+    }
+    for (const key of this.seenSecrets.keys()) if (!current.has(key)) this.seenSecrets.delete(key);
   }
 
   /** Graceful stop: finish running reconciles, release the Lease, stop watching. */
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.secretPoll !== undefined) clearInterval(this.secretPoll);
     await Promise.all([...this.controllers.values()].map((controller) => controller.stop()));
     await this.events.flush();
     if (this.elector !== undefined) {

@@ -2,6 +2,7 @@ import type { Logger } from '../../contracts/logger.js';
 import type { DomainSigningKey } from '../../contracts/auth/device-token.js';
 import type { RedisTarget } from '../../contracts/redis/connection.js';
 import type { KubeObject, ResourceType } from '../../kube/kube-object.js';
+import type { ServiceAccountRef } from '../builders/domain/signing-key-access.js';
 import type { ReconcileResult } from '../runtime/controller.js';
 
 /** The API calls reconcilers make; KubeClient implements it (tests may wrap it). */
@@ -47,6 +48,11 @@ export interface OperatorSettings {
   image: string;
   /** Image of built-in Redis pods (Grove's image ships redis-server). */
   redisImage: string;
+  /**
+   * ServiceAccounts granted `get` on each Domain's signing key Secret, by name (a Role and
+   * RoleBinding per Domain): the Manager's. None: no such grant is made.
+   */
+  signingKeyReaders?: readonly ServiceAccountRef[];
 }
 
 /** Everything a reconcile reads or writes, injected so tests can drive it. */

@@ -30,6 +30,8 @@ import {
   writeStatus,
 } from './reconcile-helpers.js';
 import { finalizeDomain, hasPurgeFinalizer, setPurgeFinalizer } from './domain-finalizer.js';
+import { buildSigningKeyAccess } from '../builders/domain/signing-key-access.js';
+import { applyChildren, pruneChildren } from './child-objects.js';
 
 function signingKeySecret(
   owner: KubeObject,
@@ -221,6 +223,17 @@ export async function reconcileDomain(
     ]);
     throw error;
   }
+  // Who may read the key (the Manager): a Role on this one Secret, bound to them.
+  const access = buildSigningKeyAccess({
+    domain: {
+      name: object.metadata.name,
+      namespace: object.metadata.namespace ?? '',
+      uid: object.metadata.uid ?? '',
+    },
+    readers: ctx.settings.signingKeyReaders ?? [],
+  });
+  await applyChildren(ctx, object, access);
+  await pruneChildren(ctx, object, access);
   const { condition, urls } = relayPoolsCondition(ctx, domain);
   const applied = policiesForDomain(domain, parsedPolicies(ctx, namespace)).map(
     (p) => p.metadata.name,

@@ -98,7 +98,21 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- default (include "grove.componentName" (list . "manager-bootstrap")) .Values.manager.bootstrapTokenSecret.name }}
 {{- end }}
 
-{{/* Namespace of the sample resources: the one the operator watches. */}}
+{{/*
+The one namespace the operator and the Manager watch (operator.watchNamespace, else the release
+namespace), or "" with operator.clusterWide: every namespace.
+*/}}
+{{- define "grove.watchNamespace" -}}
+{{- if .Values.operator.clusterWide }}
+{{- if .Values.operator.watchNamespace }}
+{{- fail "operator.watchNamespace must be empty with operator.clusterWide: one namespace, or all of them" }}
+{{- end }}
+{{- else }}
+{{- default .Release.Namespace .Values.operator.watchNamespace }}
+{{- end }}
+{{- end }}
+
+{{/* Namespace of the sample resources: the one the operator watches (the release's when cluster-wide). */}}
 {{- define "grove.samplesNamespace" -}}
 {{- default .Release.Namespace .Values.operator.watchNamespace }}
 {{- end }}
