@@ -18,6 +18,7 @@ import { LIMIT_FLAGS, LIMITS_HELP, limitsFromFlags, type ManagerLimits } from '.
 import { ManagerMetrics } from './metrics.js';
 import type { BootstrapOutcome } from './store/manager-store.js';
 import { RedisManagerStore } from './store/redis-manager-store.js';
+import { RedisBridgeRecords } from './bridge/bridge-records.js';
 import { PoolRedisAuth, parsePoolRef, storageProblem, type PoolRef } from './redis-access.js';
 
 export const MANAGER_HELP = `grove manager — the Manager (admin API, enrollment, web UI)
@@ -236,6 +237,7 @@ export async function startManager(
   const uiDir = options.uiDir ?? defaultUiDir();
   const app = await createManagerApp({
     store,
+    bridges: new RedisBridgeRecords(redis),
     config,
     log,
     metrics: new ManagerMetrics({ processMetrics: true }),

@@ -11,6 +11,8 @@ import { applyConnectionLimits } from '../contracts/http-limits.js';
 import { jsonLogger, type Logger } from '../contracts/logger.js';
 import { registerAdminRoutes } from './api/admin-routes.js';
 import { registerClientRoutes } from './api/client-routes.js';
+import { registerBridgeRoutes } from './api/bridge-routes.js';
+import type { BridgeRecords } from './bridge/bridge-records.js';
 import { accessFor, ManagerContext } from './api/context.js';
 import { openApiDocument } from './api/openapi.js';
 import { RouteTable } from './api/route-table.js';
@@ -44,6 +46,8 @@ export interface ManagerAppDeps {
   storageProblem?: () => string;
   /** False until the Manager finished what it does once Redis answers (the bootstrap token). */
   started?: () => boolean;
+  /** The Data Bridge's records: its routes (api/bridge-routes.ts) are served when given. */
+  bridges?: BridgeRecords;
 }
 
 /** On every answer; the UI's pages load only their own files (no inline script, no other origin). */
@@ -308,6 +312,7 @@ export async function createManagerApp(deps: ManagerAppDeps): Promise<FastifyIns
   );
   registerAdminRoutes(routes, ctx);
   registerClientRoutes(routes, ctx, limits.rateLimits);
+  if (deps.bridges !== undefined) registerBridgeRoutes(routes, ctx, deps.bridges);
 
   // What an all-or-nothing import left behind when its Manager died is undone at start.
   app.addHook('onReady', () => {
