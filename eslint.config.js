@@ -18,7 +18,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['bin/grove.js'] },
+        projectService: { allowDefaultProject: ['bin/grove.js', 'e2e/*.js', 'e2e/support/*.js'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

@@ -38,11 +38,10 @@ export function policiesForDomain(domain: Domain, policies: readonly Policy[]): 
  */
 export function effectiveRelayLimits(policies: readonly Policy[]): RelayLimits {
   const ordered = [...policies].sort(comparePolicyPrecedence);
-  const limits: RelayLimits = { ...DEFAULT_RELAY_LIMITS };
+  const merged: Record<string, unknown> = { ...DEFAULT_RELAY_LIMITS };
   for (const key of RELAY_LIMIT_KEYS) {
-    const winner = ordered.find((p) => p.spec.relay?.[key] !== undefined);
-    const value = winner?.spec.relay?.[key];
-    if (value !== undefined) limits[key] = value;
+    const value = ordered.find((p) => p.spec.relay?.[key] !== undefined)?.spec.relay?.[key];
+    if (value !== undefined) merged[key] = value;
   }
-  return limits;
+  return merged as RelayLimits;
 }

@@ -22,9 +22,16 @@ export const policyRelaySchema = z
     maxInFlight: f.maxInFlight.optional(),
     sendRatePerSecond: f.sendRatePerSecond.optional(),
     sendBurst: f.sendBurst.optional(),
+    maxRecipients: f.maxRecipients.optional(),
+    dedupWindowSeconds: f.dedupWindowSeconds.optional(),
+    maxDomainStoredBytes: f.maxDomainStoredBytes.optional(),
+    queueOverflow: f.queueOverflow.optional(),
+    senderQueueSharePercent: f.senderQueueSharePercent.optional(),
+    maxWatchedIdentities: f.maxWatchedIdentities.optional(),
+    workspaceSend: f.workspaceSend.optional(),
   })
   .describe(
-    'Per-device relay limits; each one omitted here is taken from another Policy or the default.',
+    'Relay limits (per device, per send, per domain); each one omitted here is taken from another Policy or the default.',
   )
   // The CRD's copy of the rule of validatePolicy; only when this Policy sets both limits.
   .meta(

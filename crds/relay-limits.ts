@@ -1,5 +1,10 @@
 import { z } from 'zod';
 
+/** What a full queue does with one more message: drop its oldest, or refuse the new one. */
+export type QueueOverflow = 'dropOldest' | 'rejectNew';
+/** Who may send to a workspace: its members only, or anyone of the domain. */
+export type WorkspaceSend = 'members' | 'domain';
+
 export type RelayLimits = {
   maxMessageBytes: number;
   maxQueuedMessages: number;
@@ -8,6 +13,13 @@ export type RelayLimits = {
   maxInFlight: number;
   sendRatePerSecond: number;
   sendBurst: number;
+  maxRecipients: number;
+  dedupWindowSeconds: number;
+  maxDomainStoredBytes: number;
+  queueOverflow: QueueOverflow;
+  senderQueueSharePercent: number;
+  maxWatchedIdentities: number;
+  workspaceSend: WorkspaceSend;
 };
 
 const MiB = 1024 * 1024;
@@ -20,6 +32,13 @@ export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
   maxInFlight: 256,
   sendRatePerSecond: 200,
   sendBurst: 400,
+  maxRecipients: 1000,
+  dedupWindowSeconds: 24 * 60 * 60,
+  maxDomainStoredBytes: 1024 * MiB,
+  queueOverflow: 'dropOldest',
+  senderQueueSharePercent: 50,
+  maxWatchedIdentities: 1000,
+  workspaceSend: 'members',
 });
 
 /**
@@ -38,13 +57,13 @@ export const relayLimitFields = {
     .int()
     .min(1)
     .describe(
-      `Most messages queued for one offline device; a send that would exceed it drops the oldest and tells the device to resync (default ${DEFAULT_RELAY_LIMITS.maxQueuedMessages}).`,
+      `Most messages queued for one offline device; what a send beyond it does is queueOverflow (default ${DEFAULT_RELAY_LIMITS.maxQueuedMessages}).`,
     ),
   maxQueuedBytes: z
     .int()
     .min(1)
     .describe(
-      `Most payload bytes queued for one device, enforced like maxQueuedMessages (default ${DEFAULT_RELAY_LIMITS.maxQueuedBytes}).`,
+      `Most bytes queued for one device, enforced like maxQueuedMessages: every byte a message costs (the stored entry with its recipient list, 64 bytes per entry, a payload stored apart) and its de-duplication record (default ${DEFAULT_RELAY_LIMITS.maxQueuedBytes}).`,
     ),
   retentionSeconds: z
     .int()
@@ -71,10 +90,74 @@ export const relayLimitFields = {
     .describe(
       `Sends a device may make at once above the sustained rate (token-bucket size; default ${DEFAULT_RELAY_LIMITS.sendBurst}).`,
     ),
-} as const satisfies Record<keyof RelayLimits, z.ZodType<number>>;
+  maxRecipients: z
+    .int()
+    .min(1)
+    .max(100_000)
+    .describe(
+      `Most recipients one send may name in its to list, and most devices it may reach once identities and workspaces are resolved (1 to 100000; default ${DEFAULT_RELAY_LIMITS.maxRecipients}). The protocol caps the to list at 1000 entries.`,
+    ),
+  dedupWindowSeconds: z
+    .int()
+    .min(1)
+    .describe(
+      `How long a message id is remembered per recipient device, from the send: a retry with the same id within this window never queues a second copy (at least 1, at most retentionSeconds is used; default ${DEFAULT_RELAY_LIMITS.dedupWindowSeconds}, one day).`,
+    ),
+  maxDomainStoredBytes: z
+    .int()
+    .min(1)
+    .describe(
+      `Most bytes the whole domain may hold in Redis (queued entries, payloads stored apart, de-duplication records); a send beyond it is refused with QUOTA_EXCEEDED (default ${DEFAULT_RELAY_LIMITS.maxDomainStoredBytes}, 1 GiB).`,
+    ),
+  queueOverflow: z
+    .enum(['dropOldest', 'rejectNew'])
+    .describe(
+      `What a send to a full queue does: dropOldest drops the oldest queued messages and tells the device to resync; rejectNew refuses the send with QUEUE_FULL and drops nothing (default ${DEFAULT_RELAY_LIMITS.queueOverflow}).`,
+    ),
+  senderQueueSharePercent: z
+    .int()
+    .min(1)
+    .max(100)
+    .describe(
+      `Most of one device's queue (of maxQueuedMessages and of maxQueuedBytes) that the messages of one sending member may take, in percent; a send beyond it is refused with QUEUE_FULL, so one member cannot push everyone else's messages out (1 to 100, 100 turns it off; default ${DEFAULT_RELAY_LIMITS.senderQueueSharePercent}).`,
+    ),
+  maxWatchedIdentities: z
+    .int()
+    .min(1)
+    .max(100_000)
+    .describe(
+      `Most identities one WebSocket connection watches for presence at once, and one long-poll presence request asks for (1 to 100000; default ${DEFAULT_RELAY_LIMITS.maxWatchedIdentities}).`,
+    ),
+  workspaceSend: z
+    .enum(['members', 'domain'])
+    .describe(
+      `Who may send to a workspace: members (its members only; to anyone else the workspace does not exist) or domain (any member of the domain; default ${DEFAULT_RELAY_LIMITS.workspaceSend}).`,
+    ),
+} as const satisfies { [K in keyof RelayLimits]: z.ZodType<RelayLimits[K]> };
 
+/**
+ * Effective limits in a relay's config. Fields added since a relay.json was written take their
+ * default: a relay of a newer version reads the config of the operator it replaces.
+ */
 export const relayLimitsSchema = z
-  .strictObject(relayLimitFields)
+  .strictObject({
+    ...relayLimitFields,
+    maxRecipients: relayLimitFields.maxRecipients.default(DEFAULT_RELAY_LIMITS.maxRecipients),
+    dedupWindowSeconds: relayLimitFields.dedupWindowSeconds.default(
+      DEFAULT_RELAY_LIMITS.dedupWindowSeconds,
+    ),
+    maxDomainStoredBytes: relayLimitFields.maxDomainStoredBytes.default(
+      DEFAULT_RELAY_LIMITS.maxDomainStoredBytes,
+    ),
+    queueOverflow: relayLimitFields.queueOverflow.default(DEFAULT_RELAY_LIMITS.queueOverflow),
+    senderQueueSharePercent: relayLimitFields.senderQueueSharePercent.default(
+      DEFAULT_RELAY_LIMITS.senderQueueSharePercent,
+    ),
+    maxWatchedIdentities: relayLimitFields.maxWatchedIdentities.default(
+      DEFAULT_RELAY_LIMITS.maxWatchedIdentities,
+    ),
+    workspaceSend: relayLimitFields.workspaceSend.default(DEFAULT_RELAY_LIMITS.workspaceSend),
+  })
   .describe(
     'Effective per-device relay limits, after merging the applicable Policies.',
   ) satisfies z.ZodType<RelayLimits>;
@@ -91,6 +174,11 @@ export function validateRelayLimits(limits: RelayLimits, path = ''): string[] {
   if (limits.maxMessageBytes > limits.maxQueuedBytes) {
     issues.push(
       `${at('maxMessageBytes')}: must be <= maxQueuedBytes (${limits.maxQueuedBytes}), or no message of that size could ever be queued`,
+    );
+  }
+  if (limits.maxMessageBytes > limits.maxDomainStoredBytes) {
+    issues.push(
+      `${at('maxMessageBytes')}: must be <= maxDomainStoredBytes (${limits.maxDomainStoredBytes}), or no message of that size could ever be stored`,
     );
   }
   return issues;

@@ -9,6 +9,9 @@ export const localRelaySchema = z
       .optional()
       .describe('Name of the relay process, unique in the file (default relay-<index>, from 0).'),
     port: portSchema.describe('TCP port the relay listens on, on 127.0.0.1.'),
+    metricsPort: portSchema
+      .optional()
+      .describe('TCP port of its /metrics, on 127.0.0.1 (default: port + 1000).'),
   })
   .describe('One relay process of the local stack.');
 
@@ -108,5 +111,7 @@ export type LocalStack = z.infer<typeof localStackSchema>;
 
 /** A LocalStack after loading: every relay named, dataDir absolute. */
 export type ResolvedLocalStack = Omit<LocalStack, 'spec'> & {
-  spec: Omit<LocalStackSpec, 'relays'> & { relays: { name: string; port: number }[] };
+  spec: Omit<LocalStackSpec, 'relays'> & {
+    relays: { name: string; port: number; metricsPort: number }[];
+  };
 };

@@ -65,8 +65,8 @@ describe('the default config file', () => {
       path.resolve(path.dirname(sampleFile), '../.grove/data'),
     );
     expect(config.stack.spec.relays).toEqual([
-      { name: 'relay-0', port: 8443 },
-      { name: 'relay-1', port: 8444 },
+      { name: 'relay-0', port: 8443, metricsPort: 9443 },
+      { name: 'relay-1', port: 8444, metricsPort: 9444 },
     ]);
     expect(config.domains.map((d) => d.metadata.name)).toEqual(['example']);
     expect(config.policies.map((p) => p.metadata.name)).toEqual(['default-limits']);
@@ -101,8 +101,8 @@ describe('local config parsing', () => {
       redis: { port: 6390, appendfsync: 'always' },
       manager: { port: 8080 },
       relays: [
-        { name: 'relay-0', port: 8443 },
-        { name: 'relay-1', port: 8444 },
+        { name: 'relay-0', port: 8443, metricsPort: 9443 },
+        { name: 'relay-1', port: 8444, metricsPort: 9444 },
       ],
       seed: [],
     });
@@ -121,8 +121,8 @@ describe('local config parsing', () => {
     );
     expect(config.stack.spec.dataDir).toBe('/var/lib/grove');
     expect(config.stack.spec.relays).toEqual([
-      { name: 'relay-0', port: 9000 },
-      { name: 'edge', port: 9001 },
+      { name: 'relay-0', port: 9000, metricsPort: 10000 },
+      { name: 'edge', port: 9001, metricsPort: 10001 },
     ]);
   });
 
@@ -318,6 +318,14 @@ describe('local config parsing', () => {
       `${FILE}: document 2 (LocalStack "local"): spec.relays[1].name: duplicate relay name "relay-0" (also spec.relays[0])`,
       `${FILE}: document 2 (LocalStack "local"): spec.relays[1].port: port 7000 is already used by spec.relays[0]`,
       `${FILE}: document 2 (LocalStack "local"): spec.relays[2].port: port 6390 is already used by spec.redis`,
+      `${FILE}: document 2 (LocalStack "local"): spec.relays[1].metricsPort (default: port + 1000): port 8000 is already used by spec.relays[0].metricsPort`,
+    ]);
+  });
+
+  it('rejects a metrics port that another relay listens on', () => {
+    const relays = [{ port: 7000, metricsPort: 7001 }, { port: 7001 }];
+    expect(issuesOf(yaml(pool(), stack({ relays })))).toEqual([
+      `${FILE}: document 2 (LocalStack "local"): spec.relays[0].metricsPort: port 7001 is already used by spec.relays[1]`,
     ]);
   });
 

@@ -177,19 +177,21 @@ function crossCheck(declared: readonly Declared[], entries: readonly Entry[]): s
       );
     },
   );
-  duplicates(
-    spec.relays,
-    (r) => String(r.port),
-    (r, i, first) => {
-      issues.push(
-        `${label}: spec.relays[${i}].port: port ${r.port} is already used by spec.relays[${first}]`,
-      );
-    },
-  );
+  // Every port the stack listens on is taken once: Redis, then each relay, then their metrics.
+  const usedBy = new Map<number, string>([[spec.redis.port, 'spec.redis']]);
+  const claim = (port: number, at: string, what: string) => {
+    const owner = usedBy.get(port);
+    if (owner === undefined) usedBy.set(port, at);
+    else issues.push(`${label}: ${what}: port ${port} is already used by ${owner}`);
+  };
   spec.relays.forEach((r, i) => {
-    if (r.port === spec.redis.port) {
-      issues.push(`${label}: spec.relays[${i}].port: port ${r.port} is already used by spec.redis`);
-    }
+    claim(r.port, `spec.relays[${i}]`, `spec.relays[${i}].port`);
+  });
+  spec.relays.forEach((r, i) => {
+    const port = r.metricsPort ?? r.port + 1000;
+    const what = `spec.relays[${i}].metricsPort${r.metricsPort === undefined ? ' (default: port + 1000)' : ''}`;
+    if (port > 65535) issues.push(`${label}: ${what}: port ${port} is over 65535: set metricsPort`);
+    else claim(port, `spec.relays[${i}].metricsPort`, what);
   });
 
   duplicates(
@@ -333,7 +335,11 @@ export function parseLocalConfig(text: string, file: string): LocalConfig {
       spec: {
         ...stack.spec,
         dataDir: path.resolve(dir, stack.spec.dataDir),
-        relays: stack.spec.relays.map((r, i) => ({ name: r.name ?? `relay-${i}`, port: r.port })),
+        relays: stack.spec.relays.map((r, i) => ({
+          name: r.name ?? `relay-${i}`,
+          port: r.port,
+          metricsPort: r.metricsPort ?? r.port + 1000,
+        })),
       },
     },
     domains,

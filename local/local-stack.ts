@@ -239,7 +239,7 @@ export async function runLocalStack(configFile: string): Promise<void> {
     `  Redis:   ${redisUrl} (AOF in ${redisDir}; password in ${redisPasswordFile(redisDir)})`,
     ...spec.relays.map(
       (relay) =>
-        `  Relay:   ws://127.0.0.1:${relay.port}  (${relay.name}; metrics http://127.0.0.1:${relay.port}/metrics)`,
+        `  Relay:   ws://127.0.0.1:${relay.port}  (${relay.name}; metrics http://127.0.0.1:${relay.metricsPort}/metrics)`,
     ),
     `  Manager: http://127.0.0.1:${managerPort}/  (admin web UI and API)`,
     `  Admin token (bootstrap, server-admin): ${bootstrapToken}`,

@@ -25,6 +25,7 @@ export function localRelayConfigs(
       podId: `local-${relay.name}`,
       host: '127.0.0.1',
       port: relay.port,
+      metrics: { port: relay.metricsPort },
       redis: { url: `redis://127.0.0.1:${config.stack.spec.redis.port}`, cluster: false },
       domains,
     },

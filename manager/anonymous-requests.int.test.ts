@@ -19,7 +19,13 @@ beforeAll(async () => {
     redisPort: redis.port,
     domains: [{ domain: await makeDomain('acme') }],
   });
-  manager = await ManagerProcess.start({ configFile, redisUrl: redis.url });
+  // Each anonymous request is a failed login: the per-address limit (tested in
+  // audit-flood.int.test.ts) is raised so every admin route is tried here.
+  manager = await ManagerProcess.start({
+    configFile,
+    redisUrl: redis.url,
+    args: ['--rate-limit-login-failures', '10000'],
+  });
 }, 60_000);
 
 afterAll(async () => {

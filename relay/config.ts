@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { DEFAULT_METRICS_PORT } from '../contracts/metrics-server.js';
 import { relayLimitsSchema } from '../crds/relay-limits.js';
 
 const jwk = z.looseObject({
@@ -21,6 +22,15 @@ export const relayConfigSchema = z.object({
     .default(() => `${hostname()}-${process.pid}`),
   host: z.string().default('0.0.0.0'),
   port: z.number().int().min(0).max(65535).default(8443),
+  metrics: z
+    .object({
+      host: z.string().optional().describe('Address to listen on; default: host'),
+      port: z.number().int().min(0).max(65535).default(DEFAULT_METRICS_PORT),
+    })
+    .prefault({})
+    .describe(
+      'Where GET /metrics is served: a port of its own (default 9090; 0 picks a free one), never the public port',
+    ),
   tls: z
     .object({
       certFile: z.string().min(1).describe('PEM certificate chain (tls.crt of a TLS Secret)'),
@@ -29,14 +39,36 @@ export const relayConfigSchema = z.object({
     })
     .optional()
     .describe('Serve wss:// and https:// with this certificate; plain ws:// and http:// without'),
-  redis: z.object({
-    url: z
-      .string()
-      .min(1)
-      .describe('redis://host:port, or host:port,host:port seeds for a cluster'),
-    cluster: z.boolean().default(false),
-    password: z.string().optional(),
-  }),
+  redis: z
+    .object({
+      url: z
+        .string()
+        .min(1)
+        .describe(
+          'redis://host:port; host:port,host:port seeds for a cluster; sentinel://host:port,host:port/MASTER for a primary watched by Redis Sentinel',
+        ),
+      cluster: z.boolean().default(false),
+      password: z.string().optional(),
+      sentinelPassword: z.string().optional().describe("The Sentinels' own password, if any"),
+      replicaAcks: z
+        .object({
+          replicas: z
+            .number()
+            .int()
+            .min(0)
+            .default(0)
+            .describe(
+              'A send is acknowledged only once this many replicas have it (WAIT; WAITAOF on Redis ≥ 7.2); 0: the primary alone',
+            ),
+          timeoutMs: z.number().int().positive().default(1000),
+        })
+        .prefault({})
+        .describe('Replica confirmation of sends (docs/architecture.md#durability-per-setting)'),
+    })
+    .refine((redis) => !(redis.cluster && redis.url.trim().startsWith('sentinel://')), {
+      message: 'a sentinel:// URL cannot be a Redis Cluster',
+      path: ['cluster'],
+    }),
   domains: z
     .array(
       z.object({
@@ -127,14 +159,19 @@ export type RelayConfigInput = z.input<typeof relayConfigSchema>;
  * Settings that come from the pod rather than the config file (the operator shares one
  * ConfigMap between all pods of a pool, and keeps the Redis password in a Secret).
  */
-export function relayConfigFromEnvironment(
-  env: NodeJS.ProcessEnv,
-): Partial<Pick<RelayConfigInput, 'podId'>> & { redisPassword?: string } {
+export function relayConfigFromEnvironment(env: NodeJS.ProcessEnv): Partial<
+  Pick<RelayConfigInput, 'podId'>
+> & {
+  redisPassword?: string;
+  sentinelPassword?: string;
+} {
   const podId = env.POD_NAME;
   const redisPassword = env.GROVE_REDIS_PASSWORD;
+  const sentinelPassword = env.GROVE_REDIS_SENTINEL_PASSWORD;
   return {
     ...(podId === undefined || podId === '' ? {} : { podId }),
     ...(redisPassword === undefined || redisPassword === '' ? {} : { redisPassword }),
+    ...(sentinelPassword === undefined || sentinelPassword === '' ? {} : { sentinelPassword }),
   };
 }
 

@@ -9,14 +9,17 @@ export async function runRelay(
   overrides: Partial<Pick<RelayConfig, 'port' | 'podId'>>,
 ) {
   const loaded = await loadRelayConfig(configPath);
-  const { redisPassword, ...fromEnv } = relayConfigFromEnvironment(process.env);
+  const { redisPassword, sentinelPassword, ...fromEnv } = relayConfigFromEnvironment(process.env);
   // Precedence: command-line flags, then the pod's environment, then the file.
   const config: RelayConfig = {
     ...loaded,
     ...fromEnv,
     ...overrides,
-    redis:
-      redisPassword === undefined ? loaded.redis : { ...loaded.redis, password: redisPassword },
+    redis: {
+      ...loaded.redis,
+      ...(redisPassword === undefined ? {} : { password: redisPassword }),
+      ...(sentinelPassword === undefined ? {} : { sentinelPassword }),
+    },
   };
   const log = jsonLogger('relay');
   const relay = new RelayApp(config, log);

@@ -52,6 +52,18 @@ export function createRelayMetrics() {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    quotaExceeded: new Counter({
+      name: 'grove_relay_quota_exceeded_total',
+      help: 'Sends refused for storage: scope "domain" (QUOTA_EXCEEDED: the domain holds maxDomainStoredBytes), "queue" (QUEUE_FULL: a full queue with queueOverflow rejectNew) or "sender" (QUEUE_FULL: the sender holds its share of a queue)',
+      labelNames: ['domain', 'scope'] as const,
+      registers: [registry],
+    }),
+    domainStoredBytes: new Gauge({
+      name: 'grove_relay_domain_stored_bytes',
+      help: "What each domain holds in Redis as this relay last saw it (the domain's storage ledger), in bytes",
+      labelNames: ['domain'] as const,
+      registers: [registry],
+    }),
     redisUp: new Gauge({
       name: 'grove_relay_redis_up',
       help: 'Whether both Redis connections of this relay (commands, subscriber) are ready (1) or not (0)',

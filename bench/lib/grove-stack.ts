@@ -20,6 +20,8 @@ export const BENCH_LIMITS: Partial<RelayLimits> = {
   sendBurst: 1_000_000,
   maxQueuedMessages: 1_000_000,
   maxQueuedBytes: 1024 * 1024 * 1024,
+  // The fan-out senders are not members of the workspace they send to.
+  workspaceSend: 'domain',
 };
 
 /** Relay config overrides: production presence timings, and no per-connection frame cap. */

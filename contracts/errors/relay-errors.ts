@@ -36,6 +36,30 @@ export const relayErrors = {
     retryable: false,
     meaning: "the payload is over the domain's maxMessageBytes",
   },
+  TOO_MANY_RECIPIENTS: {
+    http: 400,
+    retryable: false,
+    meaning:
+      "a send lists more recipients, or reaches more devices, than the domain's maxRecipients",
+  },
+  QUOTA_EXCEEDED: {
+    http: 507,
+    retryable: false,
+    meaning:
+      'the domain holds its maxDomainStoredBytes in Redis; devices that had room keep the message, the others get it when the same id is sent again later',
+  },
+  QUEUE_FULL: {
+    http: 507,
+    retryable: false,
+    meaning:
+      "a recipient's queue is full (queueOverflow rejectNew), or holds the sender's whole share of it (senderQueueSharePercent); the same id sent again later queues it for those only",
+  },
+  WATCH_LIMIT_EXCEEDED: {
+    http: 400,
+    retryable: false,
+    meaning:
+      "more identities watched, or asked for in one presence request, than the domain's maxWatchedIdentities",
+  },
   RATE_LIMITED: {
     http: 429,
     retryable: true,

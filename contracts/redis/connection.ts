@@ -1,20 +1,65 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 
 export interface RedisTarget {
-  /** `redis://[user:pass@]host:port[/db]`, or for a cluster a comma-separated list of `host:port` seeds. */
+  /**
+   * `redis://[user:pass@]host:port[/db]`; for a cluster a comma-separated list of `host:port`
+   * seeds; for a primary watched by Redis Sentinel `sentinel://host:port,host:port,…/MASTER`
+   * (the Sentinels' addresses and the name they monitor the primary under).
+   */
   url: string;
   cluster: boolean;
   password?: string | undefined;
+  /** The Sentinels' own password (sentinel:// only), when they ask for one. */
+  sentinelPassword?: string | undefined;
+}
+
+/** Where a RedisTarget points: one server, a cluster's seeds, or Sentinels and a master name. */
+export type RedisTopology =
+  | { kind: 'standalone'; url: string }
+  | { kind: 'cluster'; seeds: { host: string; port: number }[] }
+  | { kind: 'sentinel'; sentinels: { host: string; port: number }[]; masterName: string };
+
+/** The default port of a Sentinel. */
+export const SENTINEL_PORT = 26379;
+
+/**
+ * Reads a target's URL: `sentinel://h1:26379,h2:26379/mymaster` (port 26379 when omitted),
+ * cluster seeds when `cluster` is set, else a `redis://` URL. Throws, naming the problem, on a
+ * sentinel URL without a master name or with `cluster` set.
+ */
+export function redisTopology(target: Pick<RedisTarget, 'url' | 'cluster'>): RedisTopology {
+  const sentinel = /^sentinel:\/\/([^/]*)\/([^/?#]*)$/.exec(target.url.trim());
+  if (target.url.trim().startsWith('sentinel://')) {
+    if (target.cluster) throw new Error('a sentinel:// URL cannot be a Redis Cluster');
+    const hosts = sentinel?.[1] ?? '';
+    const masterName = decodeURIComponent(sentinel?.[2] ?? '');
+    if (sentinel === null || masterName === '' || hosts === '') {
+      throw new Error(
+        `a Sentinel URL is sentinel://HOST:PORT[,HOST:PORT…]/MASTER_NAME, got ${JSON.stringify(target.url)}`,
+      );
+    }
+    return { kind: 'sentinel', sentinels: seeds(hosts, SENTINEL_PORT), masterName };
+  }
+  if (target.cluster) return { kind: 'cluster', seeds: seeds(target.url, 6379) };
+  return { kind: 'standalone', url: target.url };
 }
 
 /** A command or subscriber connection; Lua scripts run through script-runner.ts. */
 export type RedisClient = Redis | Cluster;
 
-function seeds(url: string): { host: string; port: number }[] {
+function seeds(url: string, defaultPort: number): { host: string; port: number }[] {
   return url.split(',').map((seed) => {
     const withoutScheme = seed.trim().replace(/^rediss?:\/\//, '');
+    // [::1]:26379 as well as host:port
+    const bracketed = /^\[([^\]]*)\](?::(\d+))?$/.exec(withoutScheme);
+    if (bracketed !== null) {
+      return { host: bracketed[1] ?? '::1', port: Number(bracketed[2] ?? defaultPort) };
+    }
     const [host, port] = withoutScheme.split(':');
-    return { host: host ?? '127.0.0.1', port: Number(port ?? 6379) };
+    return {
+      host: host === undefined || host === '' ? '127.0.0.1' : host,
+      port: Number(port ?? defaultPort),
+    };
   });
 }
 
@@ -52,8 +97,9 @@ export function connectRedis(target: RedisTarget, role: 'commands' | 'subscriber
     connectionName: `grove-${role}`,
     ...(target.password === undefined ? {} : { password: target.password }),
   };
+  const topology = redisTopology(target);
   let client: Redis | Cluster;
-  if (target.cluster) {
+  if (topology.kind === 'cluster') {
     const options: ClusterOptions = {
       redisOptions: common,
       enableAutoPipelining: role === 'commands',
@@ -61,9 +107,28 @@ export function connectRedis(target: RedisTarget, role: 'commands' | 'subscriber
       clusterRetryStrategy: retryStrategy,
       clusterNodeRetryStrategy: retryStrategy,
     };
-    client = new Cluster(seeds(target.url), options);
+    client = new Cluster(topology.seeds, options);
+  } else if (topology.kind === 'sentinel') {
+    client = new Redis({
+      ...common,
+      sentinels: topology.sentinels,
+      name: topology.masterName,
+      role: 'master',
+      ...(target.sentinelPassword === undefined
+        ? {}
+        : { sentinelPassword: target.sentinelPassword }),
+      // Every Sentinel down: ask them again on the same short schedule.
+      sentinelRetryStrategy: retryStrategy,
+      sentinelCommandTimeout: CONNECT_TIMEOUT_MS,
+      // Told of a failover by the Sentinels (+switch-master), drop the connection to the old
+      // primary at once rather than when it stops answering.
+      failoverDetector: true,
+      // A demoted primary answers writes with READONLY: reconnect (through the Sentinels, to
+      // the new primary). The failed command is not resent: the caller sees it fail.
+      reconnectOnError: (error: Error) => error.message.startsWith('READONLY'),
+    });
   } else {
-    client = new Redis(target.url, common);
+    client = new Redis(topology.url, common);
   }
   // Errors are reported through the commands that fail, the readiness probe and RedisHealth
   // (redis-health.ts); without a listener ioredis would print every reconnect attempt.

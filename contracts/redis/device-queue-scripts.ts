@@ -1,10 +1,37 @@
 import { decodeQueueEntry, type QueueEntry } from '../wire/queue-entry.js';
-import { deviceKeys } from './keys.js';
+import { deviceKeys, directoryKeys, parsePayloadKey, payloadKeys } from './keys.js';
 import { defineScript } from './script-runner.js';
 
 /** The member of a device's `ids` set that stands for one message: a retry queues nothing. */
 export function dedupMember(senderDevice: string, messageId: string): string {
   return `${senderDevice}|${messageId}`;
+}
+
+/**
+ * What a de-duplication record is charged beyond its member's length (the sorted set's entry
+ * around it), and what a queue entry and a stored payload are charged beyond their text.
+ */
+export const DEDUP_RECORD_OVERHEAD = 64;
+export const ENTRY_OVERHEAD = 64;
+export const PAYLOAD_OVERHEAD = 64;
+
+/** A device's member in its domain's storage ledger (lua/includes/ledger.lua). */
+export function deviceLedgerMember(device: string): string {
+  return `d:${device}`;
+}
+
+/** A stored payload's member in its domain's storage ledger. */
+export function payloadLedgerMember(sender: string, messageId: string): string {
+  return `p:${sender}:${messageId}`;
+}
+
+/** One absolute, versioned entry of a domain's storage ledger. */
+export interface LedgerEntry {
+  member: string;
+  version: number;
+  bytes: number;
+  /** When the member's keys expire at the latest (ms). */
+  deadline: number;
 }
 
 /** The message every device of one enqueue call gets. */
@@ -14,27 +41,60 @@ export interface EnqueuedMessage {
   dedupMember: string;
   /** Until when the member is remembered (ms). */
   dedupUntil: number;
+  /** The de-duplication window (ms). */
+  dedupWindowMs: number;
   expiresAt: number;
-  /** KIND and BODY of the entry (contracts/wire/queue-entry.ts encodeQueuedMessage). */
+  /** KIND and what follows it (contracts/wire/queue-entry.ts encodeQueuedMessage). */
   stored: string;
-  /** The payload's size, counted against `maxBytes`. */
+  /** What the entry is charged against a queue's byte bound (payloadBytes included). */
   bytes: number;
-  /** Entries and payload bytes a queue may hold: the oldest are dropped beyond them. */
+  /** The charge of a payload stored apart that the entry references (0: inline). */
+  payloadBytes: number;
+  /** Entries and bytes a queue may hold. */
   maxCount: number;
   maxBytes: number;
-  /** Expiry of the device's keys. */
+  /** The sending identity ('' for none), and how much of a queue it may hold (-1: no bound). */
+  sender: string;
+  shareCount: number;
+  shareBytes: number;
+  /** A full queue refuses the message instead of dropping its oldest. */
+  rejectNew: boolean;
+  /** The domain's storage quota (bytes): checked where the script keeps the ledger. */
+  domainMax: number;
+  /** Expiry of the device's meta and queue, and of its de-duplication records. */
   keyTtlMs: number;
+  idsTtlMs: number;
   /** The epoch of a queue this call creates. */
   newEpoch: string;
 }
 
+export type EnqueueStatus = 'queued' | 'duplicate' | 'full' | 'share' | 'quota';
+
+const STATUS: Record<number, EnqueueStatus> = {
+  0: 'duplicate',
+  1: 'queued',
+  2: 'full',
+  3: 'share',
+  4: 'quota',
+};
+
 export interface EnqueueResult {
-  queued: boolean;
+  status: EnqueueStatus;
   seq: number;
   /** Relay connections that received the wake-up: > 0 means the device is online now. */
   receivers: number;
   expired: number;
   dropped: number;
+  /** The device's ledger entry after the call. */
+  ledger: LedgerEntry;
+  /** Stored payloads that entries removed by this call referenced, and how many each. */
+  released: Map<string, number>;
+}
+
+export interface EnqueueReply {
+  /** The domain ledger's total after the call; undefined when the script did not keep it. */
+  total: number | undefined;
+  results: EnqueueResult[];
 }
 
 function numbers(reply: unknown): number[] {
@@ -42,10 +102,32 @@ function numbers(reply: unknown): number[] {
   return reply as number[];
 }
 
-/** lua/enqueue.lua: on Redis Cluster, `devices` must be one device (one slot). */
+/** "ref, n, ref, n…" from `from` on. */
+function releasedOf(reply: readonly unknown[], from: number): Map<string, number> {
+  const released = new Map<string, number>();
+  for (let i = from; i + 1 < reply.length; i += 2) {
+    released.set(String(reply[i]), Number(reply[i + 1]));
+  }
+  return released;
+}
+
+const totalOf = (value: unknown): number | undefined => {
+  const total = Number(value);
+  return total < 0 ? undefined : total;
+};
+
+/**
+ * lua/enqueue.lua: on Redis Cluster, `devices` must be one device (one slot), and `ledger`
+ * false (the ledger lives in the domain's slot; the relay applies the returned entries).
+ */
 export const enqueueScript = defineScript(
   'enqueue',
-  (input: { domain: string; devices: readonly string[]; message: EnqueuedMessage }) => {
+  (input: {
+    domain: string;
+    devices: readonly string[];
+    message: EnqueuedMessage;
+    ledger: boolean;
+  }) => {
     const { message } = input;
     const keys: string[] = [];
     const args: (string | number)[] = [
@@ -59,27 +141,47 @@ export const enqueueScript = defineScript(
       message.keyTtlMs,
       message.newEpoch,
       message.dedupUntil,
+      DEDUP_RECORD_OVERHEAD,
+      message.sender,
+      message.shareCount,
+      message.shareBytes,
+      message.rejectNew ? '1' : '0',
+      message.payloadBytes,
+      message.domainMax,
+      message.idsTtlMs,
+      message.dedupWindowMs,
     ];
     for (const device of input.devices) {
       const deviceKeySet = deviceKeys(input.domain, device);
       keys.push(deviceKeySet.meta, deviceKeySet.queue, deviceKeySet.ids);
-      args.push(deviceKeySet.channel);
+      args.push(deviceKeySet.channel, deviceLedgerMember(device));
+    }
+    if (input.ledger) {
+      const directory = directoryKeys(input.domain);
+      keys.push(directory.storage, directory.storageDue);
     }
     return { keys, args };
   },
-  (reply): EnqueueResult[] => {
-    const flat = numbers(reply);
-    const results: EnqueueResult[] = [];
-    for (let i = 0; i < flat.length; i += 5) {
-      results.push({
-        queued: flat[i] === 1,
-        seq: flat[i + 1] ?? 0,
-        receivers: flat[i + 2] ?? 0,
-        expired: flat[i + 3] ?? 0,
-        dropped: flat[i + 4] ?? 0,
-      });
-    }
-    return results;
+  (reply): EnqueueReply => {
+    if (!Array.isArray(reply)) throw new Error('unexpected reply from the enqueue script');
+    const [total, ...devices] = reply as unknown[];
+    return {
+      total: totalOf(total),
+      results: devices.map((raw) => {
+        const r = raw as unknown[];
+        const [status, seq, receivers, expired, dropped, version, bytes, deadline] = r.map(Number);
+        return {
+          status: STATUS[status ?? 0] ?? 'duplicate',
+          seq: seq ?? 0,
+          receivers: receivers ?? 0,
+          expired: expired ?? 0,
+          dropped: dropped ?? 0,
+          // The member is filled in by the caller, who knows the device.
+          ledger: { member: '', version: version ?? 0, bytes: bytes ?? 0, deadline: deadline ?? 0 },
+          released: releasedOf(r, 8),
+        };
+      }),
+    };
   },
 );
 
@@ -123,22 +225,57 @@ export const fetchScript = defineScript(
   },
 );
 
-/** lua/ack.lua: the new head, or 'stale' when the queue is gone or has another epoch. */
+export interface AckResult {
+  /** The new head, or 'stale' when the queue is gone or has another epoch. */
+  head: number | 'stale';
+  /** The device's ledger entry (undefined when the ack changed nothing). */
+  ledger: LedgerEntry | undefined;
+  total: number | undefined;
+  released: Map<string, number>;
+}
+
+/** lua/ack.lua */
 export const ackScript = defineScript(
   'ack',
-  (input: { domain: string; device: string; upTo: number; epoch: string; told?: number }) => {
+  (input: {
+    domain: string;
+    device: string;
+    upTo: number;
+    epoch: string;
+    told?: number | undefined;
+    now: number;
+    ledger: boolean;
+  }) => {
     const keys = deviceKeys(input.domain, input.device);
+    const directory = directoryKeys(input.domain);
     return {
-      keys: [keys.meta, keys.queue],
-      args:
-        input.told === undefined
-          ? [input.upTo, input.epoch]
-          : [input.upTo, input.epoch, input.told],
+      keys: input.ledger
+        ? [keys.meta, keys.queue, keys.ids, directory.storage, directory.storageDue]
+        : [keys.meta, keys.queue, keys.ids],
+      args: [
+        input.upTo,
+        input.epoch,
+        input.told ?? '',
+        input.now,
+        deviceLedgerMember(input.device),
+      ],
     };
   },
-  (reply): number | 'stale' => {
-    const [head] = numbers(reply);
-    return head === undefined || head < 0 ? 'stale' : head;
+  (reply): AckResult => {
+    const r = numbers(reply);
+    const [head, version, bytes, deadline, total] = r.map(Number);
+    if (head === undefined || head < 0) {
+      return { head: 'stale', ledger: undefined, total: undefined, released: new Map() };
+    }
+    return {
+      head,
+      ledger:
+        version === undefined || version === 0
+          ? undefined
+          : { member: '', version, bytes: bytes ?? 0, deadline: deadline ?? 0 },
+      total: totalOf(total),
+      released: releasedOf(r, 5),
+    };
   },
 );
 
@@ -150,28 +287,136 @@ export interface ClaimResult {
   created: boolean;
   /** The drop count the device was last seen to be told of; below `drops`, tell it again. */
   told: number;
+  /**
+   * The claim's ordinal (0 for `init`): a connection closes for a claim with a higher one.
+   * -1: a `rejoin` found a newer claim (the connection was displaced), `newer`.
+   */
+  ordinal: number;
+  newer?: number;
 }
 
-/** lua/claim.lua */
+/**
+ * lua/claim.lua. `claim`: a new connection's claim (a new ordinal, announced); `rejoin`: a
+ * connection takes up its device's queue again with its ordinal (after the queue vanished
+ * under it), unless a newer claim exists; `init`: only create the queue metadata.
+ */
+export type ClaimMode = { mode: 'claim' } | { mode: 'rejoin'; ordinal: number } | { mode: 'init' };
+
 export const claimScript = defineScript(
   'claim',
-  (input: { domain: string; device: string; connectionId: string; newEpoch: string }) => {
+  (input: {
+    domain: string;
+    device: string;
+    connectionId: string;
+    newEpoch: string;
+    claim: ClaimMode;
+  }) => {
     const keys = deviceKeys(input.domain, input.device);
     return {
       keys: [keys.meta, keys.queue],
-      args: [input.newEpoch, input.connectionId, keys.channel],
+      args: [
+        input.newEpoch,
+        input.connectionId,
+        keys.channel,
+        input.claim.mode,
+        input.claim.mode === 'rejoin' ? input.claim.ordinal : 0,
+      ],
     };
   },
   (reply): ClaimResult => {
     if (!Array.isArray(reply)) throw new Error('unexpected reply from the claim script');
-    const [epoch, head, next, drops, created, told] = reply as (string | number | null)[];
+    const [epoch, head, next, drops, created, told, ordinal, newer] = reply as (
+      string | number | null
+    )[];
     return {
-      epoch: String(epoch),
+      ...(newer === undefined || newer === null ? {} : { newer: Number(newer) }),
+      epoch: String(epoch ?? ''),
       head: Number(head),
       next: Number(next),
       drops: Number(drops),
       created: created === 1,
       told: Number(told ?? 0),
+      ordinal: Number(ordinal ?? 0),
     };
   },
+);
+
+export interface PayloadReply {
+  /** 1 stored now, 0 stored before (references added), -1 stored without a reference count. */
+  state: number;
+  total: number | undefined;
+}
+
+/** lua/payload-store.lua */
+export const payloadStoreScript = defineScript(
+  'payload-store',
+  (input: {
+    domain: string;
+    sender: string;
+    messageId: string;
+    data: string;
+    references: number;
+    ttlMs: number;
+    now: number;
+    charge: number;
+    ledger: boolean;
+  }) => {
+    const keys = payloadKeys(input.domain, input.sender, input.messageId);
+    const directory = directoryKeys(input.domain);
+    return {
+      keys: input.ledger
+        ? [keys.data, keys.refs, directory.storage, directory.storageDue]
+        : [keys.data, keys.refs],
+      args: [
+        input.data,
+        input.references,
+        input.ttlMs,
+        input.now,
+        payloadLedgerMember(input.sender, input.messageId),
+        input.charge,
+      ],
+    };
+  },
+  (reply): PayloadReply => {
+    const [state, total] = numbers(reply).map(Number);
+    return { state: state ?? 0, total: totalOf(total) };
+  },
+);
+
+/**
+ * lua/payload-release.lua, for the payload key `ref` (as queue entries hold it): `left` is -1
+ * when the count is gone (the payload expired).
+ */
+export const payloadReleaseScript = defineScript(
+  'payload-release',
+  (input: { ref: string; references: number; now: number; ledger: boolean }) => {
+    const parsed = parsePayloadKey(input.ref);
+    if (parsed === undefined) throw new Error(`not a payload key: ${input.ref}`);
+    const keys = payloadKeys(parsed.domain, parsed.sender, parsed.messageId);
+    const directory = directoryKeys(parsed.domain);
+    return {
+      keys: input.ledger
+        ? [keys.data, keys.refs, directory.storage, directory.storageDue]
+        : [keys.data, keys.refs],
+      args: [input.references, input.now, payloadLedgerMember(parsed.sender, parsed.messageId)],
+    };
+  },
+  (reply): { left: number; total: number | undefined } => {
+    const [left, total] = numbers(reply).map(Number);
+    return { left: left ?? -1, total: totalOf(total) };
+  },
+);
+
+/** lua/ledger-apply.lua: the ledger's total after the entries. */
+export const ledgerApplyScript = defineScript(
+  'ledger-apply',
+  (input: { domain: string; now: number; entries: readonly LedgerEntry[] }) => {
+    const directory = directoryKeys(input.domain);
+    const args: (string | number)[] = [input.now];
+    for (const entry of input.entries) {
+      args.push(entry.member, entry.version, entry.bytes, entry.deadline);
+    }
+    return { keys: [directory.storage, directory.storageDue], args };
+  },
+  (reply): number => Number(reply),
 );

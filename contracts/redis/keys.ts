@@ -18,11 +18,17 @@ const managerTag = 'g:{mgr}';
 export function deviceKeys(domain: string, device: string) {
   const tag = deviceTag(domain, device);
   return {
-    /** HASH epoch, head, next, bytes, drops, told, conn: the queue's metadata. */
+    /**
+     * HASH the queue's metadata: epoch, head, next, bytes (what the entries are charged),
+     * pbytes (the part of it that is payloads stored apart), ibytes (the de-duplication
+     * records' charge), drops, told, conn and claim (the current connection and its claim
+     * ordinal), v (the ledger version), c:<identity> and b:<identity> (entries and bytes
+     * queued by each sender).
+     */
     meta: `${tag}:m`,
     /** LIST of queue entries (contracts/wire/queue-entry.ts), seq `head` first. */
     queue: `${tag}:q`,
-    /** ZSET de-duplication member (sender|message id) → until when it is remembered (ms). */
+    /** ZSET de-duplication member (sender device|message id) → until when it is remembered (ms). */
     ids: `${tag}:i`,
     /** Sharded pub/sub channel: wake-ups and connection claims (contracts/wire/device-channel.ts). */
     channel: `${tag}:w`,
@@ -57,6 +63,14 @@ export function directoryKeys(domain: string) {
      * offline, the Manager when it refreshes a token; the Manager shows it per device.
      */
     lastSeen: `${tag}:m:last-seen`,
+    /**
+     * HASH the domain's storage ledger: `total` (bytes the domain holds in Redis) and one
+     * "version:bytes:deadline" per device (`d:<device>`) and stored payload
+     * (`p:<sender>:<message id>`); see contracts/redis/lua/includes/ledger.lua.
+     */
+    storage: `${tag}:storage`,
+    /** ZSET ledger member → when its keys expire at the latest (ms). */
+    storageDue: `${tag}:storage-due`,
   };
 }
 
@@ -77,6 +91,28 @@ export function domainOfDirectoryChannel(channel: string): string | undefined {
 /** A large payload stored once and referenced from every recipient's queue. */
 export function payloadKey(domain: string, sender: string, messageId: string): string {
   return payloadTag(domain, sender, messageId);
+}
+
+/**
+ * A payload stored apart (STRING, the payload key itself) and its reference count (STRING:
+ * queue entries that reference it), in one slot; payload-store.lua and payload-release.lua.
+ */
+export function payloadKeys(domain: string, sender: string, messageId: string) {
+  const data = payloadKey(domain, sender, messageId);
+  return { data, refs: `${data}:n` };
+}
+
+/**
+ * Domain, sender device and message id of a payload key (as a queue entry holds it); undefined
+ * for anything else. Ids never contain ':' or '}', so the key splits unambiguously.
+ */
+export function parsePayloadKey(
+  key: string,
+): { domain: string; sender: string; messageId: string } | undefined {
+  const match = /^g:\{p:([^:}]+):([^:}]+):([^:}]+)\}$/.exec(key);
+  if (match === null) return undefined;
+  const [, domain = '', sender = '', messageId = ''] = match;
+  return { domain, sender, messageId };
 }
 
 export const podKeys = {
@@ -130,6 +166,21 @@ export function managerKeys(domain: string) {
     /** STRING set once per token-refresh nonce (SET NX EX). */
     nonce: (device: string, nonce: string) => `${tag}:m:nonce:${device}:${nonce}`,
     directory,
+  };
+}
+
+/** The Manager's records of the Data Bridge in a domain, under the domain's directory tag. */
+export function bridgeKeys(domain: string) {
+  const tag = directoryTag(domain);
+  return {
+    /** HASH bridge (member) id → JSON {id, selection, joined, createdAt, updatedAt}. */
+    bridges: `${tag}:m:bridges`,
+    /** HASH workspace id → JSON labels (what a BackupSchedule's selector matches). */
+    workspaceLabels: `${tag}:m:workspace-labels`,
+    /** HASH workspace id → JSON {owner, suspended}: roles of a restored workspace. */
+    workspaceRoles: `${tag}:m:workspace-roles`,
+    /** HASH restore id → JSON restore job. */
+    restores: `${tag}:m:restores`,
   };
 }
 

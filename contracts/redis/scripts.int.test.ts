@@ -11,9 +11,14 @@ import {
   claimScript,
   enqueueScript,
   fetchScript,
+  ledgerApplyScript,
+  payloadReleaseScript,
+  payloadStoreScript,
+  type ClaimMode,
   type EnqueuedMessage,
+  type LedgerEntry,
 } from './device-queue-scripts.js';
-import { deviceKeys, directoryKeys, identityKeys, managerKeys } from './keys.js';
+import { deviceKeys, directoryKeys, identityKeys, managerKeys, payloadKeys } from './keys.js';
 import { createMembersScript, revokeDeviceScript } from './manager-scripts.js';
 import { presenceOfflineScript, presenceOnlineScript } from './presence-scripts.js';
 import { runScript } from './script-runner.js';
@@ -29,12 +34,20 @@ const message = (overrides: Partial<EnqueuedMessage> = {}): EnqueuedMessage => (
   now: 1_000,
   dedupMember: 'a1|m1',
   dedupUntil: 100_000,
+  dedupWindowMs: 99_000,
   expiresAt: 90_000,
   stored: encodeQueuedMessage({ body: '{"createdAt":1000,"id":"m1"}' }),
   bytes: 3,
+  payloadBytes: 0,
   maxCount: 100,
   maxBytes: 1_000_000,
+  sender: '',
+  shareCount: -1,
+  shareBytes: -1,
+  rejectNew: false,
+  domainMax: -1,
   keyTtlMs: 3_600_000,
+  idsTtlMs: 3_600_000,
   newEpoch: 'e1',
   ...overrides,
 });
@@ -105,12 +118,21 @@ describe.each(withRedisKinds())('Lua scripts on %s', (_name, target) => {
     const keys = deviceKeys('acme', 'b1');
     const body = '{"createdAt":1000,"id":"m1","from":{"identity":"alice","device":"a1"}}';
     const stored = encodeQueuedMessage({ body, payloadRef: 'g:{p:acme:a1:m1}' });
-    const [result] = await runScript(redis, enqueueScript, {
+    const {
+      results: [result],
+    } = await runScript(redis, enqueueScript, {
       domain: 'acme',
       devices: ['b1'],
       message: message({ stored, bytes: 7 }),
+      ledger: !target().cluster,
     });
-    expect(result).toEqual({ queued: true, seq: 1, receivers: 1, expired: 0, dropped: 0 });
+    expect(result).toMatchObject({
+      status: 'queued',
+      seq: 1,
+      receivers: 1,
+      expired: 0,
+      dropped: 0,
+    });
     const [raw = ''] = await redis.lrange(keys.queue, 0, -1);
     const entry = { seq: 1, expiresAt: 90_000, bytes: 7, body, payloadRef: 'g:{p:acme:a1:m1}' };
     expect(decodeQueueEntry(raw)).toEqual(entry);
@@ -134,12 +156,94 @@ describe.each(withRedisKinds())('Lua scripts on %s', (_name, target) => {
       device: 'b1',
       connectionId: 'relay-0/abc',
       newEpoch: 'unused',
+      claim: { mode: 'claim' },
     });
     expect(claim).toMatchObject({ epoch: 'e1', head: 1, next: 2, created: false });
     expect(decodeDeviceChannelMessage(await nextMessage(keys.channel))).toEqual({
       kind: 'claim',
+      ordinal: claim.ordinal,
       connectionId: 'relay-0/abc',
     });
+  });
+
+  it('orders claims: each newer than the last, and a rejoin behind a newer claim is refused', async () => {
+    const claim = (connectionId: string, mode: ClaimMode) =>
+      runScript(redis, claimScript, {
+        domain: 'acme',
+        device: 'o1',
+        connectionId,
+        newEpoch: 'e',
+        claim: mode,
+      });
+    const first = await claim('r/1', { mode: 'claim' });
+    const second = await claim('r/2', { mode: 'claim' });
+    // Above Redis's clock in µs, and above the last one.
+    expect(first.ordinal).toBeGreaterThan(Date.now() * 1000 - 60e6);
+    expect(second.ordinal).toBeGreaterThan(first.ordinal);
+    expect(await claim('r/2', { mode: 'rejoin', ordinal: second.ordinal })).toMatchObject({
+      ordinal: second.ordinal,
+    });
+    expect(await claim('r/1', { mode: 'rejoin', ordinal: first.ordinal })).toMatchObject({
+      ordinal: -1,
+      newer: second.ordinal,
+    });
+    // init (long-poll) only makes the metadata: it takes no ordinal and displaces nobody.
+    expect(await claim('poll:p', { mode: 'init' })).toMatchObject({ ordinal: 0 });
+    expect(await redis.hget(deviceKeys('acme', 'o1').meta, 'conn')).toBe('r/2');
+  });
+
+  it('keeps the first payload stored under an id and frees it with its last reference', async () => {
+    const keys = payloadKeys('acme', 'a1', 'p1');
+    const store = (data: string, references: number) =>
+      runScript(redis, payloadStoreScript, {
+        domain: 'acme',
+        sender: 'a1',
+        messageId: 'p1',
+        data,
+        references,
+        ttlMs: 60_000,
+        now: Date.now(),
+        charge: 100,
+        ledger: !target().cluster,
+      });
+    expect((await store('first', 2)).state).toBe(1);
+    expect((await store('second', 2)).state).toBe(0);
+    expect(await redis.get(keys.data)).toBe('first');
+    expect(await redis.get(keys.refs)).toBe('4');
+    const release = (references: number) =>
+      runScript(redis, payloadReleaseScript, {
+        ref: keys.data,
+        references,
+        now: Date.now(),
+        ledger: !target().cluster,
+      });
+    expect((await release(3)).left).toBe(1);
+    expect(await redis.exists(keys.data, keys.refs)).toBe(2);
+    expect((await release(1)).left).toBe(0);
+    expect(await redis.exists(keys.data, keys.refs)).toBe(0);
+    // A payload an older relay stored, without a count: left alone.
+    await redis.set(keys.data, 'old');
+    expect((await store('new', 2)).state).toBe(-1);
+    expect((await release(2)).left).toBe(-1);
+    expect(await redis.get(keys.data)).toBe('old');
+  });
+
+  it('applies ledger entries by version: late and repeated ones change nothing', async () => {
+    const domain = `ledger-${target().cluster ? 'c' : 's'}`;
+    const apply = (entries: LedgerEntry[], now = 1000) =>
+      runScript(redis, ledgerApplyScript, { domain, now, entries });
+    expect(
+      await apply([
+        { member: 'd:x', version: 2, bytes: 100, deadline: 5000 },
+        { member: 'd:y', version: 1, bytes: 50, deadline: 9000 },
+      ]),
+    ).toBe(150);
+    expect(await apply([{ member: 'd:x', version: 1, bytes: 999, deadline: 5000 }])).toBe(150);
+    expect(await apply([{ member: 'd:x', version: 2, bytes: 100, deadline: 5000 }])).toBe(150);
+    expect(await apply([{ member: 'd:x', version: 3, bytes: 40, deadline: 5000 }])).toBe(90);
+    // Past its deadline a member's keys expired in Redis: its bytes leave the total.
+    expect(await apply([], 6000)).toBe(50);
+    expect(await apply([{ member: 'd:y', version: 4, bytes: 0, deadline: 0 }], 6000)).toBe(0);
   });
 
   it('queues each device of one call and counts a retry as a duplicate', async () => {
@@ -148,14 +252,16 @@ describe.each(withRedisKinds())('Lua scripts on %s', (_name, target) => {
       domain: 'acme',
       devices,
       message: message({ dedupMember: 'a1|m2' }),
+      ledger: !target().cluster,
     });
-    expect(first.map((r) => [r.queued, r.seq])).toEqual(devices.map(() => [true, 1]));
+    expect(first.results.map((r) => [r.status, r.seq])).toEqual(devices.map(() => ['queued', 1]));
     const again = await runScript(redis, enqueueScript, {
       domain: 'acme',
       devices,
       message: message({ dedupMember: 'a1|m2' }),
+      ledger: !target().cluster,
     });
-    expect(again.map((r) => r.queued)).toEqual(devices.map(() => false));
+    expect(again.results.map((r) => r.status)).toEqual(devices.map(() => 'duplicate'));
   });
 
   it('writes presence values and events that the wire decoders read back', async () => {

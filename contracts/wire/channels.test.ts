@@ -31,10 +31,19 @@ describe('device channel messages', () => {
     });
   });
 
-  it('read a claim', () => {
-    expect(isWake('crelay-0/abc')).toBe(false);
+  it('read a claim with its ordinal', () => {
+    expect(isWake('c1712345678901234 relay-0/abc')).toBe(false);
+    expect(decodeDeviceChannelMessage('c1712345678901234 relay-0/abc')).toEqual({
+      kind: 'claim',
+      ordinal: 1_712_345_678_901_234,
+      connectionId: 'relay-0/abc',
+    });
+  });
+
+  it('read a claim of a relay from before ordinals as one without', () => {
     expect(decodeDeviceChannelMessage('crelay-0/abc')).toEqual({
       kind: 'claim',
+      ordinal: undefined,
       connectionId: 'relay-0/abc',
     });
   });

@@ -5,18 +5,25 @@
  * - `m<seq> <epoch>`: a message was queued at `seq` in the queue of `epoch`; when it is small
  *   and nothing was dropped, a newline and the queue entry itself follow, so the relay holding
  *   the socket can write it without reading the queue;
- * - `c<connectionId>`: that connection now holds the device; any other one must close.
+ * - `c<ordinal> <connectionId>`: that connection claimed the device with that ordinal; any
+ *   connection with an older claim must close. (`c<connectionId>`, without ordinal, from
+ *   relays of before ordered claims: every other connection closes.)
  */
 export type DeviceChannelMessage =
   | { kind: 'wake'; seq: number; epoch: string; entry: string | undefined }
-  | { kind: 'claim'; connectionId: string };
+  | { kind: 'claim'; ordinal: number | undefined; connectionId: string };
 
 export function isWake(message: string): boolean {
   return message.startsWith('m');
 }
 
 export function decodeDeviceChannelMessage(message: string): DeviceChannelMessage {
-  if (message.startsWith('c')) return { kind: 'claim', connectionId: message.slice(1) };
+  if (message.startsWith('c')) {
+    const ordered = /^c(\d+) (.+)$/s.exec(message);
+    return ordered === null
+      ? { kind: 'claim', ordinal: undefined, connectionId: message.slice(1) }
+      : { kind: 'claim', ordinal: Number(ordered[1]), connectionId: ordered[2] ?? '' };
+  }
   const newline = message.indexOf('\n');
   const header = newline < 0 ? message : message.slice(0, newline);
   const space = header.indexOf(' ');

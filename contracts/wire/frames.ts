@@ -1,7 +1,13 @@
 import { z } from 'zod';
 
 /** Ids of identities, devices and workspaces (same rule as crds/common.ts). */
-const id = z.string().regex(/^[a-z0-9][a-z0-9._@-]{0,127}$/);
+const idPattern = /^[a-z0-9][a-z0-9._@-]{0,127}$/;
+const id = z.string().regex(idPattern);
+
+/** Whether `value` is an id of an identity, device or workspace. */
+export function isId(value: string): boolean {
+  return idPattern.test(value);
+}
 /** A message id chosen by the sender (a ULID by default); the end-to-end de-duplication key. */
 const messageId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'message id: 1–64 of [A-Za-z0-9._-]');
 const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'data must be standard base64');
@@ -128,7 +134,12 @@ export type ServerFrame =
       head: number;
       drops: number;
       resync: boolean;
-      limits: Record<string, number>;
+      limits: Record<string, number | string>;
+      /**
+       * This connection's claim ordinal: a `displaced` close (4110) names the claim that took
+       * over; one not above this is no displacement (absent from relays of before ordered claims).
+       */
+      claim?: number;
     }
   | { t: 'sent'; id: string; recipients: number; duplicates: number }
   | { t: 'error'; id?: string; code: string; message: string; retryAfterMs?: number }

@@ -47,4 +47,34 @@ describe('decodeQueueEntry', () => {
       });
     }
   });
+
+  it('reads the sender of an entry, and the counted payload reference with its charge', () => {
+    const body =
+      '{"createdAt":7,"id":"m 4","from":{"identity":"a","device":"a1"},"to":["device:b1"]}';
+    const inline = encodeQueuedMessage({ body, sender: 'alice@x.org' });
+    expect(inline).toBe(`ialice@x.org ${body}`);
+    expect(decodeQueueEntry(`4:5:6:${inline}`)).toEqual({
+      seq: 4,
+      expiresAt: 5,
+      bytes: 6,
+      sender: 'alice@x.org',
+      body,
+    });
+    const ref = 'g:{p:acme:a1:m4}';
+    const byReference = encodeQueuedMessage({
+      body,
+      sender: 'alice',
+      payloadRef: ref,
+      payloadBytes: 12345,
+    });
+    expect(byReference).toBe(`palice 12345 ${ref}\n${body}`);
+    expect(decodeQueueEntry(`4:5:6:${byReference}`)).toEqual({
+      seq: 4,
+      expiresAt: 5,
+      bytes: 6,
+      sender: 'alice',
+      payloadRef: ref,
+      body,
+    });
+  });
 });

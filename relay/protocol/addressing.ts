@@ -10,7 +10,8 @@ export interface DeviceAddress {
  * The set of devices a message goes to: the union of every reference, each device once,
  * in first-seen order (deterministic fan-out order). The sending device is left out when it
  * was reached only through its identity or a workspace: a sender does not receive its own
- * message unless it names its own device.
+ * message unless it names its own device. With `membersOnly`, a workspace the sender is not a
+ * member of is unknown, exactly as one that does not exist: a non-member learns nothing of it.
  */
 export function resolveFanOut(
   refs: RecipientRef[],
@@ -22,6 +23,7 @@ export function resolveFanOut(
     identityOfDevice: (device: string) => string | undefined;
   },
   sender: DeviceAddress,
+  options: { membersOnly: boolean } = { membersOnly: false },
 ): { devices: DeviceAddress[]; unknown: string[] } {
   const seen = new Set<string>();
   const devices: DeviceAddress[] = [];
@@ -45,7 +47,8 @@ export function resolveFanOut(
       else addIdentity(ref.id);
     } else {
       const members = lookup.membersOfWorkspace(ref.id);
-      if (members === undefined) unknown.push(formatRecipient(ref));
+      if (members === undefined || (options.membersOnly && !members.includes(sender.identity)))
+        unknown.push(formatRecipient(ref));
       else for (const member of members) addIdentity(member);
     }
   }

@@ -4,7 +4,16 @@ import { DeliveryCursor, type LatencySink } from './delivery-cursor.js';
 import type { Delivery } from './relay-core.js';
 
 function claimOf(fields: Partial<ClaimResult> = {}): ClaimResult {
-  return { epoch: 'e1', head: 1, next: 1, drops: 0, created: false, told: 0, ...fields };
+  return {
+    epoch: 'e1',
+    head: 1,
+    next: 1,
+    drops: 0,
+    created: false,
+    told: 0,
+    ordinal: 1,
+    ...fields,
+  };
 }
 
 function windowOf(fields: Partial<QueueWindow> = {}): QueueWindow {
@@ -156,14 +165,18 @@ describe('DeliveryCursor', () => {
       expect(cursor.head).toBe(6);
     });
 
-    it('does not time messages acknowledged by a read (the head moved without this ack)', () => {
+    it('forgets, untimed, the messages a read moved the head past (dropped, or acknowledged elsewhere)', () => {
       const cursor = cursorAt(1, 10);
       cursor.wrote(msg(1, 1000));
       cursor.wrote(msg(2, 1000));
-      cursor.read(windowOf({ head: 2, next: 10 }));
+      cursor.wrote(msg(3, 1000));
+      cursor.read(windowOf({ head: 3, next: 10 }));
+      // Seqs 1 and 2 are gone from the queue: their times are dropped now, not kept for good.
+      expect(cursor.timedInFlight).toBe(1);
       const sink = latencies();
-      cursor.acked(3, 2000, sink);
+      cursor.acked(4, 2000, sink);
       expect(sink.seconds).toEqual([1]);
+      expect(cursor.timedInFlight).toBe(0);
     });
   });
 

@@ -71,6 +71,11 @@ export class DeliveryCursor {
     this.#sentAt.clear();
   }
 
+  /** Messages written and not yet acknowledged whose send time is kept (for latencies). */
+  get timedInFlight(): number {
+    return this.#sentAt.size;
+  }
+
   /** True once a claim set the position: before it, a wake-up must not read the queue. */
   get claimed(): boolean {
     return this.#epoch !== '';
@@ -109,7 +114,16 @@ export class DeliveryCursor {
   read(window: QueueWindow): boolean {
     const dropped = window.drops > this.#drops;
     this.#drops = Math.max(this.#drops, window.drops);
-    if (window.head > this.#head) this.#head = window.head;
+    if (window.head > this.#head) {
+      // Written seqs below the new head left the queue without an ack of this connection
+      // (dropped by quota or expiry, or acknowledged through another connection): no
+      // latency to record, and nothing to keep.
+      const end = Math.min(window.head, this.#cursor);
+      for (let seq = this.#head; seq < end; seq++) {
+        this.#sentAt.delete(seq);
+      }
+      this.#head = window.head;
+    }
     if (this.#cursor < window.head) this.#cursor = window.head;
     if (window.next > this.#knownNext) this.#knownNext = window.next;
     return dropped;

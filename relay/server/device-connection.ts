@@ -10,8 +10,11 @@ import { presenceFrameText } from '../../contracts/wire/presence.js';
 import { decodeQueueEntry } from '../../contracts/wire/queue-entry.js';
 import { DeliveryCursor } from './delivery-cursor.js';
 import { DeviceSocket, type DeviceSocketEvents } from './device-socket.js';
-import { Handshake, type DeviceSession, type HandshakeHost } from './handshake.js';
+import { displacedReason, Handshake, type DeviceSession, type HandshakeHost } from './handshake.js';
 import type { RelayCore } from './relay-core.js';
+
+/** The pause before an ack Redis did not take is sent again. */
+const ACK_RETRY_MS = 500;
 
 /** Reads at most this many entries per Redis round trip. */
 const FETCH_BATCH = 128;
@@ -33,6 +36,8 @@ export class DeviceConnection implements DeviceSocketEvents, HandshakeHost {
   private wakePending = false;
   private acking = false;
   private pendingAck: number | undefined;
+  /** Set while an ack Redis did not take waits to be sent again. */
+  private ackRetry: NodeJS.Timeout | undefined;
   private badFrames = 0;
   private readonly frameBudget: WindowCounter;
   private readonly watched = new Set<string>();
@@ -40,9 +45,15 @@ export class DeviceConnection implements DeviceSocketEvents, HandshakeHost {
   readonly onDeviceChannel = (text: string): void => {
     const message = decodeDeviceChannelMessage(text);
     if (message.kind === 'claim') {
-      const connectionId = this.handshake.session?.presenceHandle.connectionId ?? '';
-      if (message.connectionId !== connectionId) {
-        this.close(CloseCode.displaced, 'this device connected again elsewhere');
+      const session = this.handshake.session;
+      if (session === undefined || message.connectionId === session.presenceHandle.connectionId) {
+        return;
+      }
+      // Only a newer claim displaces this connection: of two simultaneous connects exactly
+      // the newer one stays. Before this connection's own claim returned, the handshake decides.
+      if (session.claim === undefined) this.handshake.otherClaim(message.ordinal);
+      else if (message.ordinal === undefined || message.ordinal > session.claim) {
+        this.close(CloseCode.displaced, displacedReason(message.ordinal));
       }
       return;
     }
@@ -161,7 +172,7 @@ export class DeviceConnection implements DeviceSocketEvents, HandshakeHost {
         return;
       case 'watch':
       case 'unwatch':
-        await this.watch(frame.t, frame.identities, claims);
+        await this.watch(frame.t, frame.identities, session);
         return;
       case 'status':
         session.status = frame.status;
@@ -195,6 +206,7 @@ export class DeviceConnection implements DeviceSocketEvents, HandshakeHost {
     this.acking = true;
     const signalledFrom = delivery.dropsSignalledFrom;
     const told = delivery.dropsToldBy(upTo);
+    let failed = false;
     try {
       const head = await this.core.queues.ack(
         claims.domain,
@@ -208,8 +220,24 @@ export class DeviceConnection implements DeviceSocketEvents, HandshakeHost {
         delivery.acked(head, this.core.clock(), this.core.metrics.deliveryLatency);
     } catch {
       this.core.metrics.redisErrors.inc();
+      failed = true;
     } finally {
       this.acking = false;
+    }
+    if (this.socket.isClosed()) return;
+    if (failed) {
+      // Redis did not take it (it may be restarting): send it again shortly, with any ack that
+      // came meanwhile. The device has no reason to ack again, so without this a full
+      // in-flight window would stall delivery until it reconnects.
+      this.pendingAck = Math.max(this.pendingAck ?? 0, upTo);
+      this.ackRetry ??= setTimeout(() => {
+        this.ackRetry = undefined;
+        const again = this.pendingAck;
+        if (this.acking || this.socket.isClosed() || again === undefined) return;
+        this.pendingAck = undefined;
+        void this.flushAck(again);
+      }, ACK_RETRY_MS);
+      return;
     }
     const next = this.pendingAck;
     this.pendingAck = undefined;
@@ -217,21 +245,42 @@ export class DeviceConnection implements DeviceSocketEvents, HandshakeHost {
     else if (delivery.behind) this.pump();
   }
 
-  private async watch(kind: 'watch' | 'unwatch', identities: string[], claims: DeviceClaims) {
-    for (const identity of identities) {
-      const channel = identityKeys(claims.domain, identity).channel;
-      if (kind === 'unwatch') {
+  private async watch(
+    kind: 'watch' | 'unwatch',
+    identities: string[],
+    session: DeviceSession,
+  ): Promise<void> {
+    const { claims, limits } = session;
+    const channels = [...new Set(identities)].map((identity) => ({
+      identity,
+      channel: identityKeys(claims.domain, identity).channel,
+    }));
+    if (kind === 'unwatch') {
+      for (const { channel } of channels) {
         if (this.watched.delete(channel)) this.core.wakeups.unsubscribe(channel, this.onPresence);
-        continue;
       }
-      if (this.watched.has(channel)) continue;
-      this.watched.add(channel);
+      return;
+    }
+    const fresh = channels.filter(({ channel }) => !this.watched.has(channel));
+    const watching = this.watched.size + fresh.length;
+    if (watching > limits.maxWatchedIdentities) {
+      this.socket.error(
+        'WATCH_LIMIT_EXCEEDED',
+        `watching ${watching} identities; this domain's limit is ${limits.maxWatchedIdentities} (maxWatchedIdentities)`,
+      );
+      return;
+    }
+    // Counted at once, before any await: a frame handled meanwhile sees them.
+    for (const { channel } of fresh) this.watched.add(channel);
+    for (const { identity, channel } of fresh) {
       try {
         await this.core.wakeups.subscribe(channel, this.onPresence);
         const snapshot = await this.core.presence.snapshot(claims.domain, identity);
         for (const event of snapshot) this.socket.send({ t: 'presence', ...event });
       } catch {
         this.core.metrics.redisErrors.inc();
+        this.watched.delete(channel);
+        this.core.wakeups.unsubscribe(channel, this.onPresence);
         this.socket.error('STORAGE_UNAVAILABLE', `could not watch ${identity}; watch again`);
       }
     }
@@ -298,12 +347,18 @@ export class DeviceConnection implements DeviceSocketEvents, HandshakeHost {
         );
         if (this.socket.isClosed()) return;
         if (window === undefined || window.epoch !== delivery.epoch) {
-          // The queue vanished (left unacked past retention) or was recreated: start over.
+          // The queue vanished (left unacked past retention) or was recreated: start over,
+          // as this connection (its claim's ordinal), unless a newer one claimed the device.
           const claim = await this.core.queues.claim(
             claims.domain,
             claims.device,
             session.presenceHandle.connectionId,
+            { mode: 'rejoin', ordinal: session.claim ?? 0 },
           );
+          if (claim.ordinal < 0) {
+            this.close(CloseCode.displaced, displacedReason(claim.newer));
+            return;
+          }
           delivery.claim(claim);
           this.core.metrics.resyncs.inc({ reason: 'epoch' });
           this.socket.send({
@@ -358,6 +413,7 @@ export class DeviceConnection implements DeviceSocketEvents, HandshakeHost {
 
   private async cleanup(): Promise<void> {
     this.handshake.dispose();
+    if (this.ackRetry !== undefined) clearTimeout(this.ackRetry);
     for (const channel of this.watched) this.core.wakeups.unsubscribe(channel, this.onPresence);
     this.watched.clear();
     const session = this.handshake.session;

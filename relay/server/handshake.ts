@@ -23,6 +23,15 @@ export interface DeviceSession {
   status: PresenceStatus;
   /** Counted in the connections gauge and recorded online: both are undone at close. */
   counted: boolean;
+  /** This connection's claim ordinal, once its claim returned (claim.lua). */
+  claim: number | undefined;
+}
+
+/** The close reason of a connection displaced by the claim `ordinal` (the SDK reads it). */
+export function displacedReason(ordinal: number | undefined): string {
+  return ordinal === undefined
+    ? 'this device connected again elsewhere'
+    : `displaced by a newer connection (claim ${ordinal})`;
 }
 
 /** What the handshake needs of the connection it opens (the connection itself). */
@@ -52,6 +61,8 @@ export class Handshake {
   private early: ClientFrame[] | undefined;
   private helloTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** The newest claim of another connection seen before this one's claim returned. */
+  private newestOtherClaim = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly core: RelayCore,
@@ -117,66 +128,92 @@ export class Handshake {
       return;
     }
     if (socket.isClosed()) return;
-    const session: DeviceSession = {
-      claims,
-      limits: core.limits(claims.domain),
-      presenceHandle: {
-        domain: claims.domain,
-        identity: claims.identity,
-        device: claims.device,
-        connectionId: newConnectionId(core.config.podId),
-      },
-      status: frame.status ?? 'active',
-      counted: false,
-    };
-    this.current = session;
-    const { limits, presenceHandle } = session;
-    const keys = deviceKeys(claims.domain, claims.device);
     try {
-      // Subscribe before claiming: no wake-up between the claim and the first read is missed.
-      await core.wakeups.subscribe(keys.channel, this.host.onDeviceChannel);
-      const claim = await core.storage(() =>
-        core.queues.claim(claims.domain, claims.device, presenceHandle.connectionId),
-      );
-      if (socket.isClosed()) return;
-      this.cursor.claim(claim);
-      const resync = frame.epoch !== undefined && frame.epoch !== claim.epoch;
-      if (resync) core.metrics.resyncs.inc({ reason: 'epoch' });
-      socket.send({
-        t: 'welcome',
-        domain: claims.domain,
-        identity: claims.identity,
-        device: claims.device,
-        epoch: claim.epoch,
-        head: claim.head,
-        drops: claim.drops,
-        resync,
-        limits: { ...limits },
-      });
-      if (claim.drops > claim.told) {
-        // Dropped while the device was away (or before it acked the last signal).
-        this.host.signalDrops(claim.head);
-      }
-      core.metrics.connections.inc({ transport: 'websocket' });
-      session.counted = true;
-      await core.storage(() =>
-        core.presence.online(core.config.podId, presenceHandle, session.status),
-      );
-      // Closed while going online: cleanup ran before the entry existed, so remove it here.
-      if (socket.isClosed()) {
-        await core.presence.offline(core.config.podId, presenceHandle);
-        return;
-      }
-      this.expiryTimer = setTimeout(
-        () => {
-          socket.close(CloseCode.authExpired, 'token expired: reconnect with a fresh token');
+      const session: DeviceSession = {
+        claims,
+        limits: core.limits(claims.domain),
+        presenceHandle: {
+          domain: claims.domain,
+          identity: claims.identity,
+          device: claims.device,
+          connectionId: newConnectionId(core.config.podId),
         },
-        Math.min(claims.expiresAt * 1000 - core.clock(), 2 ** 31 - 1),
-      );
-      this.host.pump();
+        status: frame.status ?? 'active',
+        counted: false,
+        claim: undefined,
+      };
+      this.current = session;
+      await this.open(session, frame);
     } catch (error) {
       this.refuse(error);
     }
+  }
+
+  /**
+   * Another connection of the device claimed it (a claim on the device's channel) while this
+   * one's claim was under way: decided when this one's ordinal is known. Undefined: a claim
+   * without ordinal (a relay of before ordered claims), newer than any.
+   */
+  otherClaim(ordinal: number | undefined): void {
+    this.newestOtherClaim = Math.max(this.newestOtherClaim, ordinal ?? Number.POSITIVE_INFINITY);
+  }
+
+  private async open(session: DeviceSession, frame: HelloFrame): Promise<void> {
+    const { core, socket } = this;
+    const { claims, limits, presenceHandle } = session;
+    const keys = deviceKeys(claims.domain, claims.device);
+    // Subscribe before claiming: no wake-up between the claim and the first read is missed.
+    await core.wakeups.subscribe(keys.channel, this.host.onDeviceChannel);
+    const claim = await core.storage(() =>
+      core.queues.claim(claims.domain, claims.device, presenceHandle.connectionId),
+    );
+    if (socket.isClosed()) return;
+    session.claim = claim.ordinal;
+    if (this.newestOtherClaim > claim.ordinal) {
+      // A newer connection claimed the device before this claim returned.
+      const newest = this.newestOtherClaim;
+      socket.close(
+        CloseCode.displaced,
+        displacedReason(Number.isFinite(newest) ? newest : undefined),
+      );
+      return;
+    }
+    this.cursor.claim(claim);
+    const resync = frame.epoch !== undefined && frame.epoch !== claim.epoch;
+    if (resync) core.metrics.resyncs.inc({ reason: 'epoch' });
+    socket.send({
+      t: 'welcome',
+      domain: claims.domain,
+      identity: claims.identity,
+      device: claims.device,
+      epoch: claim.epoch,
+      head: claim.head,
+      drops: claim.drops,
+      resync,
+      limits: { ...limits },
+      claim: claim.ordinal,
+    });
+    if (claim.drops > claim.told) {
+      // Dropped while the device was away (or before it acked the last signal).
+      this.host.signalDrops(claim.head);
+    }
+    core.metrics.connections.inc({ transport: 'websocket' });
+    session.counted = true;
+    await core.storage(() =>
+      core.presence.online(core.config.podId, presenceHandle, session.status),
+    );
+    // Closed while going online: cleanup ran before the entry existed, so remove it here.
+    if (socket.isClosed()) {
+      await core.presence.offline(core.config.podId, presenceHandle);
+      return;
+    }
+    this.expiryTimer = setTimeout(
+      () => {
+        socket.close(CloseCode.authExpired, 'token expired: reconnect with a fresh token');
+      },
+      Math.min(claims.expiresAt * 1000 - core.clock(), 2 ** 31 - 1),
+    );
+    this.host.pump();
   }
 
   private refuse(error: unknown): void {

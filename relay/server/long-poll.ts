@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { DeviceClaims } from '../../contracts/auth/device-token.js';
 import { httpStatusOf, RelayError } from '../../contracts/errors/relay-errors.js';
 import { encodeErrorBody } from '../../contracts/wire/error-body.js';
-import { sendFrame } from '../../contracts/wire/frames.js';
+import { isId, sendFrame } from '../../contracts/wire/frames.js';
 import {
   ackBodySchema,
   decodePresenceQuery,
@@ -110,7 +110,22 @@ export class LongPollTransport {
     app.get(longPollPaths.presence, async (request, reply) => {
       try {
         const claims = await authenticate(request);
-        const identities = decodePresenceQuery(parse(presenceQuerySchema, request.query));
+        const asked = decodePresenceQuery(parse(presenceQuerySchema, request.query));
+        const { maxWatchedIdentities } = this.core.limits(claims.domain);
+        if (asked.length > maxWatchedIdentities) {
+          throw new RelayError(
+            'WATCH_LIMIT_EXCEEDED',
+            `${asked.length} identities asked; this domain's limit is ${maxWatchedIdentities} (maxWatchedIdentities)`,
+          );
+        }
+        const invalid = asked.find((identity) => !isId(identity));
+        if (invalid !== undefined) {
+          throw new RelayError(
+            'BAD_FRAME',
+            `identities: ${JSON.stringify(invalid.slice(0, 140))} is not an identity id`,
+          );
+        }
+        const identities = [...new Set(asked)];
         const snapshots = await this.core.storage(() =>
           Promise.all(
             identities.map((identity) => this.core.presence.snapshot(claims.domain, identity)),
@@ -187,7 +202,9 @@ export class LongPollTransport {
         }
         if (window === undefined) {
           const claim = await this.core.storage(() =>
-            this.core.queues.claim(claims.domain, claims.device, `poll:${this.core.config.podId}`),
+            this.core.queues.claim(claims.domain, claims.device, `poll:${this.core.config.podId}`, {
+              mode: 'init',
+            }),
           );
           window = { ...claim, expired: 0, entries: [] };
         }

@@ -4,6 +4,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { applyConnectionLimits } from '../../contracts/http-limits.js';
 import { listenAddresses, type ListenAddresses } from '../../contracts/listen-address.js';
+import { startMetricsServer, type MetricsServer } from '../../contracts/metrics-server.js';
 import { RedisHealth, redactRedisUrl } from '../../contracts/redis/redis-health.js';
 import type { RelayConfig } from '../config.js';
 import { createRelayMetrics, type RelayMetrics } from '../metrics.js';
@@ -37,7 +38,8 @@ const USAGE_FLUSH_MS = 1000;
 
 /**
  * A relay process: HTTP server with `/v1/connect` (WebSocket), the long-poll routes,
- * `/healthz`, `/readyz` and `/metrics`; the pod heartbeat and dead-pod sweeper; drain.
+ * `/healthz` and `/readyz`; `/metrics` on a port of its own (config.metrics); the pod
+ * heartbeat and dead-pod sweeper; drain.
  */
 export class RelayApp {
   readonly metrics: RelayMetrics;
@@ -49,6 +51,7 @@ export class RelayApp {
   private readonly redis: RedisClient;
   private readonly subscriber: RedisClient;
   private readonly tls: TlsMaterial | undefined;
+  private metricsServer: MetricsServer | undefined;
   readonly redisHealth: RedisHealth;
   /** When this pod's liveness record was last renewed (undefined: never yet). */
   private lastHeartbeatAt: number | undefined;
@@ -124,10 +127,6 @@ export class RelayApp {
       } catch {
         return reply.code(503).send({ ready: false, reason: 'redis unavailable' });
       }
-    });
-    this.app.get('/metrics', async (_request, reply) => {
-      reply.header('content-type', this.metrics.registry.contentType);
-      return this.metrics.registry.metrics();
     });
     this.longPoll.register(this.app, () => !this.draining);
     this.app.server.on('upgrade', (request, socket, head) => {
@@ -216,8 +215,14 @@ export class RelayApp {
   }
 
   /** Starts serving; resolves with where it listens (every interface address for 0.0.0.0). */
-  async listen(): Promise<ListenAddresses & { tls: boolean }> {
+  async listen(): Promise<ListenAddresses & { tls: boolean; metricsAddress: string }> {
     this.watchDirectories();
+    // Metrics first: a relay whose metrics port is taken fails before it takes any device.
+    this.metricsServer = await startMetricsServer({
+      host: this.config.metrics.host ?? this.config.host,
+      port: this.config.metrics.port,
+      registry: this.metrics.registry,
+    });
     await this.app.listen({ host: this.config.host, port: this.config.port });
     if (this.config.tls !== undefined && this.tls !== undefined) {
       this.log.info('serving TLS', describeCertificate(this.tls.cert));
@@ -231,6 +236,7 @@ export class RelayApp {
       );
     }
     await this.heartbeat();
+    this.core.replicaAcks.startChecking();
     const { heartbeatMs, sweepMs } = this.config.presence;
     this.timers.push(
       setInterval(() => void this.core.flushUsage(), USAGE_FLUSH_MS),
@@ -246,7 +252,11 @@ export class RelayApp {
       }, sweepMs),
     );
     const bound = this.app.server.address() as AddressInfo;
-    return { ...listenAddresses(bound, this.tls === undefined ? 'ws' : 'wss'), tls: !!this.tls };
+    return {
+      ...listenAddresses(bound, this.tls === undefined ? 'ws' : 'wss'),
+      tls: !!this.tls,
+      metricsAddress: this.metricsServer.address,
+    };
   }
 
   /**
@@ -317,11 +327,13 @@ export class RelayApp {
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
+    this.core.replicaAcks.stop();
     for (const client of this.wss.clients) client.terminate();
     await this.longPoll.stop();
     await this.core.flushUsage();
     await this.core.presence.retire(this.config.podId).catch(() => undefined);
     await this.app.close();
+    await this.metricsServer?.close();
     this.redis.disconnect();
     this.subscriber.disconnect();
   }

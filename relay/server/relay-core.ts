@@ -10,10 +10,12 @@ import { RelayError } from '../../contracts/errors/relay-errors.js';
 import { base64DecodedLength, type SendFrame } from '../../contracts/wire/frames.js';
 import { DirectoryCache } from '../store/directory.js';
 import { DeviceQueueStore } from '../store/device-queue.js';
-import { directoryKeys } from '../../contracts/redis/keys.js';
+import { DomainStorage } from '../store/domain-storage.js';
+import { deviceKeys, directoryKeys } from '../../contracts/redis/keys.js';
+import { ReplicaAcks } from '../../contracts/redis/replica-acks.js';
 import { PresenceStore } from '../store/presence-store.js';
 import type { RedisClient } from '../../contracts/redis/connection.js';
-import { dedupMember } from '../../contracts/redis/device-queue-scripts.js';
+import { DEDUP_RECORD_OVERHEAD, dedupMember } from '../../contracts/redis/device-queue-scripts.js';
 import type { QueueEntry } from '../../contracts/wire/queue-entry.js';
 import {
   encodeStoredMessage,
@@ -47,6 +49,8 @@ export class RelayCore {
   readonly presence: PresenceStore;
   readonly directory: DirectoryCache;
   readonly wakeups: Wakeups;
+  /** Sends are acknowledged once on `config.redis.replicaAcks.replicas` replicas (WAIT). */
+  readonly replicaAcks: ReplicaAcks;
   private readonly limitsByDomain: Map<string, RelayLimits>;
   /** Send rate per device (domain/device), whatever transport or connection it uses. */
   private readonly sendBuckets = new Map<
@@ -76,10 +80,19 @@ export class RelayCore {
       (domain) => keys.get(domain),
       () => Math.floor(clock() / 1000),
     );
-    this.queues = new DeviceQueueStore(redis, clock, newEpoch);
+    const storage = new DomainStorage(
+      redis,
+      clock,
+      (domain, bytes) => metrics.domainStoredBytes.set({ domain }, bytes),
+      () => metrics.redisErrors.inc(),
+    );
+    this.queues = new DeviceQueueStore(redis, clock, newEpoch, storage, () =>
+      metrics.redisErrors.inc(),
+    );
     this.presence = new PresenceStore(redis, clock);
     this.directory = new DirectoryCache(redis, subscriber);
     this.wakeups = new Wakeups(subscriber);
+    this.replicaAcks = new ReplicaAcks(redis, config.redis.replicaAcks);
   }
 
   limits(domain: string): RelayLimits {
@@ -139,7 +152,10 @@ export class RelayCore {
 
   /**
    * Queues the message for every recipient device and resolves only once every queue has
-   * it (the fan-out ack rule). Retries with the same id queue nothing twice.
+   * it (the fan-out ack rule). Retries with the same id queue nothing twice. A send the
+   * domain's storage quota, a full queue (rejectNew) or the sender's share of a queue refuses
+   * is answered QUOTA_EXCEEDED or QUEUE_FULL: the devices that had room keep it, and the same
+   * id sent again later queues it for the others only.
    */
   async send(sender: DeviceClaims, frame: Omit<SendFrame, 't'>): Promise<SendResult> {
     const limits = this.limits(sender.domain);
@@ -150,6 +166,12 @@ export class RelayCore {
         `message is ${bytes} bytes; this domain's limit is ${limits.maxMessageBytes}`,
       );
     }
+    if (frame.to.length > limits.maxRecipients) {
+      throw new RelayError(
+        'TOO_MANY_RECIPIENTS',
+        `send lists ${frame.to.length} recipients; this domain's limit is ${limits.maxRecipients} (maxRecipients)`,
+      );
+    }
     let refs;
     try {
       refs = frame.to.map(parseRecipient);
@@ -157,11 +179,19 @@ export class RelayCore {
       throw new RelayError('BAD_RECIPIENT', (error as Error).message);
     }
     const directory = await this.storage(() => this.directory.get(sender.domain));
-    const { devices, unknown } = resolveFanOut(refs, directory, sender);
+    const { devices, unknown } = resolveFanOut(refs, directory, sender, {
+      membersOnly: limits.workspaceSend === 'members',
+    });
     if (unknown.length > 0) {
       throw new RelayError(
         'UNKNOWN_RECIPIENT',
         `no such recipient in domain "${sender.domain}": ${unknown.join(', ')}`,
+      );
+    }
+    if (devices.length > limits.maxRecipients) {
+      throw new RelayError(
+        'TOO_MANY_RECIPIENTS',
+        `send reaches ${devices.length} devices; this domain's limit is ${limits.maxRecipients} (maxRecipients)`,
       );
     }
     const now = this.clock();
@@ -177,43 +207,112 @@ export class RelayCore {
       data: byReference ? undefined : frame.data,
     });
     const dedupKey = dedupMember(sender.device, frame.id);
+    const queues = this.queues;
+    // What the domain's ledger would grow by at most, checked against the total last seen
+    // (exact on a standalone Redis, where the script checks again; a second old at most on
+    // Redis Cluster, where this is the only check).
+    const payloadBytes = byReference ? frame.data.length + PAYLOAD_ESTIMATE_OVERHEAD : 0;
+    const perDevice =
+      body.length + ENTRY_ESTIMATE_OVERHEAD + dedupKey.length + DEDUP_RECORD_OVERHEAD;
+    const growth = payloadBytes + devices.length * perDevice;
+    const stored = await this.storage(() => queues.storage.total(sender.domain));
+    if (stored + growth > limits.maxDomainStoredBytes) {
+      throw this.refused(sender.domain, 'domain', limits, 0, devices.length);
+    }
+    const mark = this.replicaAcks.mark();
     const result = await this.storage(async () => {
-      const payloadRef = byReference
-        ? await this.queues.storePayload(
+      const payload = byReference
+        ? await queues.storePayload(
             sender.domain,
             sender.device,
             frame.id,
             frame.data,
+            devices.length,
             limits.retentionSeconds,
           )
         : undefined;
-      return this.queues.enqueue(
+      const outcomes = await queues.enqueue(
         sender.domain,
         devices.map((target) => target.device),
         {
           dedupKey,
           expiresAt,
           body,
-          bytes,
-          ...(payloadRef === undefined ? {} : { payloadRef }),
+          sender: sender.identity,
+          ...(payload === undefined
+            ? {}
+            : { payloadRef: payload.ref, payloadBytes: payload.bytes, counted: payload.counted }),
         },
         limits,
       );
+      // Acknowledged only once on enough replicas too (none by default): a failover then loses
+      // nothing acknowledged (docs/architecture.md#durability-per-setting).
+      await this.replicaAcks.confirm(
+        mark,
+        devices.map((target) => deviceKeys(sender.domain, target.device).meta),
+      );
+      return outcomes;
     });
     let duplicates = 0;
+    let queued = 0;
+    const refusals: Record<'domain' | 'queue' | 'sender', number> = {
+      domain: 0,
+      queue: 0,
+      sender: 0,
+    };
     for (const outcome of result) {
-      if (!outcome.queued) duplicates++;
+      if (outcome.status === 'queued') queued++;
+      else if (outcome.status === 'duplicate') duplicates++;
+      else if (outcome.status === 'quota') refusals.domain++;
+      else if (outcome.status === 'full') refusals.queue++;
+      else refusals.sender++;
       if (outcome.dropped > 0) this.metrics.drops.inc({ reason: 'quota' }, outcome.dropped);
       if (outcome.expired > 0) this.metrics.drops.inc({ reason: 'expired' }, outcome.expired);
     }
-    this.metrics.messagesIn.inc();
     // A retry whose every copy was already queued was counted the first time.
-    if (duplicates === 0 || duplicates < devices.length) {
+    if (queued > 0) {
       this.usage.set(sender.domain, (this.usage.get(sender.domain) ?? 0) + 1);
     }
-    this.metrics.fanOut.observe(devices.length);
     if (duplicates > 0) this.metrics.duplicates.inc(duplicates);
+    const done = queued + duplicates;
+    if (refusals.domain > 0)
+      throw this.refused(sender.domain, 'domain', limits, done, devices.length);
+    if (refusals.queue > 0)
+      throw this.refused(sender.domain, 'queue', limits, done, devices.length);
+    if (refusals.sender > 0)
+      throw this.refused(sender.domain, 'sender', limits, done, devices.length);
+    this.metrics.messagesIn.inc();
+    this.metrics.fanOut.observe(devices.length);
     return { id: frame.id, recipients: devices.length, duplicates };
+  }
+
+  /** The refusal of a send for storage (counted): QUOTA_EXCEEDED or QUEUE_FULL. */
+  private refused(
+    domain: string,
+    scope: 'domain' | 'queue' | 'sender',
+    limits: RelayLimits,
+    queued: number,
+    devices: number,
+  ): RelayError {
+    this.metrics.quotaExceeded.inc({ domain, scope });
+    const progress = `queued for ${queued} of ${devices} devices; send the same id again later`;
+    switch (scope) {
+      case 'domain':
+        return new RelayError(
+          'QUOTA_EXCEEDED',
+          `domain "${domain}" holds its storage quota of ${limits.maxDomainStoredBytes} bytes (maxDomainStoredBytes): ${progress}`,
+        );
+      case 'queue':
+        return new RelayError(
+          'QUEUE_FULL',
+          `a recipient's queue is full (maxQueuedMessages ${limits.maxQueuedMessages}, maxQueuedBytes ${limits.maxQueuedBytes}, queueOverflow rejectNew): ${progress}`,
+        );
+      case 'sender':
+        return new RelayError(
+          'QUEUE_FULL',
+          `your messages take ${limits.senderQueueSharePercent}% of a recipient's queue, the most one sender may (senderQueueSharePercent): ${progress}`,
+        );
+    }
   }
 
   /** Remembers a revocation announced on the domain's directory channel. */
@@ -296,6 +395,14 @@ export class RelayCore {
 }
 
 const REVOKED_MEMORY_MS = 60 * 60 * 1000;
+
+/**
+ * Upper bounds of what an entry and a payload are charged beyond their text (the sender, the
+ * header, a payload reference; see DeviceQueueStore), for the check of a send against the
+ * domain's total before anything is stored.
+ */
+const ENTRY_ESTIMATE_OVERHEAD = 512;
+const PAYLOAD_ESTIMATE_OVERHEAD = 512;
 
 /**
  * What a client is told when Redis does not answer (short enough for a WebSocket close reason,

@@ -47,6 +47,8 @@ describe('core flows on a 3-master Redis Cluster', () => {
           workspaces: { team: ['alice', 'bob', 'carol'] },
         },
       },
+      // dave, no member of the team, sends its fan-outs.
+      limits: { [DOMAIN]: { workspaceSend: 'domain' } },
     });
     [cluster, inspect] = [stack.redis, stack.inspect];
     [relayA, relayB] = [stack.relay(0), stack.relay(1)];

@@ -104,9 +104,7 @@ describe('a relay whose Redis is replaced', () => {
       expect(JSON.stringify(refused)).not.toMatch(/max retries|maxRetriesPerRequest/i);
       await waitFor(
         async () =>
-          (await fetch(`${relay.httpUrl}/metrics`))
-            .text()
-            .then((t) => /^grove_relay_redis_up 0$/m.test(t)),
+          (await fetch(relay.metricsUrl)).text().then((t) => /^grove_relay_redis_up 0$/m.test(t)),
         'grove_relay_redis_up 0',
       );
 
@@ -135,9 +133,7 @@ describe('a relay whose Redis is replaced', () => {
       const lost = relay.find('lost the connection to Redis');
       expect(lost).toMatchObject({ level: 'warn', redis: redis.url });
       expect(String(lost?.error)).not.toBe('');
-      expect(await (await fetch(`${relay.httpUrl}/metrics`)).text()).toMatch(
-        /^grove_relay_redis_up 1$/m,
-      );
+      expect(await (await fetch(relay.metricsUrl)).text()).toMatch(/^grove_relay_redis_up 1$/m);
     } finally {
       alice.close();
     }

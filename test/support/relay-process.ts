@@ -152,6 +152,8 @@ export class RelayProcess {
           limits: domain.limits,
         })),
         presence: { heartbeatMs: 500, deadAfterMs: 2000, sweepMs: 500 },
+        // Many relays share this host: each takes a free metrics port (read back from its log).
+        metrics: { port: 0 },
         ...(tls === undefined
           ? {}
           : {
@@ -231,8 +233,16 @@ export class RelayProcess {
     return waitFor(() => this.find(prefix), `relay log "${prefix}"`, timeoutMs);
   }
 
+  /** Where this relay serves /metrics (its own port, from the "relay listening" log). */
+  get metricsUrl(): string {
+    const address = this.find('relay listening')?.metricsAddress;
+    if (typeof address !== 'string')
+      throw new Error(`relay ${this.podId} has not logged its metrics address`);
+    return `http://${address.replace(/^0\.0\.0\.0:/, '127.0.0.1:')}/metrics`;
+  }
+
   async metrics(): Promise<string> {
-    const response = await fetch(`${this.httpUrl}/metrics`);
+    const response = await fetch(this.metricsUrl);
     return response.text();
   }
 

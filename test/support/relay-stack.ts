@@ -20,6 +20,7 @@ import {
   type RedisKind,
   type RedisServerOptions,
 } from './redis-server.js';
+import type { RedisSentinelGroup } from './redis-sentinel.js';
 import {
   makeDomain,
   RelayProcess,
@@ -98,7 +99,9 @@ export type TestDeviceOptions = Partial<GroveClientOptions> & {
  * bench tests run against. `stop` closes the clients it made, kills every relay it started
  * and stops Redis.
  */
-export class RelayStack<R extends RedisServer | RedisCluster = RedisServer | RedisCluster> {
+export class RelayStack<
+  R extends RedisServer | RedisCluster | RedisSentinelGroup = RedisServer | RedisCluster,
+> {
   readonly relays: RelayProcess[] = [];
   readonly domains: TestDomain[] = [];
   private readonly clients: { close(): Promise<void> }[] = [];
@@ -110,7 +113,7 @@ export class RelayStack<R extends RedisServer | RedisCluster = RedisServer | Red
   ) {}
 
   /** Seeds the domains on a started Redis and starts the relays; stops it all on failure. */
-  static async start<R extends RedisServer | RedisCluster>(
+  static async start<R extends RedisServer | RedisCluster | RedisSentinelGroup>(
     redis: R,
     options: RelayStackOptions,
   ): Promise<RelayStack<R>> {
