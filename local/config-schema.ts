@@ -83,6 +83,9 @@ export const localStackSpecSchema = z
           .max(65535)
           .default(8080)
           .describe('TCP port of the Manager (admin web UI and API, enrollment) (default 8080).'),
+        metricsPort: portSchema
+          .optional()
+          .describe('TCP port of its /metrics, on 127.0.0.1 (default: port + 1000).'),
       })
       .prefault({})
       .describe('The Manager process the local stack starts.'),
@@ -111,7 +114,8 @@ export type LocalStack = z.infer<typeof localStackSchema>;
 
 /** A LocalStack after loading: every relay named, dataDir absolute. */
 export type ResolvedLocalStack = Omit<LocalStack, 'spec'> & {
-  spec: Omit<LocalStackSpec, 'relays'> & {
+  spec: Omit<LocalStackSpec, 'relays' | 'manager'> & {
     relays: { name: string; port: number; metricsPort: number }[];
+    manager: { port: number; metricsPort: number };
   };
 };

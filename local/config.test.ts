@@ -99,7 +99,7 @@ describe('local config parsing', () => {
       relayPool: 'local',
       dataDir: '/etc/grove/.grove/data',
       redis: { port: 6390, appendfsync: 'always' },
-      manager: { port: 8080 },
+      manager: { port: 8080, metricsPort: 9080 },
       relays: [
         { name: 'relay-0', port: 8443, metricsPort: 9443 },
         { name: 'relay-1', port: 8444, metricsPort: 9444 },
@@ -319,6 +319,13 @@ describe('local config parsing', () => {
       `${FILE}: document 2 (LocalStack "local"): spec.relays[1].port: port 7000 is already used by spec.relays[0]`,
       `${FILE}: document 2 (LocalStack "local"): spec.relays[2].port: port 6390 is already used by spec.redis`,
       `${FILE}: document 2 (LocalStack "local"): spec.relays[1].metricsPort (default: port + 1000): port 8000 is already used by spec.relays[0].metricsPort`,
+    ]);
+  });
+
+  it('rejects a Manager metrics port that a relay listens on', () => {
+    const text = yaml(pool(), stack({ relays: [{ port: 7000 }], manager: { port: 6000 } }));
+    expect(issuesOf(text)).toEqual([
+      `${FILE}: document 2 (LocalStack "local"): spec.manager.metricsPort (default: port + 1000): port 7000 is already used by spec.relays[0]`,
     ]);
   });
 

@@ -193,6 +193,14 @@ function crossCheck(declared: readonly Declared[], entries: readonly Entry[]): s
     if (port > 65535) issues.push(`${label}: ${what}: port ${port} is over 65535: set metricsPort`);
     else claim(port, `spec.relays[${i}].metricsPort`, what);
   });
+  claim(spec.manager.port, 'spec.manager', 'spec.manager.port');
+  {
+    const m = spec.manager;
+    const port = m.metricsPort ?? m.port + 1000;
+    const what = `spec.manager.metricsPort${m.metricsPort === undefined ? ' (default: port + 1000)' : ''}`;
+    if (port > 65535) issues.push(`${label}: ${what}: port ${port} is over 65535: set metricsPort`);
+    else claim(port, 'spec.manager.metricsPort', what);
+  }
 
   duplicates(
     spec.seed,
@@ -340,6 +348,10 @@ export function parseLocalConfig(text: string, file: string): LocalConfig {
           port: r.port,
           metricsPort: r.metricsPort ?? r.port + 1000,
         })),
+        manager: {
+          port: stack.spec.manager.port,
+          metricsPort: stack.spec.manager.metricsPort ?? stack.spec.manager.port + 1000,
+        },
       },
     },
     domains,

@@ -29,12 +29,14 @@ describe('local stack', () => {
   let stack: ChildProcess | undefined;
   let output = '';
   let managerUrl = '';
+  let managerMetricsPort = 0;
   let redisPort = 0;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'grove-local-'));
     let relay0: number, relay1: number, managerPort: number;
-    [redisPort, relay0, relay1, managerPort] = [
+    [redisPort, relay0, relay1, managerPort, managerMetricsPort] = [
+      await freePort(),
       await freePort(),
       await freePort(),
       await freePort(),
@@ -46,7 +48,7 @@ describe('local stack', () => {
       .replaceAll('8443', String(relay0))
       .replaceAll('8444', String(relay1))
       .replace('dataDir: ../.grove/data', `dataDir: ${join(dir, 'data')}`)
-      .concat(`  manager:\n    port: ${managerPort}\n`);
+      .concat(`  manager:\n    port: ${managerPort}\n    metricsPort: ${managerMetricsPort}\n`);
     writeFileSync(join(dir, 'local.yaml'), config);
     stack = spawn(
       pinnedNode(),
@@ -78,6 +80,13 @@ describe('local stack', () => {
     expect(output).toContain(`Manager: ${managerUrl}/`);
     expect(output).toContain(token);
     expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+  });
+
+  it("serves the Manager's /metrics on its metrics port only", async () => {
+    const metricsUrl = `http://127.0.0.1:${managerMetricsPort}/metrics`;
+    expect(output).toContain(`metrics ${metricsUrl}`);
+    expect(await (await fetch(metricsUrl)).text()).toContain('grove_manager_http_requests_total');
+    expect((await fetch(`${managerUrl}/metrics`)).status).toBe(404);
   });
 
   it("keeps Redis behind a password of its own (0600 file, never on redis-server's command line) and its AOF files at 0600", async () => {

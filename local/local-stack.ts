@@ -201,6 +201,8 @@ export async function runLocalStack(configFile: string): Promise<void> {
       '127.0.0.1',
       '--port',
       String(managerPort),
+      '--metrics-port',
+      String(spec.manager.metricsPort),
       '--redis',
       redisUrl,
     ],
@@ -241,7 +243,7 @@ export async function runLocalStack(configFile: string): Promise<void> {
       (relay) =>
         `  Relay:   ws://127.0.0.1:${relay.port}  (${relay.name}; metrics http://127.0.0.1:${relay.metricsPort}/metrics)`,
     ),
-    `  Manager: http://127.0.0.1:${managerPort}/  (admin web UI and API)`,
+    `  Manager: http://127.0.0.1:${managerPort}/  (admin web UI and API; metrics http://127.0.0.1:${spec.manager.metricsPort}/metrics)`,
     `  Admin token (bootstrap, server-admin): ${bootstrapToken}`,
     `    (kept in ${bootstrapTokenFile(dataDir)})`,
     ...(bootstrapRevoked

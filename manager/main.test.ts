@@ -7,6 +7,7 @@ describe('grove manager › flags', () => {
     expect(parseManagerArgs(['--config', 'c.yaml'], {})).toEqual({
       port: 8080,
       host: '0.0.0.0',
+      metricsPort: 9090,
       mode: { kind: 'local', config: 'c.yaml' },
       limits: DEFAULT_MANAGER_LIMITS,
     });
@@ -87,5 +88,15 @@ describe('grove manager › flags', () => {
     expect(() => parseManagerArgs([], {})).toThrow(/--config FILE/);
     expect(() => parseManagerArgs(['--config', 'a', '--port', 'x'], {})).toThrow(/--port/);
     expect(() => parseManagerArgs(['--config', 'a', '--bogus'], {})).toThrow(/bogus/);
+  });
+
+  it('serves /metrics on --metrics-port, 0 for a free one, never on the public port', () => {
+    expect(parseManagerArgs(['--config', 'a', '--metrics-port', '0'], {}).metricsPort).toBe(0);
+    expect(() => parseManagerArgs(['--config', 'a', '--metrics-port', '70000'], {})).toThrow(
+      /--metrics-port must be a TCP port/,
+    );
+    expect(() =>
+      parseManagerArgs(['--config', 'a', '--port', '9000', '--metrics-port', '9000'], {}),
+    ).toThrow(/--metrics-port must differ from --port/);
   });
 });

@@ -8,6 +8,7 @@ import { stopOnSignals } from '../contracts/graceful-shutdown.js';
 import { jsonLogger, type Logger } from '../contracts/logger.js';
 import type { AddressInfo } from 'node:net';
 import { listenAddresses } from '../contracts/listen-address.js';
+import { DEFAULT_METRICS_PORT, startMetricsServer } from '../contracts/metrics-server.js';
 import { connectRedis, type RedisTarget } from '../contracts/redis/connection.js';
 import { RedisHealth, redactRedisUrl } from '../contracts/redis/redis-health.js';
 import type { ConfigSource } from './config-source/config-source.js';
@@ -38,6 +39,8 @@ Usage:
                      from the Secret NAME-redis-auth (when GROVE_REDIS_PASSWORD is not set), and
                      while the pool does not exist yet the Manager serves and says so
   --ui-dir DIR       folder of the web UI (default: the bundled one)
+  --metrics-port N   serve GET /metrics on this port of --host (default ${DEFAULT_METRICS_PORT}; 0 picks a
+                     free one); the public --port answers /metrics with 404
 
 Limits (docs/manager-api.md#limits):
 ${LIMITS_HELP}
@@ -57,6 +60,8 @@ export class ManagerUsageError extends CliError {
 export interface ManagerOptions {
   port: number;
   host: string;
+  /** Port of /metrics, apart from the public port (0: a free one). */
+  metricsPort: number;
   mode:
     { kind: 'local'; config: string } | { kind: 'kube'; kubeconfig?: string; namespace?: string };
   redis?: RedisTarget;
@@ -83,6 +88,7 @@ export function parseManagerArgs(args: string[], env: NodeJS.ProcessEnv): Manage
         'redis-cluster': { type: 'boolean', default: false },
         'redis-relay-pool': { type: 'string' },
         'ui-dir': { type: 'string' },
+        'metrics-port': { type: 'string', default: String(DEFAULT_METRICS_PORT) },
         ...LIMIT_FLAGS,
       },
       strict: true,
@@ -92,10 +98,20 @@ export function parseManagerArgs(args: string[], env: NodeJS.ProcessEnv): Manage
   }
   const limits = limitsFromFlags(values);
   if (typeof limits === 'string') throw new ManagerUsageError(limits);
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  const tcpPort = (flag: string, text: string): number => {
+    const value = Number(text);
+    if (text.trim() === '' || !Number.isInteger(value) || value < 0 || value > 65535) {
+      throw new ManagerUsageError(
+        `--${flag} must be a TCP port (0-65535), got ${JSON.stringify(text)}`,
+      );
+    }
+    return value;
+  };
+  const port = tcpPort('port', values.port);
+  const metricsPort = tcpPort('metrics-port', values['metrics-port']);
+  if (port !== 0 && metricsPort === port) {
     throw new ManagerUsageError(
-      `--port must be a TCP port (0-65535), got ${JSON.stringify(values.port)}`,
+      `--metrics-port must differ from --port (${String(port)}): /metrics is never served on the public port`,
     );
   }
   if (values.config !== undefined && values.kubeconfig !== undefined) {
@@ -142,6 +158,7 @@ export function parseManagerArgs(args: string[], env: NodeJS.ProcessEnv): Manage
   return {
     port,
     host: values.host,
+    metricsPort,
     mode,
     ...(redis === undefined ? {} : { redis }),
     limits,
@@ -235,21 +252,35 @@ export async function startManager(
   // RelayPool whose Redis it uses exists. The token is stored as soon as Redis is there.
   const bootstrap = ensureBootstrap(store, env.GROVE_BOOTSTRAP_TOKEN, log, problem);
   const uiDir = options.uiDir ?? defaultUiDir();
+  const metrics = new ManagerMetrics({ processMetrics: true });
+  // Metrics first: a Manager whose metrics port is taken fails before it serves anyone.
+  const metricsServer = await startMetricsServer({
+    host: options.host,
+    port: options.metricsPort,
+    registry: metrics.registry,
+  });
   const app = await createManagerApp({
     store,
     bridges: new RedisBridgeRecords(redis),
     config,
     log,
-    metrics: new ManagerMetrics({ processMetrics: true }),
+    metrics,
     ping: () => redis.ping(),
     storageProblem: problem,
     started: () => bootstrap.done,
     ...(options.limits === undefined ? {} : { limits: options.limits }),
     ...(uiDir === undefined ? {} : { uiDir }),
   });
-  const address = await app.listen({ port: options.port, host: options.host });
+  let address: string;
+  try {
+    address = await app.listen({ port: options.port, host: options.host });
+  } catch (error) {
+    await metricsServer.close();
+    throw error;
+  }
   log.info('manager listening', {
     ...listenAddresses(app.server.address() as AddressInfo, 'http'),
+    metricsAddress: metricsServer.address,
     mode: options.mode.kind,
     domains: config.listDomains().map((d) => d.domain.metadata.name),
     ui: uiDir ?? null,
@@ -260,6 +291,7 @@ export async function startManager(
       bootstrap.stop();
       poolAuth?.stop();
       await app.close();
+      await metricsServer.close();
       await config.stop();
       kube?.close();
       redis.disconnect();

@@ -152,7 +152,11 @@ async function uiFile(uiDir: string, urlPath: string): Promise<string | undefine
   }
 }
 
-/** The Manager's HTTP app: admin API, client endpoints, health, metrics, OpenAPI, the web UI. */
+/**
+ * The Manager's HTTP app: admin API, client endpoints, health, OpenAPI, the web UI. It counts
+ * into `metrics` but never serves them: /metrics is on a port of its own (main.ts), so the
+ * public port answers it with 404.
+ */
 export async function createManagerApp(deps: ManagerAppDeps): Promise<FastifyInstance> {
   const log = deps.log ?? jsonLogger('manager');
   const metrics = deps.metrics ?? new ManagerMetrics();
@@ -355,10 +359,6 @@ export async function createManagerApp(deps: ManagerAppDeps): Promise<FastifyIns
       return { status: 'degraded', error: { code: 'STORAGE_UNAVAILABLE', message: problem } };
     }
     return reply.code(503).send(encodeErrorBody('STORAGE_UNAVAILABLE', problem));
-  });
-  app.get('/metrics', async (_request, reply) => {
-    const text = await metrics.registry.metrics();
-    return reply.type(metrics.registry.contentType).send(text);
   });
   return app;
 }

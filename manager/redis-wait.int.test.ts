@@ -128,6 +128,8 @@ beforeAll(async () => {
       `redis://127.0.0.1:${redisPort}`,
       '--redis-relay-pool',
       `${ns}/main`,
+      '--metrics-port',
+      '0',
     ],
     { GROVE_BOOTSTRAP_TOKEN: TOKEN },
   );

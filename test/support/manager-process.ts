@@ -141,6 +141,8 @@ export class ManagerProcess {
         ...(options.kubeconfig === undefined ? [] : ['--kubeconfig', options.kubeconfig]),
         ...(options.namespace === undefined ? [] : ['--namespace', options.namespace]),
         ...(options.redisUrl === undefined ? [] : ['--redis', options.redisUrl]),
+        // Many Managers share this host: each takes a free metrics port (read back from its log).
+        ...(options.args?.includes('--metrics-port') === true ? [] : ['--metrics-port', '0']),
         ...(options.args ?? []),
       ]),
       env: { GROVE_BOOTSTRAP_TOKEN: bootstrapToken, ...options.env },
@@ -164,6 +166,23 @@ export class ManagerProcess {
   /** SIGTERM; resolves with the exit code. */
   async terminate(): Promise<number | null> {
     return this.process.terminate();
+  }
+
+  /** Where this Manager serves /metrics (its own port, from the "manager listening" log). */
+  get metricsUrl(): string {
+    for (const line of this.process.lines) {
+      if (!line.startsWith('{')) continue;
+      const entry = JSON.parse(line) as { message?: unknown; metricsAddress?: unknown };
+      if (entry.message === 'manager listening' && typeof entry.metricsAddress === 'string') {
+        return `http://${entry.metricsAddress.replace(/^0\.0\.0\.0:/, '127.0.0.1:')}/metrics`;
+      }
+    }
+    throw new Error('the Manager has not logged its metrics address');
+  }
+
+  /** Its Prometheus text, read from the metrics port. */
+  async metrics(): Promise<string> {
+    return (await fetch(this.metricsUrl)).text();
   }
 
   /** One JSON request; the token defaults to the bootstrap (server-admin) token. */
