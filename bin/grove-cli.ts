@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { adminCommand } from '../client/cli/admin-command.js';
 import { CliError, ExitCode } from '../client/cli/cli-error.js';
+import { LogLevelError } from '../contracts/logger.js';
 import { enrollCommand } from '../client/cli/enroll-command.js';
 import { listenCommand } from '../client/cli/listen-command.js';
 import { presenceCommand } from '../client/cli/presence-command.js';
@@ -146,6 +147,10 @@ main(process.argv.slice(2)).then(
     if (error instanceof CliError) {
       err(JSON.stringify({ error: { code: error.code, message: error.message, ...error.fields } }));
       process.exit(error.exitCode);
+    }
+    if (error instanceof LogLevelError) {
+      err(JSON.stringify({ error: { code: error.code, message: error.message } }));
+      process.exit(ExitCode.usage);
     }
     if (error instanceof OperatorUsageError) {
       err(JSON.stringify({ error: { code: 'USAGE', message: error.message } }));
