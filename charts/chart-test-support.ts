@@ -197,6 +197,7 @@ interface Domain extends Manifest {
 interface ServiceMonitor extends Manifest {
   spec: {
     selector: { matchLabels: Record<string, string> };
+    namespaceSelector: { matchNames?: string[]; any?: boolean };
     endpoints: { port: string; path: string; interval: string }[];
   };
 }
@@ -276,6 +277,8 @@ const operatorVerbs: Record<keyof typeof resourceTypes, Verb[]> = {
   secrets: ['get', 'create', 'update'],
   services: ownedVerbs,
   ingresses: ownedVerbs,
+  // The NetworkPolicies of each RelayPool (relays, built-in Redis).
+  networkPolicies: ownedVerbs,
   deployments: ownedVerbs,
   statefulSets: ownedVerbs,
   podDisruptionBudgets: ownedVerbs,

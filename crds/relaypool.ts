@@ -4,6 +4,7 @@ import {
   conditionsSchema,
   dnsLabelSchema,
   dnsSubdomainSchema,
+  labelSelectorSchema,
   objectMetaSchema,
   qualifiedNameSchema,
   quantitySchema,
@@ -261,6 +262,38 @@ export const disruptionBudgetSchema = z
   })
   .describe('The PodDisruptionBudget of the relay pods.');
 
+export const metricsPeerSchema = z
+  .strictObject({
+    namespaceSelector: labelSelectorSchema
+      .optional()
+      .describe('Namespaces of the scrapers; the pool’s own namespace when omitted.'),
+    podSelector: labelSelectorSchema
+      .optional()
+      .describe('Pods of the scrapers in those namespaces; every pod when omitted.'),
+  })
+  .describe('Who may scrape the relays’ /metrics port: a NetworkPolicy peer.');
+
+export const relayNetworkPolicySchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Make NetworkPolicies for the pool (default true): relays accept their port from anywhere ' +
+          'and the metrics port from metricsFrom, and reach only their Redis and DNS; the built-in ' +
+          'Redis accepts only the pool’s relays and Grove’s operator, Manager and bridge pods. ' +
+          'Enforced only where the cluster’s network plugin implements NetworkPolicy.',
+      ),
+    metricsFrom: z
+      .array(metricsPeerSchema)
+      .max(16)
+      .optional()
+      .describe(
+        'Who may reach the relays’ metrics port (9090): any pod in the pool’s namespace when omitted.',
+      ),
+  })
+  .describe('NetworkPolicies the operator makes for the pool.');
+
 export const relayPoolSpecSchema = z
   .strictObject({
     replicas: z
@@ -300,6 +333,7 @@ export const relayPoolSpecSchema = z
       .boolean()
       .default(true)
       .describe('Spread relay pods across nodes and zones (default true).'),
+    networkPolicy: relayNetworkPolicySchema.prefault({}),
   })
   .describe('Desired state of a fleet of relay pods and the Redis behind them.')
   // The CRD's copy of the rules of validateRelayPool that span fields.
@@ -385,6 +419,8 @@ export type BuiltinRedis = z.infer<typeof builtinRedisSchema>;
 export type ExternalRedis = z.infer<typeof externalRedisSchema>;
 export type RelayService = z.infer<typeof relayServiceSchema>;
 export type RelayIngress = z.infer<typeof relayIngressSchema>;
+export type RelayNetworkPolicy = z.infer<typeof relayNetworkPolicySchema>;
+export type MetricsPeer = z.infer<typeof metricsPeerSchema>;
 
 /** Cross-field rules; messages start with the field path. */
 export function validateRelayPool(pool: RelayPool): string[] {

@@ -67,6 +67,13 @@ export const resourceTypes = {
     plural: 'ingresses',
     namespaced: true,
   },
+  networkPolicies: {
+    group: 'networking.k8s.io',
+    version: 'v1',
+    kind: 'NetworkPolicy',
+    plural: 'networkpolicies',
+    namespaced: true,
+  },
   roles: {
     group: 'rbac.authorization.k8s.io',
     version: 'v1',
@@ -101,6 +108,7 @@ export const ownedResourceTypes: readonly ResourceType[] = [
   resourceTypes.configMaps,
   resourceTypes.services,
   resourceTypes.ingresses,
+  resourceTypes.networkPolicies,
   resourceTypes.deployments,
   resourceTypes.statefulSets,
   resourceTypes.podDisruptionBudgets,

@@ -132,6 +132,14 @@ export async function runOperator(
       image,
       redisImage: values['redis-image'] ?? image,
       ...(signingKeyReaders.length === 0 ? {} : { signingKeyReaders }),
+      groveNamespaces: [
+        ...new Set([
+          ...(env.POD_NAMESPACE === undefined || env.POD_NAMESPACE === ''
+            ? []
+            : [env.POD_NAMESPACE]),
+          ...signingKeyReaders.map((reader) => reader.namespace),
+        ]),
+      ],
     },
     ...(values.namespace === undefined ? {} : { namespace: values.namespace }),
     resyncMs,

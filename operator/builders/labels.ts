@@ -10,6 +10,8 @@ export const labelKeys = {
   partOf: 'app.kubernetes.io/part-of',
   relayPool: 'grove.dev/relay-pool',
   domain: 'grove.dev/domain',
+  /** "true" on the Services Prometheus scrapes (the chart's ServiceMonitor selects it). */
+  metrics: 'grove.dev/metrics',
 } as const;
 
 export const annotationKeys = {

@@ -53,6 +53,11 @@ export interface OperatorSettings {
    * RoleBinding per Domain): the Manager's. None: no such grant is made.
    */
   signingKeyReaders?: readonly ServiceAccountRef[];
+  /**
+   * Namespaces the operator, Manager and bridge pods run in (the operator's own, the Manager's
+   * ServiceAccount's): a built-in Redis's NetworkPolicy admits them from there.
+   */
+  groveNamespaces?: readonly string[];
 }
 
 /** Everything a reconcile reads or writes, injected so tests can drive it. */

@@ -148,6 +148,9 @@ export async function reconcileRelayPool(
     domains: servedDomains(ctx, pool),
     image: ctx.settings.image,
     redisImage: ctx.settings.redisImage,
+    ...(ctx.settings.groveNamespaces === undefined
+      ? {}
+      : { groveNamespaces: ctx.settings.groveNamespaces }),
     ...(redisAuth === undefined
       ? {}
       : { redisPasswordSecret: redisAuth.name, redisAuthHash: redisAuth.hash }),

@@ -147,4 +147,22 @@ export const goldenCases: Record<string, GoldenCase> = {
     }),
     redisPassword: 'golden-password',
   },
+  // Prometheus in a namespace of its own scrapes the relays; Grove's chart runs in grove-system.
+  'network-policy-monitoring': {
+    input: makeInput(
+      {
+        networkPolicy: {
+          metricsFrom: [
+            {
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+              podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
+            },
+          ],
+        },
+      },
+      [acme],
+      { groveNamespaces: ['grove-system'] },
+    ),
+    redisPassword: 'golden-password',
+  },
 };

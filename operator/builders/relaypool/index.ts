@@ -12,9 +12,11 @@ import { buildRelayConfigMap } from './relay-config.js';
 import {
   buildRelayDeployment,
   buildRelayHorizontalPodAutoscaler,
+  buildRelayMetricsService,
   buildRelayPodDisruptionBudget,
   buildRelayService,
 } from './relay.js';
+import { buildRedisNetworkPolicy, buildRelayNetworkPolicy } from './network-policy.js';
 
 export { canonicalJson, configHash } from './canonical-json.js';
 export {
@@ -70,10 +72,19 @@ export {
   TERMINATION_GRACE_MARGIN_SECONDS,
   buildRelayDeployment,
   buildRelayHorizontalPodAutoscaler,
+  buildRelayMetricsService,
   buildRelayPodDisruptionBudget,
   buildRelayReplicasHandover,
   buildRelayService,
 } from './relay.js';
+
+export {
+  REDIS_CLIENT_COMPONENTS,
+  RELAY_METRICS_PORT,
+  buildRedisNetworkPolicy,
+  buildRelayNetworkPolicy,
+  redisUrlPort,
+} from './network-policy.js';
 
 /**
  * Every child of a pool except the Redis password Secret (whose password the caller makes),
@@ -85,11 +96,15 @@ export {
 export function buildRelayPoolChildren(input: RelayPoolBuildInput): KubeObject[] {
   const { pool } = input;
   return [
+    // Policies first: no pod runs a moment without them.
+    buildRedisNetworkPolicy(input),
+    buildRelayNetworkPolicy(input),
     buildRelayConfigMap(input),
     buildRedisService(pool),
     buildRedisStatefulSet(input),
     buildRelayDeployment(input),
     buildRelayService(pool),
+    buildRelayMetricsService(pool),
     buildRelayIngress(pool),
     buildRelayPodDisruptionBudget(pool),
     buildRelayHorizontalPodAutoscaler(pool),

@@ -35,4 +35,9 @@ export interface RelayPoolBuildInput {
    * Redis and the relays restart together when the password Secret is replaced.
    */
   redisAuthHash?: string;
+  /**
+   * Namespaces Grove's operator, Manager and bridge pods run in besides the pool's own (the
+   * chart's release namespace): the built-in Redis's NetworkPolicy admits them from there.
+   */
+  groveNamespaces?: readonly string[];
 }

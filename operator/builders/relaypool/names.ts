@@ -4,6 +4,8 @@ import { MAX_RELAY_POOL_NAME_LENGTH, type RelayPool } from '../../../crds/relayp
 export interface RelayPoolNames {
   /** Deployment, client Service, PodDisruptionBudget and HorizontalPodAutoscaler of the relays. */
   relay: string;
+  /** Headless Service of the relays' metrics port, for Prometheus. */
+  metrics: string;
   /** ConfigMap holding relay.json. */
   config: string;
   /** StatefulSet and headless Service of the built-in Redis. */
@@ -15,6 +17,7 @@ export interface RelayPoolNames {
 export function relayPoolNames(poolName: string): RelayPoolNames {
   return {
     relay: `${poolName}-relay`,
+    metrics: `${poolName}-metrics`,
     config: `${poolName}-relay-config`,
     redis: `${poolName}-redis`,
     redisAuth: `${poolName}-redis-auth`,

@@ -10,7 +10,7 @@ import type {
 } from '@kubernetes/client-node';
 import type { RelayPool } from '../../../crds/relaypool.js';
 import type { KubeObject } from '../../../kube/kube-object.js';
-import { annotationKeys } from '../labels.js';
+import { annotationKeys, labelKeys } from '../labels.js';
 import { configHash } from './canonical-json.js';
 import type { RelayPoolBuildInput } from './input.js';
 import {
@@ -23,6 +23,7 @@ import {
   type Plain,
 } from './metadata.js';
 import { poolIdentity, relayPoolNames } from './names.js';
+import { RELAY_METRICS_PORT } from './network-policy.js';
 import { redisPasswordSource } from './redis-auth.js';
 import {
   RELAY_CONFIG_DIR,
@@ -66,7 +67,11 @@ function relayContainer(input: RelayPoolBuildInput): Plain<V1Container> {
     args: ['relay', '--config', `${RELAY_CONFIG_DIR}/${RELAY_CONFIG_FILE}`],
     // protocol is the default, but server-side apply keys container and Service ports by
     // (port, protocol): leaving it out has made applies fail or duplicate ports upstream.
-    ports: [{ name: 'relay', containerPort: RELAY_PORT, protocol: 'TCP' }],
+    ports: [
+      { name: 'relay', containerPort: RELAY_PORT, protocol: 'TCP' },
+      // /metrics, apart from the public port (which answers it with 404).
+      { name: 'metrics', containerPort: RELAY_METRICS_PORT, protocol: 'TCP' },
+    ],
     env: relayEnv(input),
     // /readyz fails while Redis does not answer and while draining.
     readinessProbe: { httpGet: { path: '/readyz', port: 'relay', ...scheme }, periodSeconds: 5 },
@@ -199,6 +204,28 @@ export function buildRelayService(pool: RelayPool): KubeObject {
       ...(service.externalTrafficPolicy === undefined
         ? {}
         : { externalTrafficPolicy: service.externalTrafficPolicy }),
+    },
+  } satisfies Plain<V1Service> & KubeObject;
+}
+
+/**
+ * A headless Service of the relays' metrics port alone, labelled grove.dev/metrics=true for the
+ * chart's ServiceMonitor: apart from the client Service, which may face the internet.
+ */
+export function buildRelayMetricsService(pool: RelayPool): KubeObject {
+  const { name } = poolIdentity(pool);
+  const metadata = childMetadata(pool, relayPoolNames(name).metrics, 'relay');
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { ...metadata, labels: { ...metadata.labels, [labelKeys.metrics]: 'true' } },
+    spec: {
+      type: 'ClusterIP',
+      clusterIP: 'None',
+      selector: selectorLabels(name, 'relay'),
+      ports: [
+        { name: 'metrics', port: RELAY_METRICS_PORT, targetPort: 'metrics', protocol: 'TCP' },
+      ],
     },
   } satisfies Plain<V1Service> & KubeObject;
 }

@@ -1,11 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  KubeConfig,
-  KubernetesObjectApi,
-  PatchStrategy,
-  type KubernetesObject,
-} from '@kubernetes/client-node';
 import { KubeApiServer } from '../../../test/support/kube-apiserver.js';
+import { KubeClient } from '../../../kube/kube-client.js';
 import type { KubeObject } from '../../../kube/kube-object.js';
 import { FIELD_MANAGER } from '../labels.js';
 import { goldenCases, makeInput } from './fixtures.js';
@@ -23,30 +18,23 @@ import {
 // second identical apply as a no-op.
 describe('relay pool builders › against a real API server', () => {
   let started: KubeApiServer | undefined;
-  let objects: KubernetesObjectApi;
+  let client: KubeClient;
 
-  // client-node types metadata with Date timestamps; on the wire it is the same JSON.
+  // The operator's own client: the JSON as built goes on the wire (client-node's object API
+  // would re-serialize it through its models, which drop a NetworkPolicy rule's `from`).
   const apply = async (object: KubeObject, manager = FIELD_MANAGER): Promise<KubeObject> =>
-    (await objects.patch(
-      object as unknown as KubernetesObject,
-      undefined,
-      undefined,
-      manager,
-      true,
-      PatchStrategy.ServerSideApply,
-    )) as unknown as KubeObject;
+    client.apply(object, { fieldManager: manager, force: true });
 
   beforeAll(async () => {
     started = await KubeApiServer.start();
-    const config = new KubeConfig();
-    config.loadFromFile(started.kubeconfigPath);
-    objects = KubernetesObjectApi.makeApiClient(config);
+    client = await KubeClient.fromKubeConfig({ kubeconfigPath: started.kubeconfigPath });
     for (const name of [...Object.keys(goldenCases), 'handover']) {
       await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
     }
   }, 120_000);
 
   afterAll(async () => {
+    client.close();
     await started?.stop();
   });
 

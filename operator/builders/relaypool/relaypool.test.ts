@@ -187,24 +187,135 @@ describe('relay pool builders › determinism', () => {
 });
 
 describe('relay pool builders › shape of the children', () => {
-  it('applies ConfigMap, Redis Service, StatefulSet, Deployment, Service, PDB, HPA in order', () => {
+  it('applies NetworkPolicies, ConfigMap, Redis Service, StatefulSet, Deployment, Services, PDB, HPA in order', () => {
     const kinds = (spec: unknown) =>
       buildRelayPoolChildren(makeInput(spec)).map((o) => `${o.kind}/${o.metadata.name}`);
     expect(kinds({ autoscaling: { minReplicas: 1, maxReplicas: 3 } })).toEqual([
+      'NetworkPolicy/main-redis',
+      'NetworkPolicy/main-relay',
       'ConfigMap/main-relay-config',
       'Service/main-redis',
       'StatefulSet/main-redis',
       'Deployment/main-relay',
       'Service/main-relay',
+      'Service/main-metrics',
       'PodDisruptionBudget/main-relay',
       'HorizontalPodAutoscaler/main-relay',
     ]);
     expect(kinds({ redis: { external: { url: 'redis://redis:6379' } } })).toEqual([
+      'NetworkPolicy/main-relay',
       'ConfigMap/main-relay-config',
       'Deployment/main-relay',
       'Service/main-relay',
+      'Service/main-metrics',
       'PodDisruptionBudget/main-relay',
     ]);
+    expect(kinds({ networkPolicy: { enabled: false } })).not.toContainEqual(
+      expect.stringMatching(/^NetworkPolicy\//),
+    );
+  });
+
+  it('opens the relay port to all, metrics to the namespace, and lets relays reach only Redis and DNS', () => {
+    const children = buildRelayPoolChildren(makeInput({}));
+    const relay = child(children, 'NetworkPolicy', 'main-relay');
+    expect(at(relay, 'spec', 'podSelector', 'matchLabels')).toEqual(
+      at(child(children, 'Deployment'), 'spec', 'selector', 'matchLabels'),
+    );
+    expect(at(relay, 'spec', 'ingress')).toEqual([
+      { ports: [{ protocol: 'TCP', port: 8443 }] },
+      { from: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 9090 }] },
+    ]);
+    expect(at(relay, 'spec', 'egress', 0)).toEqual({
+      to: [
+        {
+          podSelector: {
+            matchLabels: at(child(children, 'StatefulSet'), 'spec', 'selector', 'matchLabels'),
+          },
+        },
+      ],
+      ports: [{ protocol: 'TCP', port: 6379 }],
+    });
+    expect(at(relay, 'spec', 'egress', 1, 'ports')).toEqual([
+      { protocol: 'UDP', port: 53 },
+      { protocol: 'TCP', port: 53 },
+    ]);
+    const metricsPort = at(
+      child(children, 'Deployment'),
+      'spec',
+      'template',
+      'spec',
+      'containers',
+      0,
+      'ports',
+      1,
+    );
+    expect(metricsPort).toEqual({ name: 'metrics', containerPort: 9090, protocol: 'TCP' });
+    expect(at(child(children, 'Service', 'main-metrics'), 'spec', 'ports')).toEqual([
+      { name: 'metrics', port: 9090, targetPort: 'metrics', protocol: 'TCP' },
+    ]);
+    // The client Service, which may face the internet, never carries the metrics port.
+    expect(at(child(children, 'Service', 'main-relay'), 'spec', 'ports')).toHaveLength(1);
+  });
+
+  it('admits to the built-in Redis only its relays and Grove pods of the pool and Grove namespaces', () => {
+    const redis = child(
+      buildRelayPoolChildren(makeInput({}, [acme], { groveNamespaces: ['grove-system', 'grove'] })),
+      'NetworkPolicy',
+      'main-redis',
+    );
+    expect(at(redis, 'spec', 'policyTypes')).toEqual(['Ingress', 'Egress']);
+    expect(at(redis, 'spec')).not.toHaveProperty('egress');
+    expect(at(redis, 'spec', 'ingress')).toEqual([
+      {
+        from: [
+          {
+            podSelector: {
+              matchLabels: {
+                'app.kubernetes.io/instance': 'main',
+                'app.kubernetes.io/component': 'relay',
+              },
+            },
+          },
+          {
+            podSelector: {
+              matchExpressions: [
+                {
+                  key: 'app.kubernetes.io/component',
+                  operator: 'In',
+                  values: ['operator', 'manager', 'bridge'],
+                },
+              ],
+            },
+            namespaceSelector: {
+              matchExpressions: [
+                {
+                  key: 'kubernetes.io/metadata.name',
+                  operator: 'In',
+                  values: ['grove', 'grove-system'],
+                },
+              ],
+            },
+          },
+        ],
+        ports: [{ protocol: 'TCP', port: 6379 }],
+      },
+    ]);
+  });
+
+  it("lets relays of an external Redis reach its URL's port at any address", () => {
+    const ports = (url: string) =>
+      at(
+        child(buildRelayPoolChildren(makeInput({ redis: { external: { url } } })), 'NetworkPolicy'),
+        'spec',
+        'egress',
+        0,
+      );
+    expect(ports('rediss://cache.example.com:6380')).toEqual({
+      ports: [{ protocol: 'TCP', port: 6380 }],
+    });
+    expect(ports('redis://cache.example.com')).toEqual({
+      ports: [{ protocol: 'TCP', port: 6379 }],
+    });
   });
 
   it('leaves replicas to the autoscaler when autoscaling is set', () => {
@@ -224,7 +335,7 @@ describe('relay pool builders › shape of the children', () => {
   it('gives every child the pool namespace, the owner reference and the managed-by label', () => {
     const input = makeInput({ autoscaling: { minReplicas: 1, maxReplicas: 3 } });
     const objects = [...buildRelayPoolChildren(input), buildRedisAuthSecret(input.pool, 'secret')];
-    expect(objects).toHaveLength(8);
+    expect(objects).toHaveLength(11);
     for (const object of objects) {
       expect(object.metadata.namespace).toBe(NAMESPACE);
       expect(object.metadata.ownerReferences).toEqual([

@@ -1,0 +1,160 @@
+import type {
+  V1LabelSelector,
+  V1NetworkPolicyPeer,
+  V1NetworkPolicyPort,
+} from '@kubernetes/client-node';
+import { DEFAULT_METRICS_PORT } from '../../../contracts/metrics-server.js';
+import type { RelayPool } from '../../../crds/relaypool.js';
+import type { KubeObject } from '../../../kube/kube-object.js';
+import { labelKeys } from '../labels.js';
+import type { RelayPoolBuildInput } from './input.js';
+import { childMetadata, selectorLabels, type Plain } from './metadata.js';
+import { poolIdentity, relayPoolNames } from './names.js';
+import { REDIS_PORT, RELAY_PORT } from './relay-config.js';
+
+/** Port of the relays' /metrics (relay.json leaves metrics.port at the relay's default). */
+export const RELAY_METRICS_PORT = DEFAULT_METRICS_PORT;
+
+/**
+ * Pods that may reach a built-in Redis besides the pool's relays, by their
+ * app.kubernetes.io/component label: the operator (purges a Domain's keys), the Manager (its
+ * store) and Data Bridge pods (archives).
+ */
+export const REDIS_CLIENT_COMPONENTS = ['operator', 'manager', 'bridge'] as const;
+
+/** The label every namespace carries with its own name (Kubernetes ≥ 1.22). */
+const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+
+/**
+ * A NetworkPolicy as it is on the wire. Not Plain<V1NetworkPolicy>: @kubernetes/client-node
+ * names the ingress rule's `from` field `_from` in its model.
+ */
+interface NetworkPolicyObject extends KubeObject {
+  spec: {
+    podSelector: Plain<V1LabelSelector>;
+    policyTypes: ('Ingress' | 'Egress')[];
+    ingress: { from?: Plain<V1NetworkPolicyPeer>[]; ports?: Plain<V1NetworkPolicyPort>[] }[];
+    /** Absent with policyTypes Egress: nothing out (the API server drops an empty list). */
+    egress?: { to?: Plain<V1NetworkPolicyPeer>[]; ports?: Plain<V1NetworkPolicyPort>[] }[];
+  };
+}
+
+type EgressRule = NonNullable<NetworkPolicyObject['spec']['egress']>[number];
+
+const tcp = (port: number): Plain<V1NetworkPolicyPort> => ({ protocol: 'TCP', port });
+
+/** DNS to any resolver: cluster DNS runs in kube-system on most clusters, but not all. */
+const dnsEgress: EgressRule = {
+  ports: [
+    { protocol: 'UDP', port: 53 },
+    { protocol: 'TCP', port: 53 },
+  ],
+};
+
+/** The port of an external Redis URL (redis:// or rediss://, default 6379). */
+export function redisUrlPort(url: string): number {
+  try {
+    const port = new URL(url).port;
+    return port === '' ? REDIS_PORT : Number(port);
+  } catch {
+    return REDIS_PORT;
+  }
+}
+
+function namespacesIn(names: readonly string[]): Plain<V1LabelSelector> {
+  return {
+    matchExpressions: [
+      { key: NAMESPACE_NAME_LABEL, operator: 'In', values: [...new Set(names)].sort() },
+    ],
+  };
+}
+
+/**
+ * The relay pods' NetworkPolicy: the relay port from anywhere (clients come from the internet,
+ * an Ingress controller or a load balancer); the metrics port from spec.networkPolicy
+ * .metricsFrom, else from pods of the pool's namespace; out only to the pool's Redis and DNS.
+ * Undefined when spec.networkPolicy.enabled is false.
+ */
+export function buildRelayNetworkPolicy(input: RelayPoolBuildInput): KubeObject | undefined {
+  const { pool } = input;
+  const { name } = poolIdentity(pool);
+  const { networkPolicy } = pool.spec;
+  if (!networkPolicy.enabled) return undefined;
+  const scrapers: Plain<V1NetworkPolicyPeer>[] =
+    networkPolicy.metricsFrom === undefined
+      ? [{ podSelector: {} }]
+      : networkPolicy.metricsFrom.map((peer) => ({
+          // A peer with neither selector would mean "every pod in the namespace" to Kubernetes
+          // only with podSelector set: state it, so the peer is never empty.
+          podSelector: peer.podSelector ?? {},
+          ...(peer.namespaceSelector === undefined
+            ? {}
+            : { namespaceSelector: peer.namespaceSelector }),
+        }));
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: childMetadata(pool, relayPoolNames(name).relay, 'relay'),
+    spec: {
+      podSelector: { matchLabels: selectorLabels(name, 'relay') },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [{ ports: [tcp(RELAY_PORT)] }, { from: scrapers, ports: [tcp(RELAY_METRICS_PORT)] }],
+      egress: [redisEgress(pool), dnsEgress],
+    },
+  } satisfies NetworkPolicyObject;
+}
+
+function redisEgress(pool: RelayPool): EgressRule {
+  const { redis } = pool.spec;
+  if ('builtin' in redis) {
+    return {
+      to: [{ podSelector: { matchLabels: selectorLabels(pool.metadata.name, 'redis') } }],
+      ports: [tcp(REDIS_PORT)],
+    };
+  }
+  // An external Redis has no pod to select: its port, at any address. Redis Cluster nodes are
+  // reached on the seed's port (docs/operator.md, "NetworkPolicies").
+  return { ports: [tcp(redisUrlPort(redis.external.url))] };
+}
+
+/**
+ * The built-in Redis's NetworkPolicy: its port only from the pool's relays and from Grove's
+ * operator, Manager and bridge pods (REDIS_CLIENT_COMPONENTS) in the pool's namespace or in
+ * `input.groveNamespaces`; nothing out (a single Redis calls no one). Undefined for an external
+ * Redis or when spec.networkPolicy.enabled is false.
+ */
+export function buildRedisNetworkPolicy(input: RelayPoolBuildInput): KubeObject | undefined {
+  const { pool } = input;
+  const { name, namespace } = poolIdentity(pool);
+  if (!pool.spec.networkPolicy.enabled || !('builtin' in pool.spec.redis)) return undefined;
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: childMetadata(pool, relayPoolNames(name).redis, 'redis'),
+    spec: {
+      podSelector: { matchLabels: selectorLabels(name, 'redis') },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [
+        {
+          from: [
+            { podSelector: { matchLabels: selectorLabels(name, 'relay') } },
+            {
+              podSelector: {
+                matchExpressions: [
+                  {
+                    key: labelKeys.component,
+                    operator: 'In',
+                    values: [...REDIS_CLIENT_COMPONENTS],
+                  },
+                ],
+              },
+              namespaceSelector: namespacesIn([namespace, ...(input.groveNamespaces ?? [])]),
+            },
+          ],
+          ports: [tcp(REDIS_PORT)],
+        },
+      ],
+      // No egress rules: a single Redis calls no one.
+    },
+  } satisfies NetworkPolicyObject;
+}
