@@ -29,10 +29,35 @@ import {
   type RoleBinding,
   type Service,
 } from './chart-test-support.js';
+import { parseManagerArgs } from '../manager/main.js';
+import { buildRelayMetricsService } from '../operator/builders/relaypool/index.js';
+import { makePool } from '../operator/builders/relaypool/fixtures.js';
 import { chartDir } from './generate-chart.js';
 import { valuesSchema } from './values-schema.js';
 
 useHelmHome();
+
+/** The Manager's metrics port and limits as the chart passes them with default values. */
+const DEFAULT_MANAGER_ARGS = [
+  '--metrics-port',
+  '9090',
+  '--headers-timeout',
+  '10',
+  '--request-timeout',
+  '30',
+  '--idle-timeout',
+  '60',
+  '--max-connections',
+  '10000',
+  '--rate-limit-login-failures',
+  '30',
+  '--rate-limit-enroll',
+  '20',
+  '--rate-limit-token',
+  '300',
+  '--audit-max-failures',
+  '100000',
+];
 
 describe('values', () => {
   // Each case: Helm's flags, the path Helm's JSON Schema error names, and zod's values.
@@ -220,6 +245,7 @@ describe('helm template', () => {
       'manager',
       '--port',
       '8080',
+      ...DEFAULT_MANAGER_ARGS,
       '--namespace',
       releaseNamespace,
       '--redis',
@@ -230,7 +256,17 @@ describe('helm template', () => {
     expect(env(c, 'GROVE_REDIS_PASSWORD')).toBeUndefined();
     const secretRefs = JSON.stringify(deployment.spec.template.spec).match(/"name":"[^"]*"/g);
     expect(secretRefs).not.toContain('"name":"main-redis-auth"');
-    expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+    expect(c.ports).toEqual([
+      { name: 'http', containerPort: 8080, protocol: 'TCP' },
+      { name: 'metrics', containerPort: 9090, protocol: 'TCP' },
+    ]);
+    // The metrics port has a Service of its own: the Manager Service may face the internet.
+    expect(find(manifests, 'Service', 'grove-manager').spec.ports).toEqual([
+      { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' },
+    ]);
+    expect(find(manifests, 'Service', 'grove-manager-metrics').spec.ports).toEqual([
+      { name: 'metrics', port: 9090, targetPort: 'metrics', protocol: 'TCP' },
+    ]);
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     // Ready while it serves, even before its Redis exists (it says why in every answer).
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz?degraded=ok', port: 'http' });
@@ -338,6 +374,7 @@ describe('helm template', () => {
       'manager',
       '--port',
       '8080',
+      ...DEFAULT_MANAGER_ARGS,
       '--namespace',
       watchedNamespace,
       '--redis',
@@ -452,7 +489,7 @@ describe('helm template', () => {
     expect(env(c, 'GROVE_IMAGE')?.value).toBe(`grove@${digest}`);
   });
 
-  it('renders a ServiceMonitor for the operator metrics Service only when enabled', async () => {
+  it('renders ServiceMonitors for the operator, Manager and relay metrics Services only when enabled', async () => {
     expect((await template()).filter((m) => m.kind === 'ServiceMonitor')).toEqual([]);
     const manifests = await template(
       set(
@@ -460,19 +497,60 @@ describe('helm template', () => {
         'metrics.serviceMonitor.labels.release=prometheus',
       ),
     );
-    const monitor = find(manifests, 'ServiceMonitor', 'grove-operator');
-    expect(monitor.metadata.labels?.release).toBe('prometheus');
-    expect(monitor.spec.endpoints).toEqual([
-      { port: 'metrics', path: '/metrics', interval: '30s' },
+    const selectedBy = (name: string) => {
+      const monitor = find(manifests, 'ServiceMonitor', name);
+      expect(monitor.metadata.labels?.release).toBe('prometheus');
+      expect(monitor.spec.endpoints).toEqual([
+        { port: 'metrics', path: '/metrics', interval: '30s' },
+      ]);
+      return manifests
+        .filter((m): m is Service => m.kind === 'Service')
+        .filter((s) =>
+          Object.entries(monitor.spec.selector.matchLabels).every(
+            ([key, value]) => s.metadata.labels?.[key] === value,
+          ),
+        )
+        .filter((s) => s.spec.ports.some((port) => port.name === 'metrics'))
+        .map((s) => s.metadata.name);
+    };
+    expect(selectedBy('grove-operator')).toEqual(['grove-operator-metrics']);
+    expect(selectedBy('grove-manager')).toEqual(['grove-manager-metrics']);
+    // The relays' metrics Services are the operator's, one per RelayPool: the labels it gives them.
+    const relays = find(manifests, 'ServiceMonitor', 'grove-relays');
+    const relayService = buildRelayMetricsService(makePool({}));
+    expect(
+      Object.entries(relays.spec.selector.matchLabels).every(
+        ([key, value]) => relayService.metadata.labels?.[key] === value,
+      ),
+    ).toBe(true);
+    expect(relays.spec.namespaceSelector).toEqual({ matchNames: [releaseNamespace] });
+  });
+
+  it('passes the Manager limits from values, and refuses a head timeout longer than the request', async () => {
+    const manifests = await template([
+      ...set(
+        'manager.limits.maxConnections=500',
+        'manager.limits.rateLimits.enrollPerMinute=7',
+        'manager.limits.trustProxy=10.0.0.0/8',
+        'manager.limits.auditMaxFailures=10000000',
+      ),
+      '--set-json',
+      'manager.limits.headersTimeoutSeconds=2.5',
     ]);
-    const selected = manifests
-      .filter((m): m is Service => m.kind === 'Service')
-      .filter((s) =>
-        Object.entries(monitor.spec.selector.matchLabels).every(
-          ([key, value]) => s.metadata.labels?.[key] === value,
-        ),
-      );
-    expect(selected.map((s) => s.metadata.name)).toEqual(['grove-operator-metrics']);
+    const args = container(find(manifests, 'Deployment', 'grove-manager')).args;
+    const flag = (name: string) => args[args.indexOf(name) + 1];
+    expect(flag('--headers-timeout')).toBe('2.5');
+    expect(flag('--max-connections')).toBe('500');
+    expect(flag('--rate-limit-enroll')).toBe('7');
+    expect(flag('--trust-proxy')).toBe('10.0.0.0/8');
+    expect(flag('--audit-max-failures')).toBe('10000000');
+    // What the chart passes, the Manager accepts, limit for limit.
+    const limits = parseManagerArgs(args.slice(1), { KUBERNETES_SERVICE_HOST: '10.0.0.1' }).limits;
+    expect(limits?.connection).toMatchObject({ headersTimeoutMs: 2500, maxConnections: 500 });
+    expect(limits?.trustProxy).toEqual(['10.0.0.0/8']);
+    await expect(
+      template(['--set-json', 'manager.limits.headersTimeoutSeconds=40']),
+    ).rejects.toThrow(/headersTimeoutSeconds must not be longer than requestTimeoutSeconds/);
   });
 
   it('grants the operator exactly what resource-types.ts needs, and the Manager read access', async () => {

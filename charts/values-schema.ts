@@ -5,6 +5,7 @@
 
 import { z } from 'zod';
 import { dnsSubdomainPattern, quantityPattern } from '../crds/common.js';
+import { DEFAULT_MANAGER_LIMITS } from '../manager/limits.js';
 
 /** The chart's version and the image tag it defaults to; Chart.yaml says the same. */
 export const CHART_VERSION = '0.1.0';
@@ -157,6 +158,146 @@ export const operatorValuesSchema = z
   .prefault({})
   .describe('The operator: reconciles RelayPools, Domains, Policies and BackupSchedules.');
 
+const seconds = (flag: string, defaultMs: number, what: string) =>
+  z
+    .number()
+    .gt(0)
+    .max(3600)
+    .default(defaultMs / 1000)
+    .describe(`${what} (--${flag}; default ${String(defaultMs / 1000)}).`);
+
+const perMinute = (flag: string, fallback: number, what: string) =>
+  z
+    .int()
+    .min(1)
+    .max(10_000_000)
+    .default(fallback)
+    .describe(`${what} per client address and minute (--${flag}; default ${String(fallback)}).`);
+
+const managerLimitsSchema = z
+  .strictObject({
+    headersTimeoutSeconds: seconds(
+      'headers-timeout',
+      DEFAULT_MANAGER_LIMITS.connection.headersTimeoutMs,
+      'Seconds a request head may take to arrive',
+    ),
+    requestTimeoutSeconds: seconds(
+      'request-timeout',
+      DEFAULT_MANAGER_LIMITS.connection.requestTimeoutMs,
+      'Seconds a whole request, head and body, may take',
+    ),
+    idleTimeoutSeconds: seconds(
+      'idle-timeout',
+      DEFAULT_MANAGER_LIMITS.connection.idleTimeoutMs,
+      'Seconds an idle socket is kept open',
+    ),
+    maxConnections: z
+      .int()
+      .min(1)
+      .max(10_000_000)
+      .default(DEFAULT_MANAGER_LIMITS.connection.maxConnections)
+      .describe(
+        `Open sockets per Manager pod at most (--max-connections; default ${String(DEFAULT_MANAGER_LIMITS.connection.maxConnections)}).`,
+      ),
+    rateLimits: z
+      .strictObject({
+        loginFailuresPerMinute: perMinute(
+          'rate-limit-login-failures',
+          DEFAULT_MANAGER_LIMITS.rateLimits.loginFailuresPerMinute,
+          'Failed admin logins',
+        ),
+        enrollPerMinute: perMinute(
+          'rate-limit-enroll',
+          DEFAULT_MANAGER_LIMITS.rateLimits.enrollPerMinute,
+          'POST /v1/enroll requests',
+        ),
+        tokenPerMinute: perMinute(
+          'rate-limit-token',
+          DEFAULT_MANAGER_LIMITS.rateLimits.tokenPerMinute,
+          'POST /v1/token requests',
+        ),
+      })
+      .prefault({})
+      .describe('Per-address rate limits of the routes anyone can call (per Manager pod).'),
+    trustProxy: z
+      .string()
+      .max(4096)
+      .regex(/^[0-9a-fA-F:.,/ ]*$/, 'must be empty, a number of hops, or addresses/CIDRs')
+      .default('')
+      .describe(
+        'Take the client address from X-Forwarded-For set by these proxies: comma-separated ' +
+          'addresses or CIDRs, or a number of hops (--trust-proxy); empty: off, the socket address.',
+      ),
+    auditMaxFailures: z
+      .int()
+      .min(100)
+      .max(10_000_000)
+      .default(DEFAULT_MANAGER_LIMITS.auditMaxFailures)
+      .describe(
+        `Failure entries kept per audit stream (--audit-max-failures; default ${String(DEFAULT_MANAGER_LIMITS.auditMaxFailures)}).`,
+      ),
+  })
+  .prefault({})
+  .describe('What clients may cost the Manager (docs/manager-api.md, "Limits").')
+  .refine((limits) => limits.headersTimeoutSeconds <= limits.requestTimeoutSeconds, {
+    message: 'headersTimeoutSeconds must not be longer than requestTimeoutSeconds',
+    path: ['headersTimeoutSeconds'],
+  });
+
+const peerSchema = z
+  .strictObject({
+    namespaceSelector: freeForm.optional().describe('A label selector of namespaces.'),
+    podSelector: freeForm.optional().describe('A label selector of pods.'),
+  })
+  .describe('A NetworkPolicy peer.');
+
+export const networkPolicyValuesSchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe(
+        'NetworkPolicies for the operator and the Manager (docs/helm.md, "NetworkPolicies"). ' +
+          'Enforced only by a network plugin that implements them. RelayPools make their own ' +
+          '(RelayPool spec.networkPolicy).',
+      ),
+    metricsFrom: z
+      .array(peerSchema)
+      .max(16)
+      .default([])
+      .describe(
+        'Who may scrape the operator (8080) and Manager (9090) metrics ports; empty: any pod of ' +
+          'the release namespace. E.g. [{namespaceSelector: {matchLabels: ' +
+          '{kubernetes.io/metadata.name: monitoring}}}].',
+      ),
+    apiServer: z
+      .strictObject({
+        cidrs: z
+          .array(z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'must be a CIDR'))
+          .max(16)
+          .default([])
+          .describe('Addresses of the Kubernetes API server; empty: any address on its ports.'),
+        ports: z
+          .array(z.int().min(1).max(65535))
+          .min(1)
+          .max(8)
+          .default([443, 6443])
+          .describe('Ports the API server answers on (the kubernetes Service and its endpoints).'),
+      })
+      .prefault({})
+      .describe('Where the operator and the Manager reach the Kubernetes API.'),
+    extraEgress: z
+      .array(freeForm)
+      .max(16)
+      .default([])
+      .describe(
+        'More egress rules (NetworkPolicyEgressRule) for both, e.g. to an external Redis of a ' +
+          'RelayPool: [{ports: [{port: 6380}], to: [{ipBlock: {cidr: 10.0.0.0/24}}]}].',
+      ),
+  })
+  .prefault({})
+  .describe('NetworkPolicies the chart makes.');
+
 export const managerValuesSchema = z
   .strictObject({
     enabled: z.boolean().default(true).describe('Deploy the Manager (admin API and web UI).'),
@@ -242,6 +383,7 @@ export const managerValuesSchema = z
       })
       .prefault({})
       .describe('The Redis the Manager uses: a RelayPool’s built-in Redis, or an external one.'),
+    limits: managerLimitsSchema,
     serviceAccount: serviceAccount('Manager', '<release>-manager'),
     resources: resources('Manager', {
       requests: { cpu: '50m', memory: '128Mi' },
@@ -293,6 +435,7 @@ export const valuesSchema = z
     serviceAccount: serviceAccount('operator', '<release>-operator'),
     operator: operatorValuesSchema,
     manager: managerValuesSchema,
+    networkPolicy: networkPolicyValuesSchema,
     metrics: z
       .strictObject({
         serviceMonitor: z
@@ -301,8 +444,9 @@ export const valuesSchema = z
               .boolean()
               .default(false)
               .describe(
-                'Create a ServiceMonitor (monitoring.coreos.com/v1) for the operator metrics; ' +
-                  'needs the Prometheus Operator CRDs.',
+                'Create ServiceMonitors (monitoring.coreos.com/v1) for the operator (8080), the ' +
+                  'Manager (9090) and the relays of every RelayPool (9090, the operator’s ' +
+                  '<pool>-metrics Services); needs the Prometheus Operator CRDs.',
               ),
             interval: z
               .string()
@@ -316,10 +460,13 @@ export const valuesSchema = z
               ),
           })
           .prefault({})
-          .describe('Prometheus Operator scraping of the operator metrics Service (port 8080).'),
+          .describe('Prometheus Operator scraping of the metrics Services.'),
       })
       .prefault({})
-      .describe('Metrics of the operator (controller-runtime names, served on port 8080).'),
+      .describe(
+        'Metrics: the operator’s on port 8080, the Manager’s and the relays’ on 9090, each apart ' +
+          'from any public port.',
+      ),
     samples: z
       .strictObject({
         enabled: z

@@ -237,6 +237,8 @@ export interface ApplyOptions extends CallOptions {
   subresource?: 'status';
   /** For kinds outside resource-types.ts (e.g. a test CRD). */
   resourceType?: ResourceType;
+  /** Validate and admit, store nothing (dryRun=All): what the server would make of it. */
+  dryRun?: boolean;
 }
 
 export interface PatchOptions extends CallOptions {
@@ -512,7 +514,11 @@ export class KubeClient {
         name: object.metadata.name,
         subresource: options.subresource,
       }),
-      { fieldManager: options.fieldManager, force: options.force ?? true },
+      {
+        fieldManager: options.fieldManager,
+        force: options.force ?? true,
+        dryRun: options.dryRun === true ? 'All' : undefined,
+      },
     );
     return this.json<T>({
       ...options,

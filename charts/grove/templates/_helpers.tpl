@@ -175,3 +175,44 @@ args:
 {{- define "grove.manager.redisPoolNamespace" -}}
 {{- .Values.manager.redis.namespace | default (include "grove.samplesNamespace" .) }}
 {{- end }}
+
+{{/* Who may scrape a metrics port: networkPolicy.metricsFrom, else pods of the release namespace. */}}
+{{- define "grove.networkPolicy.scrapers" -}}
+{{- with .Values.networkPolicy.metricsFrom }}
+{{- range . }}
+- podSelector:
+    {{- toYaml (.podSelector | default dict) | nindent 4 }}
+  {{- with .namespaceSelector }}
+  namespaceSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- else }}
+- podSelector: {}
+{{- end }}
+{{- end }}
+
+{{/*
+Egress rules of the operator and the Manager: the Kubernetes API (networkPolicy.apiServer: its
+CIDRs, else any address, on its ports) and DNS anywhere (UDP and TCP 53).
+*/}}
+{{- define "grove.networkPolicy.apiServerAndDns" -}}
+{{- $api := .Values.networkPolicy.apiServer }}
+- ports:
+    {{- range $api.ports }}
+    - protocol: TCP
+      port: {{ . | int }}
+    {{- end }}
+  {{- with $api.cidrs }}
+  to:
+    {{- range . }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+  {{- end }}
+- ports:
+    - protocol: UDP
+      port: 53
+    - protocol: TCP
+      port: 53
+{{- end }}
