@@ -5,10 +5,11 @@ import {
   dnsLabelSchema,
   dnsSubdomainSchema,
   idSchema,
+  labelSelectorSchema,
   objectMetaSchema,
   secretKeySelectorSchema,
 } from './common.js';
-import { immutable, listOfUniqueValues } from './crd-meta.js';
+import { celRules, immutable, listOfUniqueValues } from './crd-meta.js';
 
 const months = 'JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC';
 const days = 'SUN|MON|TUE|WED|THU|FRI|SAT';
@@ -50,10 +51,22 @@ export const backupWorkspacesSchema = z
     exclude: z
       .array(idSchema)
       .optional()
-      .describe('Ids of workspaces to leave out, applied after include.')
+      .describe('Ids of workspaces to leave out, applied after include or selector.')
       .meta(listOfUniqueValues),
+    selector: labelSelectorSchema
+      .optional()
+      .describe(
+        'Archive the workspaces whose labels (set through the Manager) match; not with include.',
+      ),
   })
-  .describe('Which workspaces of the domain to archive.');
+  .describe('Which workspaces of the domain to archive.')
+  .meta(
+    celRules({
+      rule: '!(has(self.include) && has(self.selector))',
+      message: 'give include or selector, not both',
+      fieldPath: '.selector',
+    }),
+  );
 
 export const backupRetentionSchema = z
   .strictObject({
@@ -88,11 +101,42 @@ export const pvcDestinationSchema = z
   })
   .describe('Write archives to a PersistentVolumeClaim.');
 
-export const backupDestinationSchema = z
+export const s3DestinationSchema = z
   .strictObject({
-    pvc: pvcDestinationSchema,
+    bucket: z
+      .string()
+      .min(3)
+      .max(63)
+      .regex(/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/, 'must be an S3 bucket name')
+      .describe('Bucket to write archives to; it must exist.'),
+    prefix: z
+      .string()
+      .max(512)
+      .regex(relativePathPattern, 'must be a relative path without "." or ".." segments')
+      .optional()
+      .describe('Folder inside the bucket, e.g. grove/production; the bucket root when omitted.'),
+    endpoint: z
+      .url({ protocol: /^https?$/ })
+      .max(2048)
+      .optional()
+      .describe('URL of an S3-compatible server; AWS S3 when omitted.'),
+    region: z.string().max(64).optional().describe('Region of the bucket (default us-east-1).'),
+    forcePathStyle: z
+      .boolean()
+      .default(false)
+      .describe('Address the bucket in the path, as most S3-compatible servers need.'),
+    credentialsSecret: dnsSubdomainSchema.describe(
+      'Secret in the namespace of the schedule with the keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.',
+    ),
   })
-  .describe('Where archives are written: exactly one kind of destination (today only pvc).');
+  .describe('Write archives to S3-compatible object storage.');
+
+export const backupDestinationSchema = z
+  .union(
+    [z.strictObject({ pvc: pvcDestinationSchema }), z.strictObject({ s3: s3DestinationSchema })],
+    { error: 'must set exactly one of: pvc, s3' },
+  )
+  .describe('Where archives are written: exactly one of pvc or s3.');
 
 export const backupEncryptionSchema = z
   .strictObject({
@@ -135,6 +179,10 @@ export const backupScheduleSpecSchema = z
       .boolean()
       .default(false)
       .describe('Skip scheduled runs while true; runs already started finish (default false).'),
+    immediate: z
+      .boolean()
+      .default(false)
+      .describe('Also run a cycle each time the Data Bridge starts (default false).'),
   })
   .describe('Desired state of a recurring archive of a domain’s workspaces by the Data Bridge.');
 
@@ -153,10 +201,32 @@ export const backupScheduleStatusSchema = z
       .datetime({ offset: true })
       .optional()
       .describe('RFC 3339 time the last successful run finished.'),
-    lastArchive: z
+    nextScheduleTime: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe('RFC 3339 time the next scheduled run starts; absent while suspended.'),
+    bridge: z
       .string()
       .optional()
-      .describe('Path of the newest archive, relative to the destination.'),
+      .describe('Name of the Data Bridge Deployment that runs this schedule.'),
+    recentCycles: z
+      .array(
+        z.object({
+          trigger: z.enum(['schedule', 'immediate', 'manual']).describe('What started it.'),
+          startedAt: z.iso.datetime({ offset: true }).describe('RFC 3339 time it started.'),
+          finishedAt: z.iso.datetime({ offset: true }).describe('RFC 3339 time it ended.'),
+          outcome: z.enum(['Succeeded', 'Failed']).describe('Failed when any workspace failed.'),
+          workspaces: z.int().min(0).describe('Workspaces the cycle went through.'),
+          segmentsSealed: z.int().min(0).describe('Segments sealed (one per workspace at most).'),
+          messagesSealed: z.int().min(0).describe('Messages in the segments sealed.'),
+          bytesSealed: z.int().min(0).describe('Bytes of the segments sealed, as stored.'),
+          segmentsPruned: z.int().min(0).describe('Sealed segments removed by retention.'),
+          error: z.string().max(1024).optional().describe('The first failure, when it failed.'),
+        }),
+      )
+      .max(10)
+      .optional()
+      .describe('The last archive cycles, newest first (at most 10).'),
     conditions: conditionsSchema.optional(),
   })
   .describe('Observed state of the schedule, written by the operator.');
@@ -187,6 +257,9 @@ export function validateBackupSchedule(schedule: BackupSchedule): string[] {
     });
   };
   duplicates(include, 'spec.workspaces.include');
+  if (include && schedule.spec.workspaces?.selector) {
+    issues.push('spec.workspaces.selector: give include or selector, not both');
+  }
   duplicates(exclude, 'spec.workspaces.exclude');
   if (include && exclude) {
     exclude.forEach((id, i) => {

@@ -303,6 +303,8 @@ describe('generated CRDs', () => {
         'Ready',
         'Suspend',
         'Last Schedule',
+        'Next Schedule',
+        'Last Success (wide)',
         'Domain (wide)',
         'Schedule (wide)',
         'Time Zone (wide)',
@@ -379,6 +381,10 @@ describe('generated CRDs', () => {
       ],
       BackupSchedule: [
         '.spec.domain: domain is immutable: create a new BackupSchedule to archive another domain',
+        '.spec.workspaces.selector: give include or selector, not both',
+        '.spec.workspaces.selector.matchExpressions[].values: values must be non-empty when operator is In or NotIn',
+        '.spec.workspaces.selector.matchExpressions[].values: values must be empty when operator is Exists or DoesNotExist',
+        '.spec.destination: must set exactly one of: pvc, s3',
       ],
     });
   });

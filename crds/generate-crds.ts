@@ -226,6 +226,19 @@ export const kindNames: Readonly<Record<GroveKind, KindNames>> = {
         description: 'Time since the last run started.',
       },
       {
+        name: 'Next Schedule',
+        type: 'string',
+        jsonPath: '.status.nextScheduleTime',
+        description: 'When the next scheduled run starts (RFC 3339); <none> while suspended.',
+      },
+      {
+        name: 'Last Success',
+        type: 'date',
+        jsonPath: '.status.lastSuccessfulTime',
+        description: 'Time since the last successful run finished.',
+        priority: 1,
+      },
+      {
         name: 'Domain',
         type: 'string',
         jsonPath: '.spec.domain',

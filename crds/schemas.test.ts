@@ -225,7 +225,22 @@ describe('resource schemas', () => {
       backup({ schedule: '* * *' }),
       'spec.schedule: must be a 5-field cron expression',
     ],
-    ['empty destination', backup({ destination: {} }), 'spec.destination.pvc: Invalid input'],
+    [
+      'empty destination',
+      backup({ destination: {} }),
+      'spec.destination: must set exactly one of: pvc, s3',
+    ],
+    [
+      'two destinations',
+      backup({
+        destination: {
+          pvc: { claimName: 'b' },
+          s3: { bucket: 'grove', credentialsSecret: 's3' },
+        },
+      }),
+      'spec.destination: must set exactly one of: pvc, s3',
+    ],
+
     [
       'escaping path',
       backup({ destination: { pvc: { claimName: 'b', path: '../etc' } } }),

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -6,6 +7,7 @@ import { stopOnSignals } from '../contracts/graceful-shutdown.js';
 import { jsonLogger } from '../contracts/logger.js';
 import { KubeClient } from '../kube/kube-client.js';
 import { parseServiceAccountRef } from './builders/domain/signing-key-access.js';
+import { managerBridgeDeps } from './controllers/backupschedule-bridge.js';
 import { Operator } from './operator.js';
 
 import { OperatorUsageError } from './operator-usage-error.js';
@@ -29,7 +31,14 @@ export const OPERATOR_HELP = `grove operator [options]
   --manager-service-account NS/NAME
                            may read each Domain's signing key (a Role on that one Secret and a
                            RoleBinding, made per Domain); repeatable. The Helm chart passes the
-                           Manager's`;
+                           Manager's
+  --manager-url URL        the Manager, as the operator and bridge pods reach it: BackupSchedules
+                           then get a Data Bridge (its device enrolled with the admin token of
+                           $GROVE_MANAGER_TOKEN or --manager-token-file FILE, never a flag)
+  --bridge-service-account NAME   ServiceAccount of bridge pods (the chart's)
+  --bridge-status-url URL  where a bridge's /v1/status is read ({service}, {namespace} replaced;
+                           default http://{service}.{namespace}.svc:8080)
+  --bridge-poll S          read each bridge's status this often (default 30)`;
 
 function seconds(value: string | undefined, flag: string, fallback: number): number {
   if (value === undefined) return fallback * 1000;
@@ -59,6 +68,45 @@ function listen(server: Server, portNumber: number): Promise<number> {
   });
 }
 
+/** The Data Bridge's access to the Manager, when --manager-url is given. */
+async function bridgeOptions(
+  values: {
+    'manager-url'?: string | undefined;
+    'manager-token-file'?: string | undefined;
+    'bridge-service-account'?: string | undefined;
+    'bridge-status-url'?: string | undefined;
+    'bridge-poll'?: string | undefined;
+  },
+  env: NodeJS.ProcessEnv,
+) {
+  const managerUrl = values['manager-url'];
+  if (managerUrl === undefined) return undefined;
+  if (!/^https?:\/\//.test(managerUrl)) {
+    throw new OperatorUsageError(`--manager-url must be an http(s) URL, got "${managerUrl}"`);
+  }
+  const file = values['manager-token-file'];
+  const token =
+    file === undefined ? env.GROVE_MANAGER_TOKEN : (await readFile(file, 'utf8')).trim();
+  if (token === undefined || token === '') {
+    throw new OperatorUsageError(
+      '--manager-url needs a Manager admin token: set GROVE_MANAGER_TOKEN or --manager-token-file (from a Secret)',
+    );
+  }
+  return {
+    deps: managerBridgeDeps({
+      managerUrl,
+      adminToken: token,
+      ...(values['bridge-status-url'] === undefined
+        ? {}
+        : { statusUrl: values['bridge-status-url'] }),
+      ...(values['bridge-service-account'] === undefined
+        ? {}
+        : { serviceAccountName: values['bridge-service-account'] }),
+    }),
+    pollMs: seconds(values['bridge-poll'], 'bridge-poll', 30),
+  };
+}
+
 /** `grove operator`: runs until SIGTERM/SIGINT, then stops gracefully (releasing the Lease). */
 export async function runOperator(
   args: string[],
@@ -83,8 +131,14 @@ export async function runOperator(
       concurrency: { type: 'string' },
       'no-node-addresses': { type: 'boolean', default: false },
       'manager-service-account': { type: 'string', multiple: true },
+      'manager-url': { type: 'string' },
+      'manager-token-file': { type: 'string' },
+      'bridge-service-account': { type: 'string' },
+      'bridge-status-url': { type: 'string' },
+      'bridge-poll': { type: 'string' },
     },
   });
+  const bridge = await bridgeOptions(values, env);
   const signingKeyReaders = (values['manager-service-account'] ?? []).map((text) => {
     const ref = parseServiceAccountRef(text);
     if (ref === undefined) {
@@ -146,6 +200,7 @@ export async function runOperator(
     maxConcurrentReconciles: concurrency,
     readNodeAddresses: !values['no-node-addresses'],
     ...(leaderElection === undefined ? {} : { leaderElection }),
+    ...(bridge === undefined ? {} : { bridge }),
   });
 
   const metrics = createServer((request, response) => {

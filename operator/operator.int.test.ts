@@ -391,7 +391,7 @@ describe('operator › RelayPool', () => {
     expect(String(warning.message)).toContain('create it or fix spec.relayPools');
   });
 
-  it('accepts a valid BackupSchedule and says it waits for the Data Bridge', async () => {
+  it('accepts a valid BackupSchedule and says a bridge needs the Manager (no --manager-url)', async () => {
     await client.create(
       t.backupSchedules,
       groveObject('BackupSchedule', 'nightly', {
@@ -401,11 +401,12 @@ describe('operator › RelayPool', () => {
         encryption: { passwordSecretRef: { name: 'backup-password', key: 'password' } },
       }),
     );
+    // Started without --manager-url: it cannot enroll a bridge device, and says so.
     await until(
-      'AwaitingDataBridge',
+      'ManagerNotConfigured',
       async () =>
         conditionOf(await get(t.backupSchedules, 'nightly'), 'Ready')?.reason ===
-        'AwaitingDataBridge',
+        'ManagerNotConfigured',
     );
   });
 

@@ -3,7 +3,8 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { generateDomainKey } from '../contracts/auth/device-token.js';
 import type { Logger } from '../contracts/logger.js';
 import { managedBySelector } from './builders/labels.js';
-import { reconcileBackupSchedule } from './controllers/backupschedule-controller.js';
+import type { BridgeDeps } from './controllers/backupschedule-bridge.js';
+import { backupScheduleReconciler } from './controllers/backupschedule-controller.js';
 import type {
   ObjectCache,
   OperatorSettings,
@@ -51,6 +52,12 @@ export interface OperatorOptions {
     'namespace' | 'name' | 'identity' | 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'
   >;
   now?: () => Date;
+  /**
+   * The Manager and bridge status access the BackupSchedule controller needs to run Data
+   * Bridges (without it, schedules say ManagerNotConfigured); pollMs: how often each
+   * schedule's bridge status is read (default 30 s).
+   */
+  bridge?: { deps: BridgeDeps; pollMs?: number };
 }
 
 /**
@@ -142,7 +149,10 @@ export class Operator {
     const poolController = controller('relaypool', reconcileRelayPool);
     const domainController = controller('domain', reconcileDomain);
     const policyController = controller('policy', reconcilePolicy);
-    const scheduleController = controller('backupschedule', reconcileBackupSchedule);
+    const scheduleController = controller(
+      'backupschedule',
+      backupScheduleReconciler(options.bridge?.deps, options.bridge?.pollMs),
+    );
 
     const keyOf = (object: KubeObject) => objectKey(object.metadata);
     const inNamespace = (cache: ObjectCache, namespace: string | undefined) =>
@@ -184,6 +194,7 @@ export class Operator {
         const key = objectKey({ namespace: child.metadata.namespace, name: reference.name });
         if (reference.kind === 'RelayPool') poolController.enqueue(key);
         if (reference.kind === 'Domain') domainController.enqueue(key);
+        if (reference.kind === 'BackupSchedule') scheduleController.enqueue(key);
       }
     };
     const wire = (

@@ -58,6 +58,7 @@ export function registerBridgeRoutes(
       bridge.selection,
       workspaces,
       await records.workspaceLabels(domain),
+      bridge.exclude,
     );
     const joined = new Set(bridge.joined);
     const added: string[] = [];
@@ -125,7 +126,14 @@ export function registerBridgeRoutes(
       return ctx.audited(
         admin,
         'bridge.register',
-        { domain, target: `member:${id}`, details: { workspaces: body.workspaces } },
+        {
+          domain,
+          target: `member:${id}`,
+          details: {
+            workspaces: body.workspaces,
+            ...(body.exclude ? { exclude: body.exclude } : {}),
+          },
+        },
         async () => {
           const now = ctx.now();
           if ((await ctx.store.getMember(domain, id)) === undefined) {
@@ -139,6 +147,7 @@ export function registerBridgeRoutes(
           const bridge: Bridge = {
             id,
             selection: body.workspaces,
+            ...(body.exclude === undefined ? {} : { exclude: body.exclude }),
             joined: existing?.joined ?? [],
             createdAt: existing?.createdAt ?? now.toISOString(),
             updatedAt: now.toISOString(),

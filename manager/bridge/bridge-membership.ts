@@ -7,13 +7,16 @@ export function selectedWorkspaces(
   selection: BridgeSelection,
   workspaces: readonly Workspace[],
   labels: ReadonlyMap<string, Record<string, string>>,
+  exclude: readonly string[] = [],
 ): Workspace[] {
-  if ('all' in selection) return [...workspaces];
+  const excluded = new Set(exclude);
+  const candidates = workspaces.filter((workspace) => !excluded.has(workspace.id));
+  if ('all' in selection) return candidates;
   if ('ids' in selection) {
     const ids = new Set(selection.ids);
-    return workspaces.filter((workspace) => ids.has(workspace.id));
+    return candidates.filter((workspace) => ids.has(workspace.id));
   }
-  return workspaces.filter((workspace) =>
+  return candidates.filter((workspace) =>
     matchesSelector(selection.selector, labels.get(workspace.id) ?? {}),
   );
 }

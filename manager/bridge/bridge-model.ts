@@ -19,6 +19,8 @@ export type BridgeSelection = z.infer<typeof bridgeSelectionSchema>;
 export const bridgeSchema = z.object({
   id: idSchema.describe('The bridge identity: a member of the domain with the bridge role.'),
   selection: bridgeSelectionSchema,
+  /** Workspaces never joined even when the selection names them. */
+  exclude: z.array(idSchema).max(10_000).optional(),
   /**
    * Workspaces the Manager added the bridge to: never added again on their own, so a removal
    * (audited) sticks until an administrator adds it back.
@@ -32,6 +34,7 @@ export type Bridge = z.infer<typeof bridgeSchema>;
 export const bridgePutBody = z.strictObject({
   displayName: displayNameSchema.optional(),
   workspaces: bridgeSelectionSchema,
+  exclude: z.array(idSchema).max(10_000).optional(),
 });
 
 export const workspaceLabelsBody = z.strictObject({ labels: labelsSchema });
