@@ -206,7 +206,25 @@ describe('NetworkPolicies against a real API server (dryRun=All)', () => {
   });
 
   it('renders none with networkPolicy.enabled=false, and the operator builds none when the pool says so', async () => {
-    expect(policies(await template(set('networkPolicy.enabled=false')))).toEqual([]);
+    const off = await template(set('networkPolicy.enabled=false', 'samples.enabled=true'));
+    expect(policies(off)).toEqual([]);
+    // The sample RelayPool follows the chart's switch, and its scrapers.
+    const pool = (manifests: readonly Manifest[]) => {
+      const found = manifests.find((m) => m.kind === 'RelayPool');
+      if (found === undefined) throw new Error('no sample RelayPool');
+      return found as Manifest & { spec: { networkPolicy: unknown } };
+    };
+    expect(pool(off).spec.networkPolicy).toEqual({ enabled: false });
+    const scraped = await template(
+      set(
+        'samples.enabled=true',
+        'networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.team=observability',
+      ),
+    );
+    expect(pool(scraped).spec.networkPolicy).toEqual({
+      enabled: true,
+      metricsFrom: [{ namespaceSelector: { matchLabels: { team: 'observability' } } }],
+    });
     const children = buildRelayPoolChildren(makeInput({ networkPolicy: { enabled: false } }));
     expect(policies(children)).toEqual([]);
   });

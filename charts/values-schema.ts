@@ -259,7 +259,7 @@ export const networkPolicyValuesSchema = z
       .describe(
         'NetworkPolicies for the operator and the Manager (docs/helm.md, "NetworkPolicies"). ' +
           'Enforced only by a network plugin that implements them. RelayPools make their own ' +
-          '(RelayPool spec.networkPolicy).',
+          '(RelayPool spec.networkPolicy; the sample pool takes this value and metricsFrom).',
       ),
     metricsFrom: z
       .array(peerSchema)
