@@ -127,6 +127,7 @@ export function connectRedis(target: RedisTarget, role: 'commands' | 'subscriber
       // the new primary). The failed command is not resent: the caller sees it fail.
       reconnectOnError: (error: Error) => error.message.startsWith('READONLY'),
     });
+    reconnectAfterGivingUp(client);
   } else {
     client = new Redis(topology.url, common);
   }
@@ -134,4 +135,35 @@ export function connectRedis(target: RedisTarget, role: 'commands' | 'subscriber
   // (redis-health.ts); without a listener ioredis would print every reconnect attempt.
   client.on('error', () => undefined);
   return client;
+}
+
+/**
+ * Connects `client` again whenever ioredis gives up on it ('end') without having been told to
+ * close. With Sentinel it does give up: the failover detector of a connection to a primary
+ * that died hears +switch-master and closes the connector while a reconnect attempt is asking
+ * the Sentinels where the primary is; that attempt fails and ioredis ends the client for good
+ * (status 'end', every command refused), so a relay would stay without Redis after a failover.
+ */
+export function reconnectAfterGivingUp(client: Redis): void {
+  let closing = false;
+  const disconnect = client.disconnect.bind(client);
+  client.disconnect = (reconnect?: boolean) => {
+    if (reconnect !== true) closing = true;
+    disconnect(reconnect);
+  };
+  const quit = client.quit.bind(client);
+  client.quit = (...args: Parameters<Redis['quit']>) => {
+    closing = true;
+    return quit(...args);
+  };
+  let attempt = 0;
+  client.on('ready', () => (attempt = 0));
+  client.on('end', () => {
+    if (closing) return;
+    const timer = setTimeout(() => {
+      if (closing || client.status !== 'end') return;
+      client.connect().catch(() => undefined);
+    }, reconnectDelay(++attempt));
+    timer.unref();
+  });
 }

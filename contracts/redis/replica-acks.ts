@@ -158,11 +158,13 @@ export class ReplicaAcks {
 
   private async probeAndWait(connection: Redis, probe: string): Promise<void> {
     const { replicas, timeoutMs } = this.settings;
-    const written = connection.set(probe, '1', 'PX', PROBE_TTL_MS);
-    // Sent right behind the probe on the same connection (auto-pipelined in order).
-    const waited = this.waitFor(connection, replicas, timeoutMs);
-    await written;
-    const acked = await waited;
+    // Sent right behind the probe on the same connection (auto-pipelined in order). Both
+    // awaited together: when the connection drops both fail, and a rejection nobody awaits
+    // would end the process.
+    const [, acked] = await Promise.all([
+      connection.set(probe, '1', 'PX', PROBE_TTL_MS),
+      this.waitFor(connection, replicas, timeoutMs),
+    ]);
     if (acked < replicas) {
       throw new ReplicaAckError(
         `${acked} of ${replicas} Redis replicas confirmed the write within ${timeoutMs} ms`,
