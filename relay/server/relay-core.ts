@@ -209,8 +209,8 @@ export class RelayCore {
     const dedupKey = dedupMember(sender.device, frame.id);
     const queues = this.queues;
     // What the domain's ledger would grow by at most, checked against the total last seen
-    // (exact on a standalone Redis, where the script checks again; a second old at most on
-    // Redis Cluster, where this is the only check).
+    // (exact on a standalone Redis, where the script checks again; on Redis Cluster, where this
+    // is the only check, a second old at most plus what this relay's sends reserved since).
     const payloadBytes = byReference ? frame.data.length + PAYLOAD_ESTIMATE_OVERHEAD : 0;
     const perDevice =
       body.length + ENTRY_ESTIMATE_OVERHEAD + dedupKey.length + DEDUP_RECORD_OVERHEAD;
@@ -219,6 +219,7 @@ export class RelayCore {
     if (stored + growth > limits.maxDomainStoredBytes) {
       throw this.refused(sender.domain, 'domain', limits, 0, devices.length);
     }
+    const reservation = queues.storage.reserve(sender.domain, growth);
     const mark = this.replicaAcks.mark();
     const result = await this.storage(async () => {
       const payload = byReference
@@ -245,6 +246,7 @@ export class RelayCore {
         },
         limits,
       );
+      reservation.stored();
       // Acknowledged only once on enough replicas too (none by default): a failover then loses
       // nothing acknowledged (docs/architecture.md#durability-per-setting).
       await this.replicaAcks.confirm(
@@ -252,6 +254,10 @@ export class RelayCore {
         devices.map((target) => deviceKeys(sender.domain, target.device).meta),
       );
       return outcomes;
+    }).catch((error: unknown) => {
+      // A failed store may have stored part: counted until the next total says (a flush).
+      reservation.stored();
+      throw error;
     });
     let duplicates = 0;
     let queued = 0;
