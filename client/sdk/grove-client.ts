@@ -6,6 +6,7 @@ import { backoffDelay } from './backoff.js';
 import { HttpClient, type ExtraCa } from './http-client.js';
 import type { Link, LinkClosed, OutgoingMessage, RelayFrame } from './link.js';
 import { LongPollLink } from './long-poll-link.js';
+import { PoolRotation, type PoolRotationOptions, type PoolSwitch } from './pool-rotation.js';
 import { relayEndpoints } from './relay-urls.js';
 import { SeenIds } from './seen-ids.js';
 import { WebSocketLink } from './websocket-link.js';
@@ -37,6 +38,17 @@ export type Transport = 'auto' | 'websocket' | 'long-poll';
 export interface GroveClientOptions {
   /** Relay URLs (ws://, wss://, http://, https://); tried in order, then round-robin. */
   relays: string[];
+  /**
+   * The Domain's relay pools in order, home first (each a list of relay URLs), all sharing the
+   * Domain's store: replaces `relays`. The client stays on one pool, moves to the next when
+   * every URL of its pool keeps failing or the pool does not know the device (4104), and
+   * returns home once the home pool answers its probes again (see `poolFailover`).
+   */
+  pools?: readonly (readonly string[])[];
+  poolFailover?: PoolRotationOptions & {
+    /** How often the home pool's /readyz is probed while away from it (default 10 s). */
+    homeProbeMs?: number;
+  };
   /**
    * A fresh relay list (e.g. from the Manager), asked for after a connect attempt fails, at most
    * once per `relayRefreshIntervalMs`: a corrected address reaches a running client. Errors and
@@ -150,12 +162,14 @@ export class GroveClient extends EventEmitter {
   /** The claim ordinal of the current link's welcome (see displacedByNewer). */
   private linkClaim: number | undefined;
   private relays: string[];
+  private rotation: PoolRotation;
+  private homeProbe: NodeJS.Timeout | undefined;
+  private probing = false;
   private readonly failures = new Map<string, ConnectFailure>();
   private lastRelayRefresh = Number.NEGATIVE_INFINITY;
   private refreshingRelays = false;
   private lastTokenError: string | undefined;
   private readonly http: HttpClient;
-  private relayIndex = 0;
   private attempt = 0;
   private transport: 'websocket' | 'long-poll';
   private readonly pending = new Map<string, PendingSend>();
@@ -181,9 +195,10 @@ export class GroveClient extends EventEmitter {
 
   constructor(private readonly options: GroveClientOptions) {
     super();
-    if (options.relays.length === 0) throw new Error('GroveClient needs at least one relay URL');
-    for (const relay of options.relays) relayEndpoints(relay);
-    this.relays = [...options.relays];
+    const pools = options.pools ?? [options.relays];
+    this.rotation = new PoolRotation(pools, options.poolFailover);
+    for (const relay of this.rotation.relays) relayEndpoints(relay);
+    this.relays = this.rotation.relays;
     this.http = new HttpClient(options.ca);
     this.transport = options.transport === 'long-poll' ? 'long-poll' : 'websocket';
     this.epochSeen = options.epoch;
@@ -228,8 +243,8 @@ export class GroveClient extends EventEmitter {
     for (const relay of relays) relayEndpoints(relay);
     if (relays.length === this.relays.length && relays.every((r, i) => r === this.relays[i]))
       return;
-    this.relays = [...relays];
-    this.relayIndex = 0;
+    this.rotation = new PoolRotation([relays], this.options.poolFailover);
+    this.relays = this.rotation.relays;
     for (const relay of this.failures.keys()) {
       if (!this.relays.includes(relay)) this.failures.delete(relay);
     }
@@ -283,7 +298,7 @@ export class GroveClient extends EventEmitter {
       return;
     }
     // After the token: getting it may have brought a new relay list (setRelays).
-    const relay = this.relays[this.relayIndex % this.relays.length] ?? '';
+    const relay = this.rotation.current();
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- may change during the await
     if (this.stopped) return;
     const endpoints = relayEndpoints(relay);
@@ -325,6 +340,8 @@ export class GroveClient extends EventEmitter {
       case 'welcome': {
         this.attempt = 0;
         this.linkWelcomed = true;
+        this.rotation.welcomed();
+        this.scheduleHomeProbe();
         this.linkClaim = frame.claim;
         this.failures.delete(this.linkRelay);
         const resync =
@@ -505,9 +522,18 @@ export class GroveClient extends EventEmitter {
     }
     if (!closed.reconnect && !displacedByNewer(closed, this.linkClaim)) {
       // A 4110 naming a claim no newer than this link's own is no displacement: reconnect.
-      this.relayIndex++;
+      this.rotation.linkLost();
       this.scheduleReconnect();
       return;
+    }
+    if (closed.code === CloseCode.authUnknownDevice) {
+      // This pool does not serve the device (another store, or not told yet): another might.
+      const moved = this.rotation.unknownDeviceHere();
+      if (moved !== undefined) {
+        this.switchedPool(moved);
+        this.scheduleReconnect();
+        return;
+      }
     }
     if (!closed.reconnect) {
       const renewable =
@@ -519,8 +545,77 @@ export class GroveClient extends EventEmitter {
         return;
       }
     }
-    this.relayIndex++;
+    if (this.linkWelcomed || !closed.reconnect) this.rotation.linkLost();
+    else {
+      const moved = this.rotation.connectFailed();
+      if (moved !== undefined) this.switchedPool(moved);
+    }
     this.scheduleReconnect();
+  }
+
+  /** The client now uses another pool: connect there at once, tell listeners (`pool`). */
+  private switchedPool(moved: PoolSwitch): void {
+    this.attempt = 0;
+    this.emit('pool', { ...moved, relays: [...(this.rotation.pools[moved.to] ?? [])] });
+  }
+
+  /**
+   * Away from the home pool: probes its relays' /readyz every `homeProbeMs`; after enough good
+   * answers in a row, closes the link and connects home. Sends in flight are sent again there
+   * under their ids (the store is shared, so nothing is queued twice); unacknowledged
+   * messages come again and are de-duplicated.
+   */
+  private scheduleHomeProbe(): void {
+    if (this.homeProbe !== undefined || !this.rotation.awayFromHome || this.stopped) return;
+    this.homeProbe = setInterval(() => {
+      if (this.probing) return;
+      if (!this.rotation.awayFromHome || this.stopped) {
+        clearInterval(this.homeProbe);
+        this.homeProbe = undefined;
+        return;
+      }
+      this.probing = true;
+      void this.probeHome()
+        .then((ready) => {
+          const moved = this.rotation.homeProbed(ready);
+          if (moved === undefined || this.stopped) return;
+          clearInterval(this.homeProbe);
+          this.homeProbe = undefined;
+          this.switchedPool(moved);
+          const link = this.link;
+          if (link === undefined) return;
+          link.ack(this.ackUpTo);
+          this.link = undefined;
+          link.close();
+          const closed: LinkClosed = {
+            code: 1000,
+            reason: 'returning to the home relay pool',
+            reconnect: true,
+            transportFailed: false,
+          };
+          this.emit('disconnected', closed);
+          if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+          this.reconnectTimer = undefined;
+          void this.connect();
+        })
+        .finally(() => (this.probing = false));
+    }, this.options.poolFailover?.homeProbeMs ?? 10_000);
+    this.homeProbe.unref();
+  }
+
+  /** Whether some relay of the home pool answers /readyz with 200 (within 2 s). */
+  private async probeHome(): Promise<boolean> {
+    for (const relay of this.rotation.pools[0] ?? []) {
+      try {
+        const answer = await this.http.json(`${relayEndpoints(relay).http}/readyz`, {
+          signal: AbortSignal.timeout(2000),
+        });
+        if (answer.ok) return true;
+      } catch {
+        // Not this one: the next URL.
+      }
+    }
+    return false;
   }
 
   /** A connect attempt ended before the welcome: count it, tell listeners, maybe refresh relays. */
@@ -609,6 +704,7 @@ export class GroveClient extends EventEmitter {
   async close(): Promise<void> {
     this.stopped = true;
     if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    if (this.homeProbe !== undefined) clearInterval(this.homeProbe);
     await this.handlerChain;
     this.link?.ack(this.ackUpTo);
     await new Promise((resolve) => setTimeout(resolve, 20));
