@@ -203,8 +203,11 @@ export async function runOperator(
     ...(bridge === undefined ? {} : { bridge }),
   });
 
+  // Routed on the path alone: callers add queries (the API server's pod proxy passes
+  // kubectl's ?timeout=30s), which must not turn /readyz or /metrics into a 404.
+  const pathOf = (url: string | undefined) => (url ?? '').split('?', 1)[0];
   const metrics = createServer((request, response) => {
-    if (request.url !== '/metrics') {
+    if (pathOf(request.url) !== '/metrics') {
       response.writeHead(404).end();
       return;
     }
@@ -216,9 +219,10 @@ export async function runOperator(
       .catch((error: unknown) => response.writeHead(500).end(String(error)));
   });
   const health = createServer((request, response) => {
-    if (request.url === '/healthz') {
+    const path = pathOf(request.url);
+    if (path === '/healthz') {
       response.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-    } else if (request.url === '/readyz') {
+    } else if (path === '/readyz') {
       // Ready once the caches are synced, leader or not: a standby is a healthy replica.
       const ready = operator.synced;
       response
