@@ -13,9 +13,19 @@
 import { e2eEnv } from './env.js';
 import { conditionOf, listObjects, mustGet, waitFor } from './kube.js';
 
-/** helm --set values that make the Manager reachable from outside. */
+/**
+ * helm --set values that make the Manager reachable from outside. The suite enrolls its whole
+ * fleet (up to 20 devices a scenario) from one address, above the default of 20 enrollments
+ * per address a minute, so it raises that limit as an operator enrolling a fleet from one
+ * place would.
+ */
 export function managerServiceValues(): string[] {
-  return ['--set', 'manager.service.type=NodePort'];
+  return [
+    '--set',
+    'manager.service.type=NodePort',
+    '--set',
+    'manager.limits.rateLimits.enrollPerMinute=600',
+  ];
 }
 
 /** The `spec.service` of the RelayPool the suite creates. */
