@@ -273,6 +273,13 @@ describe('generated CRDs on a real API server', () => {
       'should be greater than or equal to 0',
     ],
     [
+      'a headers timeout longer than the default request timeout',
+      'RelayPool',
+      { connection: { headersTimeoutMs: 40_000 } },
+      'spec.connection.headersTimeoutMs',
+      'headersTimeoutMs must be <= requestTimeoutMs (the relay defaults are 10000 and 30000)',
+    ],
+    [
       'an http Redis URL',
       'RelayPool',
       { redis: { external: { url: 'http://r' } } },

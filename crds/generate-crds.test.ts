@@ -368,6 +368,11 @@ describe('generated CRDs', () => {
         '.spec.redis.builtin.storageClassName: storageClassName cannot be changed after creation: the Redis volume already exists',
         '.spec.redis.builtin.storage: storage cannot be changed after creation: expand the PersistentVolumeClaim data-<pool>-redis-0 directly, if its StorageClass allows expansion',
         '.spec.autoscaling.minReplicas: minReplicas must be <= maxReplicas',
+        '.spec.connection.headersTimeoutMs: headersTimeoutMs must be <= requestTimeoutMs (the relay defaults are 10000 and 30000)',
+        '.spec.networkPolicy.metricsFrom[].namespaceSelector.matchExpressions[].values: values must be non-empty when operator is In or NotIn',
+        '.spec.networkPolicy.metricsFrom[].namespaceSelector.matchExpressions[].values: values must be empty when operator is Exists or DoesNotExist',
+        '.spec.networkPolicy.metricsFrom[].podSelector.matchExpressions[].values: values must be non-empty when operator is In or NotIn',
+        '.spec.networkPolicy.metricsFrom[].podSelector.matchExpressions[].values: values must be empty when operator is Exists or DoesNotExist',
       ],
       Domain: [
         '.spec.signingKey.rotationGracePeriodSeconds: signingKey.rotationGracePeriodSeconds must be >= tokenTTLSeconds, or tokens signed just before a key rotation would stop verifying while still valid',

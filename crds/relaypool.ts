@@ -249,6 +249,58 @@ export const drainSchema = z
     'How a stopping relay pod hands its clients over: it goes unready, then closes connections in batches.',
   );
 
+/** The relays' own defaults (relay/config.ts), which the CRD's rule compares against. */
+const RELAY_HEADERS_TIMEOUT_MS = 10_000;
+const RELAY_REQUEST_TIMEOUT_MS = 30_000;
+
+export const relayConnectionSchema = z
+  .strictObject({
+    headersTimeoutMs: z
+      .int()
+      .min(1000)
+      .max(300_000)
+      .optional()
+      .describe(
+        `An HTTP request head, or a new socket's first bytes (TLS handshake included), must arrive within this; else 408 and closed (1000 to 300000; the relay's default ${RELAY_HEADERS_TIMEOUT_MS}).`,
+      ),
+    requestTimeoutMs: z
+      .int()
+      .min(1000)
+      .max(600_000)
+      .optional()
+      .describe(
+        `A whole HTTP request, head and body, must arrive within this; else 408 and closed (1000 to 600000; the relay's default ${RELAY_REQUEST_TIMEOUT_MS}).`,
+      ),
+    idleTimeoutMs: z
+      .int()
+      .min(1000)
+      .max(3_600_000)
+      .optional()
+      .describe(
+        "A socket silent both ways this long is closed; a long poll gets its wait plus 10 s, WebSocket connections are not affected (1000 to 3600000; the relay's default 60000).",
+      ),
+    maxConnections: z
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .optional()
+      .describe(
+        "Most open sockets per relay pod, WebSocket connections included; more are closed at once (1 to 1000000; the relay's default 50000).",
+      ),
+  })
+  .describe(
+    'What a slow or silent client may hold on each relay pod; a field left out keeps the relay default.',
+  )
+  .meta(
+    celRules({
+      rule:
+        `(has(self.headersTimeoutMs) ? self.headersTimeoutMs : ${RELAY_HEADERS_TIMEOUT_MS}) <= ` +
+        `(has(self.requestTimeoutMs) ? self.requestTimeoutMs : ${RELAY_REQUEST_TIMEOUT_MS})`,
+      message: `headersTimeoutMs must be <= requestTimeoutMs (the relay defaults are ${RELAY_HEADERS_TIMEOUT_MS} and ${RELAY_REQUEST_TIMEOUT_MS})`,
+      fieldPath: '.headersTimeoutMs',
+    }),
+  );
+
 export const disruptionBudgetSchema = z
   .strictObject({
     maxUnavailable: z
@@ -328,6 +380,7 @@ export const relayPoolSpecSchema = z
     autoscaling: autoscalingSchema.optional(),
     resources: resourceRequirementsSchema.optional().describe('Compute resources of a relay pod.'),
     drain: drainSchema.prefault({}),
+    connection: relayConnectionSchema.optional(),
     disruptionBudget: disruptionBudgetSchema.prefault({}),
     topologySpread: z
       .boolean()
@@ -441,6 +494,13 @@ export function validateRelayPool(pool: RelayPool): string[] {
   }
   if (spec.service.type === 'ClusterIP' && spec.service.externalTrafficPolicy !== undefined) {
     issues.push('spec.service.externalTrafficPolicy: needs type NodePort or LoadBalancer');
+  }
+  const headers = spec.connection?.headersTimeoutMs ?? RELAY_HEADERS_TIMEOUT_MS;
+  const request = spec.connection?.requestTimeoutMs ?? RELAY_REQUEST_TIMEOUT_MS;
+  if (headers > request) {
+    issues.push(
+      `spec.connection.headersTimeoutMs: must be <= requestTimeoutMs (${request}), or relays would refuse their config`,
+    );
   }
   const seen = new Set<string>();
   (spec.publicUrls ?? []).forEach((url, i) => {

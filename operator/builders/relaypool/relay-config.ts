@@ -35,6 +35,13 @@ export interface RelayJson {
   redis: { url: string; cluster: boolean };
   domains: RelayJsonDomain[];
   drain: { gracePeriodSeconds: number; batchSize: number; batchIntervalMs: number };
+  /** Only what spec.connection sets: the relay keeps its defaults for the rest. */
+  connection?: {
+    headersTimeoutMs?: number;
+    requestTimeoutMs?: number;
+    idleTimeoutMs?: number;
+    maxConnections?: number;
+  };
 }
 
 /** The in-cluster address of a pool's built-in Redis: its only pod, through the headless Service. */
@@ -87,8 +94,26 @@ export function buildRelayConfig(input: RelayPoolBuildInput): RelayJson {
       batchSize: spec.drain.batchSize,
       batchIntervalMs: spec.drain.batchIntervalMs,
     },
+    // Absent unless set, so a pool that sets nothing renders the relay.json it always did (and
+    // its pods do not roll when the operator is upgraded).
+    ...(spec.connection === undefined || Object.keys(spec.connection).length === 0
+      ? {}
+      : { connection: connectionOf(spec.connection) }),
   } satisfies RelayConfigInput;
   return config;
+}
+
+/** spec.connection copied field by field: only the fields relays read, only those set. */
+function connectionOf(
+  connection: NonNullable<RelayPool['spec']['connection']>,
+): NonNullable<RelayJson['connection']> {
+  const { headersTimeoutMs, requestTimeoutMs, idleTimeoutMs, maxConnections } = connection;
+  return {
+    ...(headersTimeoutMs === undefined ? {} : { headersTimeoutMs }),
+    ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
+    ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
+    ...(maxConnections === undefined ? {} : { maxConnections }),
+  };
 }
 
 /** The text of relay.json: canonical, indented, newline-terminated. */

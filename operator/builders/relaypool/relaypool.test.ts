@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
-import type { RelayPool } from '../../../crds/relaypool.js';
+import { validateRelayPool, type RelayPool } from '../../../crds/relaypool.js';
 import { relayConfigSchema } from '../../../relay/config.js';
 import type { KubeObject } from '../../../kube/kube-object.js';
 import { MANAGED_BY, labelKeys } from '../labels.js';
@@ -476,6 +476,38 @@ describe('relay pool builders › shape of the children', () => {
       ),
     ).toBe(55);
     expect(at(relayJsonOf(children), 'drain', 'gracePeriodSeconds')).toBe(45);
+  });
+
+  it('hands relays the connection limits the pool sets, and their defaults for the rest', () => {
+    const json = relayJsonOf(
+      buildRelayPoolChildren(
+        makeInput({ connection: { maxConnections: 2000, headersTimeoutMs: 5000 } }),
+      ),
+    );
+    expect(at(json, 'connection')).toEqual({ maxConnections: 2000, headersTimeoutMs: 5000 });
+    const parsed = relayConfigSchema.parse({ ...(json as object), podId: 'relay-0' });
+    expect(parsed.connection).toMatchObject({
+      maxConnections: 2000,
+      headersTimeoutMs: 5000,
+      requestTimeoutMs: 30_000,
+      idleTimeoutMs: 60_000,
+    });
+    // A pool that sets none renders the relay.json it did before: its pods do not roll.
+    expect(relayJsonOf(buildRelayPoolChildren(makeInput({ connection: {} })))).toEqual(
+      relayJsonOf(buildRelayPoolChildren(makeInput({}))),
+    );
+    expect(at(relayJsonOf(buildRelayPoolChildren(makeInput({}))), 'connection')).toBeUndefined();
+  });
+
+  it('refuses a headers timeout longer than the request timeout, defaults included', () => {
+    expect(validateRelayPool(makePool({ connection: { headersTimeoutMs: 40_000 } }))).toEqual([
+      'spec.connection.headersTimeoutMs: must be <= requestTimeoutMs (30000), or relays would refuse their config',
+    ]);
+    expect(
+      validateRelayPool(
+        makePool({ connection: { headersTimeoutMs: 40_000, requestTimeoutMs: 60_000 } }),
+      ),
+    ).toEqual([]);
   });
 
   it('writes a valid relay.json for a pool no domain names yet', () => {
