@@ -115,6 +115,16 @@ export const domainStatusSchema = z
       .array(z.string())
       .optional()
       .describe('Names of the Policies that apply, highest precedence first.'),
+    store: z
+      .string()
+      .max(2100)
+      .optional()
+      .describe(
+        'The Redis the domain’s queues and device directory live on (builtin:NAMESPACE/POOL or ' +
+          'external:URL without credentials), every pool of spec.relayPools uses it. Pools on ' +
+          'another store are refused (condition Ready, reason RelayPoolsOnDifferentStores or ' +
+          'StoreChanged) and not given to devices.',
+      ),
     conditions: conditionsSchema.optional(),
   })
   .describe('Observed state of the domain, written by the operator.');

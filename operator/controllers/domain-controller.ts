@@ -32,6 +32,7 @@ import {
 import { finalizeDomain, hasPurgeFinalizer, setPurgeFinalizer } from './domain-finalizer.js';
 import { buildSigningKeyAccess } from '../builders/domain/signing-key-access.js';
 import { applyChildren, pruneChildren } from './child-objects.js';
+import { checkDomainStores, storeOfPool, type PoolStore } from './domain-store.js';
 
 function signingKeySecret(
   owner: KubeObject,
@@ -133,30 +134,53 @@ async function reconcileSigningKeys(
   return next;
 }
 
-/** Ready when every named RelayPool exists and the home pool is ready. */
+/**
+ * Ready when every named RelayPool exists, all of them use one store (the one the Domain's data
+ * is on) and they are ready. Devices are given only the pools on the Domain's store.
+ */
 function relayPoolsCondition(
   ctx: ReconcileContext,
   domain: Domain,
-): { condition: ConditionUpdate; urls: string[] } {
+): { condition: ConditionUpdate; urls: string[]; store: string | undefined } {
   const namespace = domain.metadata.namespace;
-  const urls: string[] = [];
+  const found: { name: string; urls: string[]; ready: boolean }[] = [];
+  const stores: PoolStore[] = [];
   const missing: string[] = [];
-  const notReady: string[] = [];
   for (const poolName of domain.spec.relayPools) {
     const cached = cachedRelayPool(ctx, namespace, poolName);
     if (cached === undefined) {
       missing.push(poolName);
       continue;
     }
-    urls.push(...(cached.pool.status?.endpoints ?? relayPoolEndpoints(cached.pool)));
-    if (findCondition(conditionsOf(cached.object), 'Ready')?.status !== 'True') {
-      notReady.push(poolName);
-    }
+    found.push({
+      name: poolName,
+      urls: cached.pool.status?.endpoints ?? relayPoolEndpoints(cached.pool),
+      ready: findCondition(conditionsOf(cached.object), 'Ready')?.status === 'True',
+    });
+    stores.push(storeOfPool(cached.pool));
   }
+  const check = checkDomainStores(stores, domain.status?.store);
+  const served = found.filter((pool) => check.pools.includes(pool.name));
+  const urls = served.flatMap((pool) => pool.urls);
+  const notReady = served.filter((pool) => !pool.ready).map((pool) => pool.name);
+  const store = check.store?.key;
   const list = (names: string[]) => names.map((n) => `"${n}"`).join(', ');
+  if (check.problem !== undefined) {
+    return {
+      urls,
+      store,
+      condition: {
+        type: 'Ready',
+        status: 'False',
+        reason: check.problem.reason,
+        message: check.problem.message,
+      },
+    };
+  }
   if (missing.length > 0) {
     return {
       urls,
+      store,
       condition: {
         type: 'Ready',
         status: 'False',
@@ -168,6 +192,7 @@ function relayPoolsCondition(
   if (notReady.length > 0) {
     return {
       urls,
+      store,
       condition: {
         type: 'Ready',
         status: 'False',
@@ -178,6 +203,7 @@ function relayPoolsCondition(
   }
   return {
     urls,
+    store,
     condition: {
       type: 'Ready',
       status: 'True',
@@ -234,7 +260,7 @@ export async function reconcileDomain(
   });
   await applyChildren(ctx, object, access);
   await pruneChildren(ctx, object, access);
-  const { condition, urls } = relayPoolsCondition(ctx, domain);
+  const { condition, urls, store } = relayPoolsCondition(ctx, domain);
   const applied = policiesForDomain(domain, parsedPolicies(ctx, namespace)).map(
     (p) => p.metadata.name,
   );
@@ -245,6 +271,7 @@ export async function reconcileDomain(
       signingKeySecret: signingKeySecretName(domain.metadata.name),
       publicKeys: publishedKeys(keys),
       relayUrls: urls,
+      ...(store === undefined ? {} : { store }),
       appliedPolicies: applied,
     },
     [condition],
