@@ -60,12 +60,10 @@ export class DomainStorage {
    */
   noteTotal(domain: string, total: number | undefined, covers = this.flushesStarted): void {
     if (total === undefined) return;
-    const known = this.totals.get(domain);
-    this.totals.set(domain, {
-      bytes: total,
-      at: this.clock(),
-      covers: Math.max(covers, known?.covers ?? 0),
-    });
+    // A read answered after a later flush's total is older news: the reservations that flush
+    // covered are no longer counted, so taking it would undercount them.
+    if (covers < (this.totals.get(domain)?.covers ?? 0)) return;
+    this.totals.set(domain, { bytes: total, at: this.clock(), covers });
     this.onTotal(domain, total);
     const reserved = this.reserved.get(domain);
     if (reserved === undefined) return;
