@@ -72,19 +72,36 @@ export async function installRelease(): Promise<void> {
   );
 }
 
+const GROVE_KINDS = ['relaypools', 'domains', 'policies', 'backupschedules'];
+
 /**
- * Removes what an earlier run left in the suite's namespace (a cluster kept with
- * GROVE_E2E_KEEP=1): the release, the Grove resources (finalizers dropped: the operator may be
- * gone) and the namespace. Cluster-scoped CRDs stay, as Helm leaves them.
+ * Removes what an earlier run left (a cluster kept with GROVE_E2E_KEEP=1): the release, the
+ * Grove resources (finalizers dropped: the operator may be gone), the namespace, and the
+ * Grove CRDs, so that the install is one from nothing: Helm installs CRDs on the first
+ * install only, and an earlier run's CRDs miss the fields of a newer chart (the operator's
+ * status patches then fail with "field not declared in schema").
  */
 export async function removeEarlierRun(): Promise<boolean> {
+  const removedRelease = await removeEarlierRelease();
+  let removedCrds = false;
+  for (const kind of GROVE_KINDS) {
+    if ((await getObject('crd', `${kind}.grove.dev`, 'default')) === undefined) continue;
+    await kubectl(['delete', 'crd', `${kind}.grove.dev`, '--wait=true', '--timeout=120s'], {
+      timeoutMs: 150_000,
+    });
+    removedCrds = true;
+  }
+  return removedRelease || removedCrds;
+}
+
+async function removeEarlierRelease(): Promise<boolean> {
   const env = e2eEnv();
   const namespace = await getObject('namespace', env.namespace, 'default');
   if (namespace === undefined) return false;
   if (await releaseInstalled()) {
     await helm(['uninstall', env.release, '-n', env.namespace, '--wait'], { timeoutMs: 180_000 });
   }
-  for (const kind of ['relaypools', 'domains', 'policies', 'backupschedules']) {
+  for (const kind of GROVE_KINDS) {
     const crd = await getObject('crd', `${kind}.grove.dev`, 'default');
     if (crd === undefined) continue;
     for (const object of await listObjects(kind)) {
