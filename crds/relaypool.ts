@@ -115,6 +115,56 @@ export const relayTlsSchema = z
       'clients are given wss:// addresses.',
   );
 
+export const MAX_REDIS_REPLICAS = 4;
+
+export const builtinRedisHaSchema = z
+  .strictObject({
+    replicas: z
+      .int()
+      .min(2)
+      .max(MAX_REDIS_REPLICAS)
+      .default(2)
+      .describe(
+        'Replicas of the primary (2 to 4, default 2), each a pod with its own volume and a ' +
+          'Sentinel; with the primary, at least three pods, so a majority of Sentinels remains ' +
+          'when one pod is lost.',
+      ),
+    replicaAcks: z
+      .int()
+      .min(0)
+      .max(MAX_REDIS_REPLICAS)
+      .default(1)
+      .describe(
+        'A send is acknowledged only once this many replicas have it in their AOF (WAITAOF; ' +
+          'default 1; at most replicas). While fewer replicas are in sync, sends are refused ' +
+          '(retryable), never acknowledged. 0: the primary alone (a failover may lose ' +
+          'acknowledged messages).',
+      ),
+    ackTimeoutMs: z
+      .int()
+      .min(100)
+      .max(10000)
+      .default(1000)
+      .describe('How long a send waits for the replicas before it is refused (default 1000).'),
+    downAfterMilliseconds: z
+      .int()
+      .min(1000)
+      .max(60000)
+      .default(5000)
+      .describe(
+        "How long the primary may be silent before the Sentinels fail over (Sentinel's " +
+          'down-after-milliseconds, default 5000).',
+      ),
+  })
+  .describe('A Redis primary with replicas, and a Sentinel in each pod.')
+  .meta(
+    celRules({
+      rule: '!has(self.replicaAcks) || !has(self.replicas) || self.replicaAcks <= self.replicas',
+      message: 'replicaAcks cannot be more than replicas',
+      fieldPath: '.replicaAcks',
+    }),
+  );
+
 export const builtinRedisSchema = z
   .strictObject({
     storage: quantitySchema
@@ -131,10 +181,23 @@ export const builtinRedisSchema = z
           'but up to one second of acknowledged messages can be lost (default always).',
       ),
     resources: resourceRequirementsSchema.optional().describe('Compute resources of Redis.'),
+    highAvailability: builtinRedisHaSchema
+      .optional()
+      .describe(
+        'Replicas of the Redis, watched by Redis Sentinel: the primary can be lost without an ' +
+          'acknowledged message (docs/architecture.md#durability-per-setting). Absent: one Redis pod.',
+      ),
   })
   .describe('A single Redis with AOF persistence, run by the operator as a StatefulSet.')
   .meta(
     celRules(
+      {
+        // Back to one pod, pod 0 may be a replica that is behind the primary: refused.
+        rule: 'has(self.highAvailability) || !has(oldSelf.highAvailability)',
+        message:
+          'highAvailability cannot be removed: pod 0 may not be the primary; create a new RelayPool instead',
+        fieldPath: '.highAvailability',
+      },
       {
         // A StatefulSet's volume claim template cannot change, nor can a bound volume's class.
         rule:
@@ -469,6 +532,7 @@ export type RelayPoolStatus = z.infer<typeof relayPoolStatusSchema>;
 export type RelayPool = z.infer<typeof relayPoolSchema>;
 export type RelayRedis = z.infer<typeof relayRedisSchema>;
 export type BuiltinRedis = z.infer<typeof builtinRedisSchema>;
+export type BuiltinRedisHa = z.infer<typeof builtinRedisHaSchema>;
 export type ExternalRedis = z.infer<typeof externalRedisSchema>;
 export type RelayService = z.infer<typeof relayServiceSchema>;
 export type RelayIngress = z.infer<typeof relayIngressSchema>;
@@ -494,6 +558,12 @@ export function validateRelayPool(pool: RelayPool): string[] {
   }
   if (spec.service.type === 'ClusterIP' && spec.service.externalTrafficPolicy !== undefined) {
     issues.push('spec.service.externalTrafficPolicy: needs type NodePort or LoadBalancer');
+  }
+  const ha = 'builtin' in spec.redis ? spec.redis.builtin.highAvailability : undefined;
+  if (ha !== undefined && ha.replicaAcks > ha.replicas) {
+    issues.push(
+      `spec.redis.builtin.highAvailability.replicaAcks: must be <= replicas (${ha.replicas})`,
+    );
   }
   const headers = spec.connection?.headersTimeoutMs ?? RELAY_HEADERS_TIMEOUT_MS;
   const request = spec.connection?.requestTimeoutMs ?? RELAY_REQUEST_TIMEOUT_MS;

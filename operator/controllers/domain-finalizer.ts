@@ -67,15 +67,19 @@ async function redisTargetOf(ctx: ReconcileContext, pool: RelayPool): Promise<Re
         : { password: await secretValue(ctx, namespace, ref.name, ref.key) }),
     };
   }
+  const password = await secretValue(
+    ctx,
+    namespace,
+    relayPoolNames(pool.metadata.name).redisAuth,
+    REDIS_PASSWORD_KEY,
+  );
+  const url = builtinRedisUrl(pool);
+  // With highAvailability the URL names the Sentinels, which ask for the same password.
   return {
-    url: builtinRedisUrl(pool),
+    url,
     cluster: false,
-    password: await secretValue(
-      ctx,
-      namespace,
-      relayPoolNames(pool.metadata.name).redisAuth,
-      REDIS_PASSWORD_KEY,
-    ),
+    password,
+    ...(url.startsWith('sentinel://') ? { sentinelPassword: password } : {}),
   };
 }
 

@@ -62,6 +62,14 @@ export interface GoldenCase {
 
 export const goldenCases: Record<string, GoldenCase> = {
   'builtin-defaults': { input: makeInput({}), redisPassword: 'golden-password' },
+  'builtin-redis-ha': {
+    input: makeInput({
+      redis: {
+        builtin: { storage: '5Gi', highAvailability: { replicas: 2, replicaAcks: 1 } },
+      },
+    }),
+    redisPassword: 'golden-password',
+  },
   'external-redis-cluster': {
     input: makeInput({
       replicas: 3,

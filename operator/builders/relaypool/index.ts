@@ -8,6 +8,7 @@ import { labelKeys } from '../labels.js';
 import type { RelayPoolBuildInput } from './input.js';
 import { buildRelayIngress } from './ingress.js';
 import { buildRedisService, buildRedisStatefulSet } from './redis.js';
+import { buildRedisPodDisruptionBudget } from './redis-ha.js';
 import { buildRelayConfigMap } from './relay-config.js';
 import {
   buildRelayDeployment,
@@ -45,6 +46,15 @@ export {
   type RelayPoolNames,
 } from './names.js';
 export { REDIS_DATA_DIR, buildRedisService, buildRedisStatefulSet } from './redis.js';
+export {
+  SENTINEL_MASTER_NAME,
+  SENTINEL_PORT,
+  buildRedisPodDisruptionBudget,
+  builtinRedisHa,
+  builtinSentinelUrl,
+  redisPodCount,
+  redisPodHosts,
+} from './redis-ha.js';
 export {
   REDIS_CONF_KEY,
   REDIS_PASSWORD_KEY,
@@ -102,6 +112,7 @@ export function buildRelayPoolChildren(input: RelayPoolBuildInput): KubeObject[]
     buildRelayConfigMap(input),
     buildRedisService(pool),
     buildRedisStatefulSet(input),
+    buildRedisPodDisruptionBudget(pool),
     buildRelayDeployment(input),
     buildRelayService(pool),
     buildRelayMetricsService(pool),

@@ -11,6 +11,7 @@ import type { RelayPoolBuildInput } from './input.js';
 import { childMetadata, selectorLabels, type Plain } from './metadata.js';
 import { poolIdentity, relayPoolNames } from './names.js';
 import { REDIS_PORT, RELAY_PORT } from './relay-config.js';
+import { SENTINEL_PORT, builtinRedisHa } from './redis-ha.js';
 
 /** Port of the relays' /metrics (relay.json leaves metrics.port at the relay's default). */
 export const RELAY_METRICS_PORT = DEFAULT_METRICS_PORT;
@@ -50,6 +51,13 @@ const dnsEgress: EgressRule = {
     { protocol: 'TCP', port: 53 },
   ],
 };
+
+/** The built-in Redis's ports: Redis, and with highAvailability the Sentinels'. */
+function redisPorts(pool: RelayPool): Plain<V1NetworkPolicyPort>[] {
+  return builtinRedisHa(pool) === undefined
+    ? [tcp(REDIS_PORT)]
+    : [tcp(REDIS_PORT), tcp(SENTINEL_PORT)];
+}
 
 /** The port of an external Redis URL (redis:// or rediss://, default 6379). */
 export function redisUrlPort(url: string): number {
@@ -109,7 +117,7 @@ function redisEgress(pool: RelayPool): EgressRule {
   if ('builtin' in redis) {
     return {
       to: [{ podSelector: { matchLabels: selectorLabels(pool.metadata.name, 'redis') } }],
-      ports: [tcp(REDIS_PORT)],
+      ports: redisPorts(pool),
     };
   }
   // An external Redis has no pod to select: its port, at any address. Redis Cluster nodes are
@@ -151,10 +159,31 @@ export function buildRedisNetworkPolicy(input: RelayPoolBuildInput): KubeObject 
               namespaceSelector: namespacesIn([namespace, ...(input.groveNamespaces ?? [])]),
             },
           ],
-          ports: [tcp(REDIS_PORT)],
+          ports: redisPorts(pool),
         },
+        // highAvailability: replication and the Sentinels talk among the Redis pods.
+        ...(builtinRedisHa(pool) === undefined
+          ? []
+          : [
+              {
+                from: [{ podSelector: { matchLabels: selectorLabels(name, 'redis') } }],
+                ports: redisPorts(pool),
+              },
+            ]),
       ],
-      // No egress rules: a single Redis calls no one.
+      // No egress rules: a single Redis calls no one. With highAvailability: the other Redis
+      // pods, and DNS (they know each other by name).
+      ...(builtinRedisHa(pool) === undefined
+        ? {}
+        : {
+            egress: [
+              {
+                to: [{ podSelector: { matchLabels: selectorLabels(name, 'redis') } }],
+                ports: redisPorts(pool),
+              },
+              dnsEgress,
+            ],
+          }),
     },
   } satisfies NetworkPolicyObject;
 }

@@ -15,7 +15,15 @@ import { poolIdentity, relayPoolNames } from './names.js';
 import { REDIS_PORT } from './relay-config.js';
 import { annotationKeys } from '../labels.js';
 import { redisMaxMemoryBytes } from '../quantity.js';
-import { REDIS_CONF_KEY, builtinRedisPasswordSecret } from './redis-auth.js';
+import { REDIS_CONF_KEY, REDIS_PASSWORD_KEY, builtinRedisPasswordSecret } from './redis-auth.js';
+import {
+  REDIS_RUN_DIR,
+  SENTINEL_PORT,
+  builtinRedisHa,
+  redisHaStartScript,
+  redisPodCount,
+  sentinelContainer,
+} from './redis-ha.js';
 
 /** Where the Redis volume is mounted; AOF files live there. */
 export const REDIS_DATA_DIR = '/data';
@@ -37,12 +45,27 @@ export function buildRedisService(pool: RelayPool): KubeObject | undefined {
       publishNotReadyAddresses: true,
       clusterIP: 'None',
       selector: selectorLabels(name, 'redis'),
-      ports: [{ name: 'redis', port: REDIS_PORT, targetPort: 'redis', protocol: 'TCP' }],
+      ports: [
+        { name: 'redis', port: REDIS_PORT, targetPort: 'redis', protocol: 'TCP' },
+        ...(builtinRedisHa(pool) === undefined
+          ? []
+          : [
+              {
+                name: 'sentinel',
+                port: SENTINEL_PORT,
+                targetPort: 'sentinel',
+                protocol: 'TCP',
+              },
+            ]),
+      ],
     },
   } satisfies Plain<V1Service> & KubeObject;
 }
 
-/** The single-pod Redis with AOF persistence; undefined for external Redis. */
+/**
+ * The Redis with AOF persistence: one pod, or with highAvailability the primary, its replicas
+ * and a Sentinel in each pod, spread over nodes (redis-ha.ts); undefined for external Redis.
+ */
 export function buildRedisStatefulSet(input: RelayPoolBuildInput): KubeObject | undefined {
   const { pool } = input;
   if (!('builtin' in pool.spec.redis)) return undefined;
@@ -50,12 +73,32 @@ export function buildRedisStatefulSet(input: RelayPoolBuildInput): KubeObject | 
   const { name } = poolIdentity(pool);
   const names = relayPoolNames(name);
   const maxMemory = redisMaxMemoryBytes(builtin.resources?.limits?.memory);
+  const ha = builtin.highAvailability;
+  const serverArgs = [
+    '--port',
+    String(REDIS_PORT),
+    '--dir',
+    REDIS_DATA_DIR,
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    builtin.appendfsync,
+    // Evicting keys would silently drop queued messages and history.
+    '--maxmemory-policy',
+    'noeviction',
+    // AOF only: no RDB snapshots besides it.
+    '--save',
+    '',
+    // Below the container's memory limit: a full Redis refuses writes (sends fail
+    // cleanly and are retried) instead of being killed.
+    ...(maxMemory === undefined ? [] : ['--maxmemory', String(maxMemory)]),
+  ];
   return {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
     metadata: childMetadata(pool, names.redis, 'redis'),
     spec: {
-      replicas: 1,
+      replicas: redisPodCount(pool),
       serviceName: names.redis,
       selector: { matchLabels: selectorLabels(name, 'redis') },
       podManagementPolicy: 'OrderedReady',
@@ -77,32 +120,42 @@ export function buildRedisStatefulSet(input: RelayPoolBuildInput): KubeObject | 
           enableServiceLinks: false,
           // OnRootMismatch: skip the recursive chown of a large AOF on every restart.
           securityContext: { ...podSecurityContext(), fsGroupChangePolicy: 'OnRootMismatch' },
+          ...(ha === undefined
+            ? {}
+            : {
+                // One copy per node where the nodes allow it, spread over zones when they can.
+                topologySpreadConstraints: [
+                  {
+                    maxSkew: 1,
+                    topologyKey: 'kubernetes.io/hostname',
+                    whenUnsatisfiable: 'DoNotSchedule',
+                    labelSelector: { matchLabels: selectorLabels(name, 'redis') },
+                  },
+                  {
+                    maxSkew: 1,
+                    topologyKey: 'topology.kubernetes.io/zone',
+                    whenUnsatisfiable: 'ScheduleAnyway',
+                    labelSelector: { matchLabels: selectorLabels(name, 'redis') },
+                  },
+                ],
+              }),
           containers: [
             {
               name: 'redis',
               image: input.redisImage,
-              command: ['redis-server'],
-              // The config file first (redis-server's rule), then the options.
-              args: [
-                `${REDIS_AUTH_DIR}/${REDIS_CONF_KEY}`,
-                '--port',
-                String(REDIS_PORT),
-                '--dir',
-                REDIS_DATA_DIR,
-                '--appendonly',
-                'yes',
-                '--appendfsync',
-                builtin.appendfsync,
-                // Evicting keys would silently drop queued messages and history.
-                '--maxmemory-policy',
-                'noeviction',
-                // AOF only: no RDB snapshots besides it.
-                '--save',
-                '',
-                // Below the container's memory limit: a full Redis refuses writes (sends fail
-                // cleanly and are retried) instead of being killed.
-                ...(maxMemory === undefined ? [] : ['--maxmemory', String(maxMemory)]),
-              ],
+              ...(ha === undefined
+                ? {
+                    command: ['redis-server'],
+                    // The config file first (redis-server's rule), then the options.
+                    args: [`${REDIS_AUTH_DIR}/${REDIS_CONF_KEY}`, ...serverArgs],
+                  }
+                : {
+                    // Primary or replica is decided at start (redis-ha.ts).
+                    command: ['sh', '-c', redisHaStartScript(pool, REDIS_AUTH_DIR, serverArgs)],
+                    env: [
+                      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                    ],
+                  }),
               ports: [{ name: 'redis', containerPort: REDIS_PORT, protocol: 'TCP' }],
               // TCP, not `redis-cli ping`: Redis listens while it replays a large AOF and
               // answers LOADING meanwhile, which a ping-based liveness probe would take for a
@@ -119,18 +172,29 @@ export function buildRedisStatefulSet(input: RelayPoolBuildInput): KubeObject | 
               volumeMounts: [
                 { name: 'data', mountPath: REDIS_DATA_DIR },
                 { name: 'auth', mountPath: REDIS_AUTH_DIR, readOnly: true },
+                ...(ha === undefined ? [] : [{ name: 'run', mountPath: REDIS_RUN_DIR }]),
               ],
             },
+            ...(ha === undefined
+              ? []
+              : [sentinelContainer(pool, ha, input.redisImage, REDIS_AUTH_DIR)]),
           ],
           volumes: [
             {
               name: 'auth',
               secret: {
                 secretName: builtinRedisPasswordSecret(input),
-                items: [{ key: REDIS_CONF_KEY, path: REDIS_CONF_KEY }],
+                items: [
+                  { key: REDIS_CONF_KEY, path: REDIS_CONF_KEY },
+                  // The start scripts ask the Sentinels with redis-cli, which needs it bare.
+                  ...(ha === undefined
+                    ? []
+                    : [{ key: REDIS_PASSWORD_KEY, path: REDIS_PASSWORD_KEY }]),
+                ],
                 defaultMode: 0o400,
               },
             },
+            ...(ha === undefined ? [] : [{ name: 'run', emptyDir: {} }]),
           ],
         },
       },

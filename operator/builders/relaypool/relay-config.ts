@@ -7,6 +7,7 @@ import { canonicalJson } from './canonical-json.js';
 import type { RelayPoolBuildInput, RelayPublicKey } from './input.js';
 import { childMetadata, type Plain } from './metadata.js';
 import { poolIdentity, relayPoolNames } from './names.js';
+import { builtinRedisHa, builtinSentinelUrl } from './redis-ha.js';
 
 export const RELAY_PORT = 8443;
 export const REDIS_PORT = 6379;
@@ -32,7 +33,12 @@ export interface RelayJson {
   port: number;
   /** With spec.tls: the mounted Secret's files (relays reload them when they change). */
   tls?: { certFile: string; keyFile: string };
-  redis: { url: string; cluster: boolean };
+  redis: {
+    url: string;
+    cluster: boolean;
+    /** Built-in Redis with highAvailability: sends wait for this many replicas. */
+    replicaAcks?: { replicas: number; timeoutMs: number };
+  };
   domains: RelayJsonDomain[];
   drain: { gracePeriodSeconds: number; batchSize: number; batchIntervalMs: number };
   /** Only what spec.connection sets: the relay keeps its defaults for the rest. */
@@ -44,8 +50,12 @@ export interface RelayJson {
   };
 }
 
-/** The in-cluster address of a pool's built-in Redis: its only pod, through the headless Service. */
+/**
+ * The in-cluster address of a pool's built-in Redis: its only pod, through the headless
+ * Service; with highAvailability, the Sentinels of every pod (sentinel://…/grove).
+ */
 export function builtinRedisUrl(pool: RelayPool): string {
+  if (builtinRedisHa(pool) !== undefined) return builtinSentinelUrl(pool);
   const { name, namespace } = poolIdentity(pool);
   const { redis } = relayPoolNames(name);
   return `redis://${redis}-0.${redis}.${namespace}.svc:${REDIS_PORT}`;
@@ -61,10 +71,22 @@ function byKid(a: { kid: string }, b: { kid: string }): number {
 
 export function buildRelayConfig(input: RelayPoolBuildInput): RelayJson {
   const { spec } = input.pool;
+  const ha = builtinRedisHa(input.pool);
   const redis =
     'external' in spec.redis
       ? { url: spec.redis.external.url, cluster: spec.redis.external.cluster }
-      : { url: builtinRedisUrl(input.pool), cluster: false };
+      : {
+          url: builtinRedisUrl(input.pool),
+          cluster: false,
+          ...(ha === undefined
+            ? {}
+            : {
+                replicaAcks: {
+                  replicas: Math.min(ha.replicaAcks, ha.replicas),
+                  timeoutMs: ha.ackTimeoutMs,
+                },
+              }),
+        };
   // Sorted, and copied field by field: the pods roll whenever this text changes, so neither the
   // order the Domains were listed in nor extra JWK members (alg, use…) may change it. A domain
   // without keys yet (its signing key is still being made) is left out: it could verify no

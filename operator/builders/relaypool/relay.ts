@@ -25,6 +25,7 @@ import {
 import { poolIdentity, relayPoolNames } from './names.js';
 import { RELAY_METRICS_PORT } from './network-policy.js';
 import { redisPasswordSource } from './redis-auth.js';
+import { builtinRedisHa } from './redis-ha.js';
 import {
   RELAY_CONFIG_DIR,
   RELAY_CONFIG_FILE,
@@ -35,6 +36,8 @@ import {
 
 /** Environment variable a relay reads its Redis password from. */
 export const RELAY_REDIS_PASSWORD_ENV = 'GROVE_REDIS_PASSWORD';
+/** And the Sentinels' password (built-in Redis with highAvailability: the same one). */
+export const RELAY_SENTINEL_PASSWORD_ENV = 'GROVE_REDIS_SENTINEL_PASSWORD';
 /**
  * Time between the end of a relay's drain and SIGKILL: the drain itself may take the whole
  * gracePeriodSeconds, and the process still has to exit after it.
@@ -51,6 +54,14 @@ function relayEnv(input: RelayPoolBuildInput): Plain<V1EnvVar>[] {
       : [
           {
             name: RELAY_REDIS_PASSWORD_ENV,
+            valueFrom: { secretKeyRef: { name: password.name, key: password.key } },
+          },
+        ]),
+    ...(password === undefined || builtinRedisHa(input.pool) === undefined
+      ? []
+      : [
+          {
+            name: RELAY_SENTINEL_PASSWORD_ENV,
             valueFrom: { secretKeyRef: { name: password.name, key: password.key } },
           },
         ]),
