@@ -30,6 +30,8 @@ Usage:
   grove admin COMMAND [--manager URL] [--token T] …   the Manager's admin API (grove admin --help)
   grove archive list|verify|export (--path DIR | --s3-bucket B …) --password-file FILE …
                                             read the Data Bridge's archives (grove archive --help)
+  grove archive restore --domain D --workspace W --to NEW --owner M
+                                            restore a workspace through the Manager and the bridge
 
 Client commands also take --transport auto|websocket|long-poll (default auto) and
 --ca FILE (or GROVE_CA=FILE): a CA certificate to trust for wss:// relays and the Manager.

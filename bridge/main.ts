@@ -18,6 +18,9 @@ import { CycleSchedule, ScheduleError } from './process/cycle-schedule.js';
 import { BridgeTokens, CredentialsError, readDeviceKey } from './process/device-credentials.js';
 import { storeFromOptions, STORE_FLAGS, STORE_HELP } from './store/store-options.js';
 import { MeteredStore } from './store/metered-store.js';
+import { ArchiveReader } from './archive/archive-reader.js';
+import { ManagerLink } from './process/manager-link.js';
+import { RestoreRunner } from './process/restore-runner.js';
 
 export const BRIDGE_HELP = `grove bridge — the Data Bridge: archives the workspaces its device belongs to
 
@@ -25,7 +28,7 @@ Usage:
   grove bridge --device-key FILE --password-file FILE (--path DIR | --s3-bucket B …)
                --schedule CRON [--time-zone TZ] [--keep-last N] [--max-age-days N]
                [--suspend] [--immediate] [--workspaces ID,…] [--relay URL,…]
-               [--port 8080] [--host 0.0.0.0] [--max-segment-bytes N]
+               [--port 8080] [--host 0.0.0.0] [--max-segment-bytes N] [--manager-poll S]
 
   --device-key FILE     the bridge device's key (JSON: managerUrl, domain, deviceId, identityId,
                         privateJwk; a device.json of grove enroll), e.g. a mounted Secret
@@ -38,6 +41,8 @@ ${STORE_HELP}
   --immediate           one cycle at start
   --workspaces ID,…     archive only these workspaces (default: every one the bridge receives)
   --relay URL,…         relays to use instead of the Manager's list
+  --manager-poll S      ask the Manager this often for workspaces to join and restores to run
+                        (default 10)
 
 Never put the key or the password on the command line: they are read from files.
 `;
@@ -55,6 +60,7 @@ export interface BridgeOptions {
   port: number;
   host: string;
   maxSegmentBytes: number;
+  managerPollMs: number;
   storeArgs: Record<string, string | boolean | undefined>;
 }
 
@@ -93,6 +99,7 @@ export async function parseBridgeArgs(
       port: { type: 'string' },
       host: { type: 'string' },
       'max-segment-bytes': { type: 'string' },
+      'manager-poll': { type: 'string' },
       ...STORE_FLAGS,
     },
   });
@@ -153,6 +160,7 @@ export async function parseBridgeArgs(
         DEFAULT_ARCHIVE_LIMITS.maxSegmentBytes,
         1024 ** 3,
       ) ?? DEFAULT_ARCHIVE_LIMITS.maxSegmentBytes,
+    managerPollMs: (positiveInt(values['manager-poll'], 'manager-poll', 10, 3600) ?? 10) * 1000,
     storeArgs: values,
   };
 }
@@ -201,6 +209,7 @@ export async function runBridge(
     client?: GroveClient;
     archiver?: Archiver;
     runner?: CycleRunner;
+    managerPoll?: NodeJS.Timeout;
   } = {};
   const server = await startBridgeServer(
     {
@@ -240,6 +249,7 @@ export async function runBridge(
     graceMs: 60_000,
     stop: async () => {
       const { runner, archiver, client } = live;
+      clearInterval(live.managerPoll);
       await runner?.stop();
       archiver?.stop();
       // The last buffered messages written (and acknowledged) before the link closes.
@@ -332,4 +342,40 @@ export async function runBridge(
   live.runner = runner;
   await groveClient.start();
   runner.start();
+
+  // Workspaces selected after the last sync (new, or labelled since) and restores to run.
+  const link = new ManagerLink(key.managerUrl, tokens);
+  const restores = new RestoreRunner({
+    domain: key.domain,
+    reader: new ArchiveReader(store, keyring),
+    pending: () => link.restores(),
+    report: (id, progress) => link.report(id, progress),
+    send: (to, data, id) => groveClient.send(to, data, { id }),
+    log,
+    reportEveryMs: 1000,
+  });
+  let polling = false;
+  // Logged when it changes: a device not registered as a bridge gets 403 every poll.
+  let lastPollError: string | undefined;
+  const pollManager = async () => {
+    if (polling) return;
+    polling = true;
+    try {
+      const synced = await link.sync();
+      if (synced.added.length > 0) log.info('joined workspaces', { added: synced.added });
+      await restores.poll();
+      if (lastPollError !== undefined) log.info('the Manager answers the bridge again');
+      lastPollError = undefined;
+    } catch (error) {
+      const message = (error as Error).message;
+      if (message !== lastPollError) {
+        log.warn('asking the Manager for workspaces and restores failed', { error: message });
+      }
+      lastPollError = message;
+    } finally {
+      polling = false;
+    }
+  };
+  void pollManager();
+  live.managerPoll = setInterval(() => void pollManager(), options.managerPollMs);
 }

@@ -17,6 +17,9 @@ export const archiveErrors = {
   ARCHIVE_NOT_FOUND: { meaning: 'no archive (manifest) or file at that place' },
   ARCHIVE_MISSING_SEGMENT: { meaning: 'the manifest lists a segment that is not in the store' },
   ARCHIVE_TOO_LARGE: { meaning: 'a file or a restore is over its size bound' },
+  ARCHIVE_RESTORE_FAILED: {
+    meaning: 'a restore could not deliver the archived messages (a relay refused or failed)',
+  },
   ARCHIVE_CONFLICT: { meaning: 'another writer changed the archive at the same time' },
   ARCHIVE_STORE_UNAVAILABLE: { meaning: 'the archive store (filesystem or S3) failed or is down' },
 } as const satisfies Record<string, ArchiveErrorSpec>;

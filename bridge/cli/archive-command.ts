@@ -1,6 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import { CliError, ExitCode } from '../../client/cli/cli-error.js';
+import {
+  ManagerClient,
+  ManagerHttpError,
+  ManagerUnreachable,
+} from '../../client/cli/manager-client.js';
 import { ArchiveError, isArchiveError } from '../archive/archive-errors.js';
 import { ArchiveKeyring } from '../archive/archive-keys.js';
 import { ArchiveReader, DEFAULT_READER_LIMITS } from '../archive/archive-reader.js';
@@ -14,6 +20,8 @@ Usage:
   grove archive list    STORE --password-file FILE [--domain D] [--workspace W]
   grove archive verify  STORE --password-file FILE [--domain D] [--workspace W]
   grove archive export  STORE --password-file FILE [--domain D] --workspace W [--segment N | --until TIME]
+  grove archive restore --domain D --workspace W --to NEW --owner MEMBER [--name NAME]
+                        [--segment N | --until TIME] [--no-wait] [--timeout S] [--manager URL]
 
 STORE:
 ${STORE_HELP}
@@ -24,6 +32,13 @@ list prints one JSON object per workspace (manifest, segments with ranges, sizes
 verify checks every file (authentication, SHA-256, counts) and prints one report per
 workspace, exiting 1 with the first problem's code; export prints the messages as JSON lines
 {id, from, to, createdAt, ttl?, archivedAt, data} ("encoding":"base64" when not UTF-8).
+
+restore asks the Manager (--manager or GROVE_MANAGER_URL, admin token in GROVE_ADMIN_TOKEN or
+--token-file FILE) to restore workspace W of the domain's archive into the new workspace NEW:
+MEMBER becomes its owner and receives the archived messages on its devices, in order, sent by
+the domain's Data Bridge (which reads its own archive: no STORE or password here); the other
+members are listed as suspended until re-invited. It prints the job, its progress and the
+outcome as JSON lines and exits 1 with the error code when the restore fails.
 `;
 
 type Out = (line: string) => void;
@@ -104,17 +119,125 @@ async function domainOf(reader: ArchiveReader, given: string | undefined): Promi
   );
 }
 
-/** `grove archive list|verify|export`: see ARCHIVE_HELP. */
+const restoreJobOut = z.looseObject({
+  id: z.string(),
+  state: z.enum(['pending', 'running', 'succeeded', 'failed']),
+  delivered: z.int(),
+  total: z.int().optional(),
+  error: z.looseObject({ code: z.string(), message: z.string() }).optional(),
+});
+
+/** `grove archive restore`: a restore job through the Manager, followed to its end. */
+async function restoreCommand(
+  args: string[],
+  out: Out,
+  env: NodeJS.ProcessEnv,
+  sleep: (ms: number) => Promise<void>,
+): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      manager: { type: 'string' },
+      'token-file': { type: 'string' },
+      domain: { type: 'string' },
+      workspace: { type: 'string' },
+      to: { type: 'string' },
+      owner: { type: 'string' },
+      name: { type: 'string' },
+      segment: { type: 'string' },
+      until: { type: 'string' },
+      'no-wait': { type: 'boolean' },
+      timeout: { type: 'string' },
+    },
+  });
+  const usage = (message: string) => new CliError('USAGE', message, ExitCode.usage);
+  const managerUrl = values.manager ?? env.GROVE_MANAGER_URL;
+  if (managerUrl === undefined || managerUrl === '')
+    throw usage('missing --manager URL (or GROVE_MANAGER_URL)');
+  let token = env.GROVE_ADMIN_TOKEN;
+  if (values['token-file'] !== undefined) {
+    token = (await readFile(values['token-file'], 'utf8')).trim();
+  }
+  if (token === undefined || token === '')
+    throw usage('no admin token: set GROVE_ADMIN_TOKEN or give --token-file FILE');
+  for (const flag of ['domain', 'workspace', 'to', 'owner'] as const) {
+    if (values[flag] === undefined) throw usage(`restore needs --${flag}`);
+  }
+  const point = restorePointOf(values.segment, values.until);
+  const timeoutMs = (values.timeout === undefined ? 3600 : Number(values.timeout)) * 1000;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+    throw usage('--timeout must be a positive number of seconds');
+  const domain = values.domain ?? '';
+  const manager = new ManagerClient(managerUrl, token);
+  const path = `/v1/admin/domains/${encodeURIComponent(domain)}/restores`;
+  const job = await manager.request('POST', path, restoreJobOut, {
+    body: {
+      sourceWorkspace: values.workspace,
+      newWorkspace: values.to,
+      owner: values.owner,
+      ...(values.name === undefined ? {} : { name: values.name }),
+      ...(point !== 'latest' && 'throughSegment' in point ? { segment: point.throughSegment } : {}),
+      ...(point !== 'latest' && 'until' in point
+        ? { until: new Date(point.until).toISOString() }
+        : {}),
+    },
+  });
+  out(JSON.stringify(job));
+  if (values['no-wait'] === true) return;
+  const deadline = Date.now() + timeoutMs;
+  let shown = `${job.state}/${String(job.delivered)}`;
+  for (;;) {
+    await sleep(250);
+    const current = await manager.request(
+      'GET',
+      `${path}/${encodeURIComponent(job.id)}`,
+      restoreJobOut,
+    );
+    const now = `${current.state}/${String(current.delivered)}`;
+    if (now !== shown) {
+      shown = now;
+      out(JSON.stringify(current));
+    }
+    if (current.state === 'succeeded') return;
+    if (current.state === 'failed') {
+      throw new CliError(
+        current.error?.code ?? 'ARCHIVE_RESTORE_FAILED',
+        current.error?.message ?? `restore ${job.id} failed`,
+      );
+    }
+    if (Date.now() > deadline) {
+      throw new CliError(
+        'TIMEOUT',
+        `restore ${job.id} is still ${current.state} after ${String(timeoutMs / 1000)} s (${String(current.delivered)} delivered); it goes on: follow it with GET ${path}/${job.id}`,
+        ExitCode.timeout,
+      );
+    }
+  }
+}
+
+/** `grove archive list|verify|export|restore`: see ARCHIVE_HELP. */
 export async function archiveCommand(
   args: string[],
   out: Out,
   env: NodeJS.ProcessEnv = process.env,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 ): Promise<void> {
   const [action, ...rest] = args;
+  if (action === 'restore') {
+    try {
+      await restoreCommand(rest, out, env, sleep);
+    } catch (error) {
+      if (error instanceof ManagerHttpError) throw new CliError(error.code, error.message);
+      if (error instanceof ManagerUnreachable)
+        throw new CliError('MANAGER_UNREACHABLE', error.message);
+      throw error;
+    }
+    return;
+  }
   if (action !== 'list' && action !== 'verify' && action !== 'export') {
     throw new CliError(
       'USAGE',
-      `grove archive list|verify|export …\n${ARCHIVE_HELP}`,
+      `grove archive list|verify|export|restore …\n${ARCHIVE_HELP}`,
       ExitCode.usage,
     );
   }
