@@ -6,6 +6,9 @@
 // of the same namespace, a Secret of another namespace, listing or watching Secrets. The
 // authorizer's answers (SubjectAccessReviews) are checked for the cluster-wide mode too.
 
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { KubeClient, isKubeApiError } from '../kube/kube-client.js';
 import type { KubeObject, ResourceType } from '../kube/kube-object.js';
@@ -146,9 +149,12 @@ beforeAll(async () => {
     if (arg === '--metrics-port' || arg === '--health-port') i++;
     else extraArgs.push(arg === '$(POD_NAMESPACE)' ? ns : arg);
   }
+  // The chart gives the token in GROVE_MANAGER_TOKEN from the bootstrap Secret; here a file.
+  const tokenFile = join(mkdtempSync(join(tmpdir(), 'grove-rbac-')), 'manager-token');
+  writeFileSync(tokenFile, 'not-used-without-backup-schedules', { mode: 0o600 });
   operator = await OperatorProcess.start({
     kubeconfigPath: await serviceAccountKubeconfig(kube, ns, 'grove-operator'),
-    extraArgs,
+    extraArgs: [...extraArgs, '--manager-token-file', tokenFile],
   });
   await operator.waitReady(60_000);
   managerClient = await serviceAccountClient(kube, ns, 'grove-manager');

@@ -204,6 +204,10 @@ describe('helm template', () => {
       releaseNamespace,
       '--manager-service-account',
       `${releaseNamespace}/grove-manager`,
+      '--manager-url',
+      `http://grove-manager.${releaseNamespace}.svc:80`,
+      '--bridge-service-account',
+      'grove-bridge',
     ]);
     expect(env(c, 'POD_NAME')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
     expect(env(c, 'POD_NAMESPACE')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.namespace');
@@ -359,7 +363,7 @@ describe('helm template', () => {
     );
     expect(find(manifests, 'Role', 'grove-manager').metadata.namespace).toBe(watchedNamespace);
     const operatorArgs = container(find(manifests, 'Deployment', 'grove-operator')).args;
-    expect(operatorArgs.slice(-4)).toEqual([
+    expect(operatorArgs.slice(-8, -4)).toEqual([
       '--namespace',
       watchedNamespace,
       '--manager-service-account',
@@ -457,6 +461,10 @@ describe('helm template', () => {
       releaseNamespace,
       '--manager-service-account',
       `${releaseNamespace}/grove-manager`,
+      '--manager-url',
+      `http://grove-manager.${releaseNamespace}.svc:80`,
+      '--bridge-service-account',
+      'grove-bridge',
     ]);
     expect(manifests.filter((m) => m.metadata.name.endsWith('leader-election'))).toEqual([]);
   });
