@@ -297,10 +297,15 @@ describe('a domain storage quota on a Redis Cluster', () => {
   let stack: RelayStack<RedisCluster>;
 
   beforeAll(async () => {
+    const members = { identities: { alice: ['a1'], bob: ['b1', 'b2', 'b3'], carol: ['c1'] } };
     stack = await startRelayStack({
       redis: 'cluster',
-      seed: { acme: { identities: { alice: ['a1'], bob: ['b1', 'b2', 'b3'] } } },
-      limits: { acme: { maxDomainStoredBytes: 4 * MiB } },
+      relays: 2,
+      seed: { acme: members, duo: members },
+      limits: {
+        acme: { maxDomainStoredBytes: 4 * MiB },
+        duo: { maxDomainStoredBytes: 4 * MiB },
+      },
     });
   }, 60_000);
 
@@ -309,7 +314,7 @@ describe('a domain storage quota on a Redis Cluster', () => {
   });
 
   it('refuses sends once the domain counter reaches the quota, within its documented slack', async () => {
-    const alice = await stack.client('alice', 'a1');
+    const alice = await stack.client('alice', 'a1', { relays: [stack.relay(0).url] });
     const payload = Buffer.alloc(64 * KiB, 0x61);
     let sent = 0;
     let refusal: string | undefined;
@@ -343,5 +348,61 @@ describe('a domain storage quota on a Redis Cluster', () => {
     // One relay counts its own sends until a total includes them, so it never overshoots:
     // the slack on a Cluster is only what other relays store within about 1.1 s (docs).
     expect(stored).toBeLessThanOrEqual(4 * MiB);
+  });
+
+  it('passes the quota by no more than what the other relay stored in about 1.1 s', async () => {
+    // Two senders on two relays: each relay counts its own sends at once, the other's only
+    // once they reach the ledger (a flush within 100 ms, a total at most a second old).
+    const senders = await Promise.all(
+      ['alice', 'carol'].map((identity, relay) =>
+        stack.client(identity, identity === 'alice' ? 'a1' : 'c1', {
+          domain: 'duo',
+          relays: [stack.relay(relay).url],
+        }),
+      ),
+    );
+    const payload = Buffer.alloc(64 * KiB, 0x62);
+    const accepted: number[][] = [[], []];
+    const refusals: string[] = [];
+    await Promise.all(
+      senders.map(async (sender, relay) => {
+        for (let round = 0; round < 40; round++) {
+          const outcomes = await Promise.all(
+            Array.from({ length: 5 }, (_, j) =>
+              sender.client
+                .send(['device:b1', 'device:b2', 'device:b3'], payload, {
+                  id: `duo-${round}-${j}`,
+                })
+                .then(
+                  () => {
+                    accepted[relay]?.push(Date.now());
+                    return undefined;
+                  },
+                  (error: unknown) => (error instanceof SendRefused ? error.code : String(error)),
+                ),
+            ),
+          );
+          const refusal = outcomes.find((outcome) => outcome !== undefined);
+          if (refusal !== undefined) {
+            refusals.push(refusal);
+            return;
+          }
+        }
+      }),
+    );
+    expect(refusals).toEqual(['QUOTA_EXCEEDED', 'QUOTA_EXCEEDED']);
+    await sleep(500);
+    const stored = Number(await stack.inspect.hget(directoryKeys('duo').storage, 'total'));
+    const sends = (accepted[0]?.length ?? 0) + (accepted[1]?.length ?? 0);
+    const perSend = stored / sends;
+    // The most sends either relay accepted within any 1.1 s.
+    const window = (times: number[]) =>
+      Math.max(0, ...times.map((t) => times.filter((u) => u >= t && u - t <= 1100).length));
+    const slack = Math.max(window(accepted[0] ?? []), window(accepted[1] ?? [])) * perSend;
+    process.stdout.write(
+      `Cluster, 4 MiB quota, two relays: ${accepted[0]?.length} + ${accepted[1]?.length} sends, the ledger holds ${stored} bytes (${Math.max(0, stored - 4 * MiB)} over); the bound allows ${Math.round(slack)} over\n`,
+    );
+    expect(stored).toBeGreaterThan(3 * MiB);
+    expect(stored).toBeLessThanOrEqual(4 * MiB + slack);
   });
 });
