@@ -110,6 +110,7 @@ describe('resource schemas', () => {
       drain: { gracePeriodSeconds: 30, batchSize: 100, batchIntervalMs: 200 },
       disruptionBudget: { maxUnavailable: 1 },
       topologySpread: true,
+      networkPolicy: { enabled: true },
     });
   });
 
