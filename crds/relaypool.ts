@@ -489,6 +489,36 @@ export const relayPoolStatusSchema = z
       .string()
       .optional()
       .describe('Label selector of the relay pods, in string form, for the scale subresource.'),
+    redis: z
+      .object({
+        primary: z.string().optional().describe('The Redis pod the Sentinels name as primary.'),
+        replicas: z
+          .array(
+            z.object({
+              pod: z
+                .string()
+                .describe('The replica pod (or host:port when it announces an address).'),
+              state: z.string().describe('online: in sync; else catching up (send_bulk, …).'),
+              lagBytes: z
+                .int()
+                .min(0)
+                .describe('Bytes of the replication stream the replica has not confirmed.'),
+              lastAckSeconds: z
+                .int()
+                .min(0)
+                .describe('Seconds since the replica last confirmed to the primary.'),
+            }),
+          )
+          .max(8)
+          .optional()
+          .describe('The replicas connected to the primary.'),
+        error: z.string().optional().describe('Why the replication could not be read, if not.'),
+      })
+      .optional()
+      .describe(
+        'Built-in Redis with highAvailability: the primary and the replication lag, read from ' +
+          'the Sentinels and the primary at each reconcile (every 30 s at least).',
+      ),
     conditions: conditionsSchema.optional(),
   })
   .describe('Observed state of the pool, written by the operator.');

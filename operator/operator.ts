@@ -1,3 +1,4 @@
+import { readRedisReplication } from './redis-replication.js';
 import { randomBytes } from 'node:crypto';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { generateDomainKey } from '../contracts/auth/device-token.js';
@@ -128,6 +129,7 @@ export class Operator {
       randomPassword: () => randomBytes(24).toString('base64url'),
       generateSigningKey: generateDomainKey,
       purgeDomainData: purgeDomainFromRedis,
+      readRedisReplication: (target) => readRedisReplication(target, REPLICATION_READ_TIMEOUT_MS),
       ...(options.readNodeAddresses === false
         ? {}
         : { nodeAddresses: nodeAddressReader(options.client, log) }),
@@ -358,6 +360,9 @@ export class Operator {
     await Promise.all([...this.informers.values()].map((informer) => informer.stop()));
   }
 }
+
+/** Per step of reading a replicated Redis's status: a reconcile waits at most a few of these. */
+const REPLICATION_READ_TIMEOUT_MS = 1000;
 
 /** How long a list of node addresses is reused before nodes are listed again. */
 const NODE_ADDRESS_CACHE_MS = 30_000;

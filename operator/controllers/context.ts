@@ -1,3 +1,4 @@
+import type { RedisReplicationStatus } from '../redis-replication.js';
 import type { Logger } from '../../contracts/logger.js';
 import type { DomainSigningKey } from '../../contracts/auth/device-token.js';
 import type { RedisTarget } from '../../contracts/redis/connection.js';
@@ -89,6 +90,11 @@ export interface ReconcileContext {
    * list nodes). Absent: never read.
    */
   nodeAddresses?: () => Promise<string[] | undefined>;
+  /**
+   * Which pod of a replicated built-in Redis is the primary, and each replica's lag (asked of
+   * its Sentinels; operator/redis-replication.ts). Absent: not reported.
+   */
+  readRedisReplication?: (target: RedisTarget) => Promise<RedisReplicationStatus>;
 }
 
 /**

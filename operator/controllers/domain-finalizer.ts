@@ -54,7 +54,7 @@ async function secretValue(
   return Buffer.from(encoded, 'base64').toString('utf8');
 }
 
-async function redisTargetOf(ctx: ReconcileContext, pool: RelayPool): Promise<RedisTarget> {
+export async function redisTargetOf(ctx: ReconcileContext, pool: RelayPool): Promise<RedisTarget> {
   const namespace = pool.metadata.namespace;
   const { redis } = pool.spec;
   if ('external' in redis) {

@@ -8,6 +8,7 @@ import {
   buildRedisAuthSecret,
   buildRelayReplicasHandover,
   buildRelayPoolChildren,
+  builtinRedisHa,
   observedRelayService,
   relayPoolExposure,
   relayPoolNames,
@@ -21,6 +22,7 @@ import { servedDomains } from './cache-queries.js';
 import { applyChildren, pruneChildren } from './child-objects.js';
 import type { ReconcileContext } from './context.js';
 import { describeError, errorCode, loadForReconcile, writeStatus } from './reconcile-helpers.js';
+import { redisTargetOf } from './domain-finalizer.js';
 
 function workloadStatus(object: KubeObject | undefined): WorkloadStatus | undefined {
   if (object === undefined) return undefined;
@@ -194,6 +196,8 @@ export async function reconcileRelayPool(
     ...(service === undefined ? {} : { service: observedRelayService(service) }),
     ...(nodes === undefined ? {} : { nodeAddresses: nodes }),
   });
+  const replicated = builtinRedisHa(pool) !== undefined;
+  const redis = replicated ? await redisReplication(ctx, pool) : undefined;
   await writeStatus(
     ctx,
     object,
@@ -203,12 +207,32 @@ export async function reconcileRelayPool(
       endpoints: exposure.endpoints,
       clusterEndpoint: exposure.clusterEndpoint,
       selector: relayPoolSelector(pool),
+      ...(redis === undefined ? {} : { redis }),
     },
     [...summary.conditions, exposure.exposed],
     ['Paused'],
   );
-  // Nodes are not watched: look at their addresses again now and then.
+  // Nodes are not watched: look at their addresses again now and then; the replication lag
+  // changes without any event either.
+  if (replicated) return { requeueAfterMs: REPLICATION_RECHECK_MS };
   return needsNodes ? { requeueAfterMs: NODE_ADDRESS_RECHECK_MS } : undefined;
+}
+
+/** How often a replicated built-in Redis's primary and lag are read again. */
+export const REPLICATION_RECHECK_MS = 30 * 1000;
+
+/** status.redis of a pool with highAvailability: what the Sentinels and the primary say. */
+async function redisReplication(
+  ctx: ReconcileContext,
+  pool: RelayPool,
+): Promise<Record<string, unknown> | undefined> {
+  if (ctx.readRedisReplication === undefined) return undefined;
+  try {
+    return { ...(await ctx.readRedisReplication(await redisTargetOf(ctx, pool))) };
+  } catch (error) {
+    // Not ready yet, or a failover under way: said in the status, read again shortly.
+    return { error: describeError(error).slice(0, 1000) };
+  }
 }
 
 /** How often a NodePort pool's node addresses are read again. */
