@@ -20,7 +20,13 @@ import { ManagerMetrics } from './metrics.js';
 import type { BootstrapOutcome } from './store/manager-store.js';
 import { RedisManagerStore } from './store/redis-manager-store.js';
 import { RedisBridgeRecords } from './bridge/bridge-records.js';
-import { PoolRedisAuth, parsePoolRef, storageProblem, type PoolRef } from './redis-access.js';
+import {
+  PoolRedisAuth,
+  parsePoolRef,
+  poolRedisTarget,
+  storageProblem,
+  type PoolRef,
+} from './redis-access.js';
 
 export const MANAGER_HELP = `grove manager — the Manager (admin API, enrollment, web UI)
 
@@ -217,6 +223,9 @@ export async function startManager(
   }
   if (redisTarget === undefined) throw new ManagerUsageError('--redis URL is required');
   const pool = options.redisRelayPool;
+  if (pool !== undefined && kube !== undefined) {
+    redisTarget = await poolRedisTarget(kube, pool, redisTarget, log);
+  }
   const poolAuth =
     pool !== undefined && kube !== undefined && redisTarget.password === undefined
       ? new PoolRedisAuth(kube, pool, log)
@@ -224,7 +233,14 @@ export async function startManager(
   // A password already in the Secret is used for the very first connection.
   const firstPassword = await poolAuth?.password().catch(() => undefined);
   const redis = connectRedis(
-    firstPassword === undefined ? redisTarget : { ...redisTarget, password: firstPassword },
+    firstPassword === undefined
+      ? redisTarget
+      : {
+          ...redisTarget,
+          password: firstPassword,
+          // A replicated pool's Sentinels ask for the same password.
+          ...(redisTarget.url.startsWith('sentinel://') ? { sentinelPassword: firstPassword } : {}),
+        },
     'commands',
   );
   const health = new RedisHealth(log, { target: redactRedisUrl(redisTarget.url) });

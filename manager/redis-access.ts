@@ -4,6 +4,9 @@ import type { RedisHealth } from '../contracts/redis/redis-health.js';
 import type { KubeClient } from '../kube/kube-client.js';
 import type { KubeObject } from '../kube/kube-object.js';
 import { resourceTypes } from '../kube/resource-types.js';
+import type { RedisTarget } from '../contracts/redis/connection.js';
+import { relayPoolSchema } from '../crds/relaypool.js';
+import { builtinRedisUrl } from '../operator/builders/relaypool/relay-config.js';
 
 /** `NAMESPACE/NAME` of the RelayPool whose built-in Redis the Manager uses. */
 export interface PoolRef {
@@ -110,11 +113,47 @@ export class PoolRedisAuth {
 }
 
 function setPassword(client: RedisClient, password: string | undefined): void {
-  const options = client.options as { password?: string; redisOptions?: { password?: string } };
+  const options = client.options as {
+    password?: string;
+    sentinels?: unknown;
+    sentinelPassword?: string;
+    redisOptions?: { password?: string };
+  };
   if ('redisOptions' in options && options.redisOptions !== undefined) {
     options.redisOptions.password = password;
   } else {
     options.password = password;
+    // A replicated built-in Redis: its Sentinels ask for the same password.
+    if (options.sentinels !== undefined) options.sentinelPassword = password;
+  }
+}
+
+/**
+ * The Manager's Redis target when it uses a RelayPool's built-in Redis: with
+ * highAvailability the pool's Sentinels (the primary moves between pods), else `fallback` (pod
+ * 0, from --redis). Read once at start: a pool switched to highAvailability later keeps its
+ * pod 0 as primary until a failover, and the Manager picks the Sentinels up at its next start.
+ */
+export async function poolRedisTarget(
+  kube: KubeClient,
+  pool: PoolRef,
+  fallback: RedisTarget,
+  log: Logger,
+): Promise<RedisTarget> {
+  try {
+    const object = await kube.get(resourceTypes.relayPools, pool.namespace, pool.name);
+    const parsed = relayPoolSchema.safeParse(object);
+    if (!parsed.success || !('builtin' in parsed.data.spec.redis)) return fallback;
+    if (parsed.data.spec.redis.builtin.highAvailability === undefined) return fallback;
+    const url = builtinRedisUrl(parsed.data);
+    log.info('the RelayPool’s Redis is replicated: connecting through its Sentinels', {
+      relayPool: `${pool.namespace}/${pool.name}`,
+      redis: url,
+    });
+    return { ...fallback, url, cluster: false };
+  } catch {
+    // The pool cannot be read (yet): --redis as given.
+    return fallback;
   }
 }
 
