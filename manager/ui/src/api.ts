@@ -3,6 +3,7 @@
 // The Manager's own types (manager/model.ts, manager/api/schemas.ts), under the names the
 // pages use. Type-only imports: nothing of the Manager lands in the bundle.
 import type { AuditEntry, Member, UsageReport, Workspace } from '../../model.js';
+import type { RestoreJob } from '../../bridge/bridge-model.js';
 import type {
   DeviceWithPresence as Device,
   DomainSummary as DomainInfo,
@@ -24,6 +25,7 @@ export type {
   Page,
   PolicyView,
   RelaysView,
+  RestoreJob,
   UsageReport,
   WhoAmI,
   Workspace,
@@ -166,6 +168,18 @@ export const api = {
   policy: (domain: string, member?: string) =>
     json<PolicyView>(`${base(domain)}/policy`, { query: { member } }),
   relays: (domain: string) => json<RelaysView>(`${base(domain)}/relays`),
+  restores: (domain: string) => json<RestoreJob[]>(`${base(domain)}/restores`),
+  restore: (
+    domain: string,
+    body: {
+      sourceWorkspace: string;
+      newWorkspace: string;
+      owner: string;
+      name?: string;
+      segment?: number;
+      until?: string;
+    },
+  ) => json<RestoreJob>(`${base(domain)}/restores`, { method: 'POST', body }),
   audit: (filters: Record<string, string | undefined>, cursor?: string) =>
     json<Page<AuditEntry>>('/v1/admin/audit', { query: { ...filters, cursor, limit: '100' } }),
   auditExport: async (filters: Record<string, string | undefined>) => {

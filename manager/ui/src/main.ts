@@ -7,6 +7,7 @@ import { dashboardPage } from './pages/dashboard.js';
 import { devicesPage } from './pages/devices.js';
 import { membersPage } from './pages/members.js';
 import { policyPage } from './pages/policy.js';
+import { restoresPage } from './pages/restores.js';
 import { workspacesPage } from './pages/workspaces.js';
 
 const DOMAIN_KEY = 'grove.domain';
@@ -16,6 +17,7 @@ const pages: { path: string; title: string; render: Page }[] = [
   { path: 'members', title: 'Members', render: membersPage },
   { path: 'devices', title: 'Devices', render: devicesPage },
   { path: 'workspaces', title: 'Workspaces', render: workspacesPage },
+  { path: 'restores', title: 'Restores', render: restoresPage },
   { path: 'policy', title: 'Policy and relays', render: policyPage },
   { path: 'audit', title: 'Audit log', render: auditPage },
 ];
