@@ -108,8 +108,11 @@ export async function connectClient(
   if (relays.length === 0)
     throw usage(`${plan.stateDir} lists no relay URLs for this device: pass --relay URL`);
   const followManager = plan.relays === undefined;
+  const pools = followManager ? session.pools : undefined;
   const client = new GroveClient({
     relays,
+    // The Manager's pools, home first: failover between them and back (docs/sdk.md).
+    ...(pools === undefined ? {} : { pools }),
     token: plan.token ?? session.provider(),
     transport: plan.transport,
     ...(followManager ? { refreshRelays: () => session.refreshRelays() } : {}),
@@ -124,6 +127,13 @@ export async function connectClient(
         } catch {
           // kept
         }
+      }
+    });
+    session.on('pools', (next: string[][]) => {
+      try {
+        client.setPools(next);
+      } catch {
+        // kept
       }
     });
   }

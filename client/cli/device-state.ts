@@ -44,6 +44,11 @@ export const deviceStateSchema = z.looseObject({
   deviceId: idSchema,
   identityId: idSchema,
   relays: z.array(z.string().min(1)),
+  /** The Manager's `relays` grouped by pool, home first: the SDK fails over between pools. */
+  pools: z
+    .array(z.array(z.string().min(1)).max(64))
+    .max(16)
+    .optional(),
   /** Relay URLs the user set; used instead of `relays` when non-empty, never refreshed. */
   relayOverride: z.array(relayUrl).optional(),
   privateJwk: publicJwkSchema.extend({ d: base64url(43) }),
@@ -52,6 +57,20 @@ export const deviceStateSchema = z.looseObject({
   tokenExpiresAt: z.iso.datetime({ offset: true }),
 });
 export type DeviceState = z.infer<typeof deviceStateSchema>;
+
+/**
+ * The Manager's pools when the device follows the Manager (no relayOverride) and they hold
+ * exactly its relay list; undefined otherwise (one list, as before).
+ */
+export function effectivePools(
+  state: Pick<DeviceState, 'relays' | 'relayOverride' | 'pools'>,
+): string[][] | undefined {
+  if ((state.relayOverride ?? []).length > 0 || state.pools === undefined) return undefined;
+  const pools = state.pools.filter((pool) => pool.length > 0);
+  const flat = [...new Set(pools.flat())];
+  const same = flat.length === state.relays.length && flat.every((r, i) => r === state.relays[i]);
+  return pools.length > 1 && same ? pools.map((pool) => [...pool]) : undefined;
+}
 
 /** The relays a device connects to: its relayOverride when set, else the Manager's list. */
 export function effectiveRelays(state: Pick<DeviceState, 'relays' | 'relayOverride'>): string[] {

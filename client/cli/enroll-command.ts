@@ -87,6 +87,7 @@ export async function enrollCommand(args: string[], out: (line: string) => void)
     deviceId: enrolled.deviceId,
     identityId: enrolled.identityId,
     relays: enrolled.relays,
+    ...(enrolled.pools === undefined ? {} : { pools: enrolled.pools }),
     privateJwk: key.privateJwk,
     publicJwk: key.publicJwk,
     token: enrolled.token,

@@ -45,11 +45,15 @@ export class ManagerUnreachable extends Error {
   }
 }
 
+/** Relay URLs by pool, home first (Managers before issue 13 do not send it). */
+const poolsSchema = z.array(z.array(z.string()).max(64)).max(16).optional();
+
 export const enrollResponseSchema = z.looseObject({
   deviceId: z.string(),
   identityId: z.string(),
   domain: z.string(),
   relays: z.array(z.string()),
+  pools: poolsSchema,
   token: z.string(),
   tokenExpiresAt: isoTime,
   policy: z.unknown().optional(),
@@ -60,6 +64,7 @@ export const tokenResponseSchema = z.looseObject({
   token: z.string(),
   expiresAt: isoTime,
   relays: z.array(z.string()),
+  pools: poolsSchema,
 });
 export type TokenResponse = z.infer<typeof tokenResponseSchema>;
 

@@ -3,6 +3,7 @@ import { CloseCode } from '../../contracts/errors/close-codes.js';
 import type { ConnectionRefused } from '../sdk/grove-client.js';
 import { CliError } from './cli-error.js';
 import {
+  effectivePools,
   effectiveRelays,
   readDeviceState,
   signChallenge,
@@ -81,6 +82,11 @@ export class StateSession extends EventEmitter {
     return effectiveRelays(this.state);
   }
 
+  /** The Manager's relay pools (home first) when the device follows them; see effectivePools. */
+  get pools(): string[][] | undefined {
+    return effectivePools(this.state);
+  }
+
   /**
    * Asks the Manager for a fresh token and relay list now (a connect failure, or `grove
    * refresh`), and saves both. Resolves with the relays to use.
@@ -127,6 +133,7 @@ export class StateSession extends EventEmitter {
     const onDisk = await readDeviceState(this.dir);
     const relays = answer.relays.length > 0 ? answer.relays : onDisk.relays;
     const before = effectiveRelays(this.state);
+    const poolsBefore = effectivePools(this.state);
     if (!sameList(onDisk.relays, relays)) {
       this.emit('relays-updated', {
         file: stateFile(this.dir),
@@ -134,10 +141,27 @@ export class StateSession extends EventEmitter {
         relays,
       } satisfies RelaysUpdated);
     }
-    this.state = { ...onDisk, token: answer.token, tokenExpiresAt: answer.expiresAt, relays };
+    const { pools: _oldPools, ...rest } = onDisk;
+    this.state = {
+      ...rest,
+      token: answer.token,
+      tokenExpiresAt: answer.expiresAt,
+      relays,
+      // The Manager owns the grouping as it owns the list: kept only with the list it came with.
+      ...(answer.pools !== undefined && answer.relays.length > 0
+        ? { pools: answer.pools }
+        : _oldPools === undefined
+          ? {}
+          : { pools: _oldPools }),
+    };
     this.forceRefresh = false;
     await writeDeviceState(this.dir, this.state);
-    if (!sameList(before, effectiveRelays(this.state))) this.emit('relays', this.relays);
+    const poolsAfter = effectivePools(this.state);
+    if (JSON.stringify(poolsBefore) !== JSON.stringify(poolsAfter) && poolsAfter !== undefined) {
+      this.emit('pools', poolsAfter);
+    } else if (!sameList(before, effectiveRelays(this.state))) {
+      this.emit('relays', this.relays);
+    }
     return answer.token;
   }
 

@@ -251,6 +251,29 @@ export class GroveClient extends EventEmitter {
     this.emit('relays', [...this.relays]);
   }
 
+  /**
+   * Replaces the relay pools (home first), as `pools` at construction; used from the next
+   * connect attempt. Invalid pools are refused (throws).
+   */
+  setPools(pools: readonly (readonly string[])[]): void {
+    const rotation = new PoolRotation(pools, this.options.poolFailover);
+    for (const relay of rotation.relays) relayEndpoints(relay);
+    const same =
+      rotation.pools.length === this.rotation.pools.length &&
+      rotation.pools.every(
+        (pool, i) =>
+          pool.length === this.rotation.pools[i]?.length &&
+          pool.every((url, j) => url === this.rotation.pools[i]?.[j]),
+      );
+    if (same) return;
+    this.rotation = rotation;
+    this.relays = rotation.relays;
+    for (const relay of this.failures.keys()) {
+      if (!this.relays.includes(relay)) this.failures.delete(relay);
+    }
+    this.emit('relays', [...this.relays]);
+  }
+
   /** Asks `refreshRelays` for a new list, at most once per interval; never throws. */
   private maybeRefreshRelays(): void {
     const refresh = this.options.refreshRelays;

@@ -109,6 +109,7 @@ export function registerClientRoutes(
           identityId: member.id,
           domain: domainName,
           relays: config.relayUrls,
+          pools: poolUrls(config),
           policy: effectivePolicy(config.policies),
           token: token.token,
           tokenExpiresAt: token.expiresAt,
@@ -185,7 +186,12 @@ export function registerClientRoutes(
         const token = await relayToken(ctx, config, keys, device.memberId, device.id);
         await ctx.store.touchDevice(body.domain, device.id, now);
         ctx.metrics.tokenRefreshes.inc({ outcome: 'success' });
-        return { token: token.token, expiresAt: token.expiresAt, relays: config.relayUrls };
+        return {
+          token: token.token,
+          expiresAt: token.expiresAt,
+          relays: config.relayUrls,
+          pools: poolUrls(config),
+        };
       } catch (error) {
         ctx.metrics.tokenRefreshes.inc({ outcome: outcomeOf(error) });
         throw error;
@@ -251,4 +257,9 @@ export function registerClientRoutes(
       return page.items.map((m) => ({ id: m.id, displayName: m.displayName }));
     },
   });
+}
+
+/** The Domain's pools' URLs in its order, pools without an address left out. */
+function poolUrls(config: DomainConfig): string[][] {
+  return config.relayPools.map((pool) => [...pool.urls]).filter((urls) => urls.length > 0);
 }

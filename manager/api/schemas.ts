@@ -208,11 +208,17 @@ export const createdTokenResponse = adminTokenInfoSchema.extend({
   token: z.string().describe('The admin token; shown only in this answer.'),
 });
 
+/** The relay URLs grouped by pool, home pool first (Domain.spec.relayPools order). */
+export const relayPoolsOut = z
+  .array(z.array(z.string()))
+  .describe('Relay URLs by pool, home first: the SDK fails over between pools (docs/sdk.md)');
+
 export const enrollResponse = z.object({
   deviceId: z.string(),
   identityId: z.string(),
   domain: z.string(),
   relays: z.array(z.string()),
+  pools: relayPoolsOut.optional(),
   policy: effectivePolicySchema,
   token: z.string(),
   tokenExpiresAt: isoTime,
@@ -222,6 +228,7 @@ export const tokenResponse = z.object({
   token: z.string(),
   expiresAt: isoTime,
   relays: z.array(z.string()),
+  pools: relayPoolsOut.optional(),
 });
 
 export const contactsResponse = z

@@ -11,6 +11,8 @@ export interface ManagerDomainOptions {
   domain: TestDomain;
   /** Relay URLs of the domain's (single) pool; a placeholder when it has no relay. */
   relayUrls?: string[];
+  /** Several pools instead (home first), each its relay URLs, all on the same Redis. */
+  pools?: string[][];
   tokenTTLSeconds?: number;
   labels?: Record<string, string>;
 }
@@ -40,25 +42,31 @@ export function writeManagerConfig(options: {
   const docs: unknown[] = [];
   for (const d of options.domains) {
     const name = d.domain.name;
+    const pools = (d.pools ?? [d.relayUrls ?? ['ws://127.0.0.1:9']]).map((urls, i) => ({
+      name: i === 0 ? `pool-${name}` : `pool-${name}-${i}`,
+      urls,
+    }));
     docs.push({
       apiVersion: 'grove.dev/v1alpha1',
       kind: 'Domain',
       metadata: { name, labels: d.labels ?? {} },
       spec: {
         displayName: `Domain ${name}`,
-        relayPools: [`pool-${name}`],
+        relayPools: pools.map((pool) => pool.name),
         tokenTTLSeconds: d.tokenTTLSeconds ?? 3600,
       },
     });
-    docs.push({
-      apiVersion: 'grove.dev/v1alpha1',
-      kind: 'RelayPool',
-      metadata: { name: `pool-${name}` },
-      spec: {
-        publicUrls: d.relayUrls ?? ['ws://127.0.0.1:9'],
-        redis: { external: { url: `redis://127.0.0.1:${options.redisPort}` } },
-      },
-    });
+    for (const pool of pools) {
+      docs.push({
+        apiVersion: 'grove.dev/v1alpha1',
+        kind: 'RelayPool',
+        metadata: { name: pool.name },
+        spec: {
+          publicUrls: pool.urls,
+          redis: { external: { url: `redis://127.0.0.1:${options.redisPort}` } },
+        },
+      });
+    }
     const keyFile = domainKeyFile(dataDir, name);
     mkdirSync(join(keyFile, '..'), { recursive: true });
     writeFileSync(keyFile, JSON.stringify([d.domain.key]), { mode: 0o600 });
