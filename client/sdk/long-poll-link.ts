@@ -180,7 +180,12 @@ export class LongPollLink implements Link {
         });
       })
       .catch((error: unknown) => {
-        if (error instanceof HttpError) {
+        // A Grove error body is the relay's answer to this send (retried or refused by its
+        // code). Anything else (HTTP_<status>) came from something that is not serving Grove:
+        // a relay shutting down (its HTTP server answers 503 to requests on open connections),
+        // a proxy, an Ingress. Seen on a real cluster during rolling updates: it must not
+        // refuse the send, so it ends the link like a network failure, below.
+        if (error instanceof HttpError && !error.code.startsWith('HTTP_')) {
           this.handlers.frame({
             t: 'error',
             id: message.id,
@@ -189,8 +194,8 @@ export class LongPollLink implements Link {
           });
           return;
         }
-        // A network failure (the send may or may not have arrived): end this link, so the
-        // SDK reconnects and resends under the same id.
+        // A network failure or a non-Grove answer (the send may or may not have arrived): end
+        // this link, so the SDK reconnects and resends under the same id.
         this.fail(error);
       });
   }

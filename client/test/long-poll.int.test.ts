@@ -16,9 +16,18 @@ const DOMAIN = 'acme';
  */
 async function startBlockingProxy(target: number) {
   /** `loseSendResponses`: how many send responses to drop after the relay handled them. */
-  const seen = { upgrades: 0, requests: 0, loseSendResponses: 0 };
+  /** `closingSends`: how many sends to answer as a relay shutting down does (503, not Grove). */
+  const seen = { upgrades: 0, requests: 0, loseSendResponses: 0, closingSends: 0 };
   const server: Server = createServer((incoming, outgoing) => {
     seen.requests++;
+    if (incoming.url === '/v1/poll/send' && seen.closingSends > 0) {
+      seen.closingSends--;
+      incoming.resume();
+      outgoing
+        .writeHead(503, { 'content-type': 'application/json', connection: 'close' })
+        .end('{"error":"Service Unavailable","message":"Service Unavailable","statusCode":503}');
+      return;
+    }
     const loseResponse = incoming.url === '/v1/poll/send' && seen.loseSendResponses > 0;
     if (loseResponse) seen.loseSendResponses--;
     const upstream = httpRequest(
@@ -75,7 +84,7 @@ describe('SDK over HTTP long-poll', () => {
 
   beforeAll(async () => {
     stack = await startRelayStack({
-      seed: { [DOMAIN]: { identities: { alice: ['a1'], paula: ['p1', 'p2', 'p3', 'p4'] } } },
+      seed: { [DOMAIN]: { identities: { alice: ['a1'], paula: ['p1', 'p2', 'p3', 'p4', 'p5'] } } },
     });
     [relay, inspect] = [stack.relay(), stack.inspect];
     proxy = await startBlockingProxy(relay.port);
@@ -153,6 +162,21 @@ describe('SDK over HTTP long-poll', () => {
     // The first attempt was queued; the retry is recognised as its duplicate.
     expect(receipt).toEqual({ id: 'lost-1', recipients: 1, duplicates: 1 });
     expect(await queueLength('p1')).toBe(1);
+    await poller.client.close();
+  });
+
+  it('resends a long-poll send answered 503 by a server shutting down, not refusing it', async () => {
+    const poller = await connect('paula', 'p5', {
+      relays: [proxy.url.replace('ws:', 'http:')],
+      transport: 'long-poll',
+    });
+    proxy.seen.closingSends = 1;
+    const receipt = await poller.client.send(['device:p1'], 'during a rollout', {
+      id: 'closing-1',
+    });
+    expect(proxy.seen.closingSends).toBe(0);
+    expect(receipt).toEqual({ id: 'closing-1', recipients: 1, duplicates: 0 });
+    expect(poller.closes.at(-1)?.errorCode).toBe('HTTP_503');
     await poller.client.close();
   });
 
