@@ -18,6 +18,9 @@ import {
   type OutgoingMessage,
 } from './link.js';
 
+/** How long a relay may take to answer a request beyond the poll's own wait. */
+const REQUEST_DEADLINE_MS = 10_000;
+
 /**
  * A link over plain HTTP requests for networks that block WebSocket. Each poll carries the
  * cumulative ack of what the application processed and waits for more; the next poll
@@ -55,13 +58,22 @@ export class LongPollLink implements Link {
     void this.loop();
   }
 
+  /**
+   * Every request has a deadline (a poll: its wait plus REQUEST_DEADLINE_MS). Without one, a
+   * request to a relay pod that vanished without closing its sockets (force-deleted, or its
+   * node's kube-proxy still routing to it) hung until the kernel gave up: 70 s and more on a
+   * real cluster, while every other relay served. Past the deadline the link ends like a
+   * network failure: the SDK reconnects and resends under the same id.
+   */
   private async request(
     path: string,
     init: { method?: string; body?: string } = {},
+    waitSeconds = 0,
   ): Promise<unknown> {
+    const deadline = AbortSignal.timeout(waitSeconds * 1000 + REQUEST_DEADLINE_MS);
     const response = await this.http.json(`${this.baseUrl}${path}`, {
       ...init,
-      signal: this.abort.signal,
+      signal: AbortSignal.any([this.abort.signal, deadline]),
       headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
     });
     if (!response.ok) {
@@ -86,7 +98,11 @@ export class LongPollLink implements Link {
           drops: this.seenDrops,
         });
         this.ackSent = this.acked;
-        const reply = (await this.request(`${longPollPaths.poll}?${query}`)) as PollReply;
+        const reply = (await this.request(
+          `${longPollPaths.poll}?${query}`,
+          {},
+          first ? 0 : this.waitSeconds,
+        )) as PollReply;
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- may change during the await
         if (this.ended) return;
         if (!this.welcomed || reply.resync) {

@@ -17,9 +17,15 @@ const DOMAIN = 'acme';
 async function startBlockingProxy(target: number) {
   /** `loseSendResponses`: how many send responses to drop after the relay handled them. */
   /** `closingSends`: how many sends to answer as a relay shutting down does (503, not Grove). */
-  const seen = { upgrades: 0, requests: 0, loseSendResponses: 0, closingSends: 0 };
+  /** `silentSends`: how many sends to swallow without ever answering (a vanished pod). */
+  const seen = { upgrades: 0, requests: 0, loseSendResponses: 0, closingSends: 0, silentSends: 0 };
   const server: Server = createServer((incoming, outgoing) => {
     seen.requests++;
+    if (incoming.url === '/v1/poll/send' && seen.silentSends > 0) {
+      seen.silentSends--;
+      incoming.resume();
+      return;
+    }
     if (incoming.url === '/v1/poll/send' && seen.closingSends > 0) {
       seen.closingSends--;
       incoming.resume();
@@ -179,6 +185,23 @@ describe('SDK over HTTP long-poll', () => {
     expect(poller.closes.at(-1)?.errorCode).toBe('HTTP_503');
     await poller.client.close();
   });
+
+  it('gives up on a long-poll send nobody answers after its deadline and resends it', async () => {
+    const poller = await connect('paula', 'p5', {
+      relays: [proxy.url.replace('ws:', 'http:')],
+      transport: 'long-poll',
+    });
+    proxy.seen.silentSends = 1;
+    const started = Date.now();
+    const receipt = await poller.client.send(['device:p1'], 'to a vanished pod', {
+      id: 'silent-1',
+    });
+    expect(proxy.seen.silentSends).toBe(0);
+    expect(receipt).toEqual({ id: 'silent-1', recipients: 1, duplicates: 0 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(10_000);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    await poller.client.close();
+  }, 40_000);
 
   it("falls back to long-poll by itself when a proxy refuses WebSocket upgrades ('auto')", async () => {
     const sender = await connect('alice', 'a1', { relays: [relay.url] });
