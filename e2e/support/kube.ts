@@ -38,6 +38,9 @@ export function runCommand(
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // A command that exits without reading its input (kubectl get) closes the pipe first:
+    // EPIPE on stdin is not the command's failure, its exit code says that.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });
 }
