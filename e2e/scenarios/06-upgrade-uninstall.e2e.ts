@@ -96,8 +96,12 @@ describe('helm upgrade of Grove under traffic', () => {
     for (const pod of [...operatorsAfter, ...managersAfter]) {
       expect([...operatorsBefore, ...managersBefore].map((p) => p.name)).not.toContain(pod.name);
     }
-    const lease = await mustGet('lease', `${env.release}-operator`);
-    const holder = (lease.spec as { holderIdentity?: string }).holderIdentity;
+    // The old leader releases the Lease as it stops (holder empty) until a new pod takes it.
+    const holder = await waitFor('a new operator pod holding the Lease', async () => {
+      const lease = await mustGet('lease', `${env.release}-operator`);
+      const identity = (lease.spec as { holderIdentity?: string }).holderIdentity ?? '';
+      return identity === '' ? undefined : identity;
+    });
     expect(operatorsAfter.map((p) => p.name)).toContain(holder);
     expect(await adminToken()).toBe(tokenBefore);
     const whoami = await fetch(`${await managerUrl()}/v1/admin/whoami`, {
