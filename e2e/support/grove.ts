@@ -236,6 +236,12 @@ export async function ensureGrove(): Promise<void> {
   if (!(await releaseInstalled())) await installRelease();
   await ensurePool();
   await waitManagerReady();
+  // The Deployment is available while the Manager is degraded (no Redis yet, bootstrap token
+  // not stored): wait until it serves for real.
+  const url = await managerUrl();
+  await waitFor('the Manager /readyz (not degraded)', async () =>
+    (await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(3000) })).ok ? true : undefined,
+  );
 }
 
 export async function adminToken(): Promise<string> {
