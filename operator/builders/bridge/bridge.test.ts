@@ -60,7 +60,7 @@ describe('the Data Bridge builder', () => {
     if (value === undefined) throw new Error(name);
     const file = new URL(`./testdata/${name}.yaml`, import.meta.url);
     const rendered = build(value)
-      .map((object) => stringify(object))
+      .map((object) => stringify(object, { lineWidth: 0, version: '1.1', singleQuote: true }))
       .join('---\n');
     if (process.env['UPDATE_GOLDEN'] === '1') writeFileSync(file, rendered);
     expect(existsSync(file)).toBe(true);
