@@ -181,7 +181,8 @@ describe('operator › BackupSchedule', () => {
       expect.arrayContaining(['--schedule', '0 3 * * *', '--time-zone', 'Europe/Paris']),
     );
     expect(JSON.stringify(deployment)).not.toContain('privateJwk');
-    expect(await client.get(t.services, ns, 'acme-bridge')).toBeDefined();
+    // The children are applied one after the other: the Service may follow the Deployment.
+    await until('the bridge Service', () => client.get(t.services, ns, 'acme-bridge'));
 
     // The Manager registered the bridge with the schedule's workspaces and knows its device.
     const key = JSON.parse(readFileSync(await deviceKeyFile(), 'utf8')) as {
