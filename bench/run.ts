@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: Grove against Mosquitto on this machine, in one run. Starts its own
+ * `npm run bench`: Grove against Mosquitto, Centrifugo and NATS JetStream on this machine, in one run. Starts its own
  * redis-server (AOF, appendfsync always, then everysec), relay processes and a mosquitto
  * broker, runs the workloads, prints one JSON object and writes bench/results/latest.json.
  *
@@ -7,7 +7,9 @@
  *   --only=LIST        comma-separated subset of oneToOne,fanOut,backlog,idle
  *   --fsync=MODE       always | everysec | both (default both; everysec skips `idle`)
  *   --profile          relays run with --cpu-prof; profiles go to bench/results/profiles/
- *   --no-mosquitto     Grove only
+ *   --no-mosquitto     no Mosquitto
+ *   --peers=LIST       peers of equal durability: centrifugo,nats (default both), or none;
+ *                      built and cached by scripts/bench-peers.sh
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -17,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { GroveStack, BENCH_LIMITS, RELAY_OVERRIDES, type Fsync } from './lib/grove-stack.js';
 import { MosquittoBroker } from './lib/mosquitto.js';
+import { CentrifugoPeer, NatsPeer, peerBinaries, type PeerName } from './lib/peers.js';
 import { ratio, round } from './lib/util.js';
 import {
   groveBacklog,
@@ -32,6 +35,15 @@ import {
   mosquittoOneToOne,
 } from './workloads/mosquitto.js';
 import { FULL, QUICK } from './workloads/params.js';
+import {
+  centrifugoFanOut,
+  centrifugoIdleMemory,
+  centrifugoOneToOne,
+  natsBacklog,
+  natsFanOut,
+  natsIdleMemory,
+  natsOneToOne,
+} from './workloads/peers.js';
 
 const WORKLOADS = ['oneToOne', 'fanOut', 'backlog', 'idle'] as const;
 type Workload = (typeof WORKLOADS)[number];
@@ -48,6 +60,7 @@ const { values } = parseArgs({
     fsync: { type: 'string', default: 'both' },
     profile: { type: 'boolean', default: false },
     'no-mosquitto': { type: 'boolean', default: false },
+    peers: { type: 'string', default: 'centrifugo,nats' },
   },
 });
 const params = values.quick ? QUICK : FULL;
@@ -67,6 +80,18 @@ const fsyncModes: Fsync[] =
       ? ['everysec']
       : ['always'];
 const withMosquitto = !values['no-mosquitto'];
+const PEERS = { centrifugo: 'centrifugo', nats: 'nats-server' } as const satisfies Record<
+  string,
+  PeerName
+>;
+const peerNames: PeerName[] =
+  values.peers === 'none'
+    ? []
+    : values.peers.split(',').map((name) => {
+        const binary = (PEERS as Record<string, PeerName | undefined>)[name];
+        if (binary === undefined) throw new Error(`unknown peer "${name}" (centrifugo, nats)`);
+        return binary;
+      });
 const profileDir = values.profile ? join(resultsDir, 'profiles') : undefined;
 
 /** Pids of the servers this run started, killed if the run is cut short. */
@@ -131,6 +156,20 @@ async function freshBroker(task: (broker: MosquittoBroker) => Promise<Result>): 
   }
 }
 
+/** Runs `task` on a peer process of its own (idle memory on a fresh process, as for Mosquitto). */
+async function freshPeer<P extends { stop(): Promise<void> }>(
+  start: () => Promise<P | undefined>,
+  task: (peer: P) => Promise<Result>,
+): Promise<Result> {
+  const peer = await start();
+  if (peer === undefined) return { error: 'peer missing' };
+  try {
+    return await task(peer);
+  } finally {
+    await peer.stop();
+  }
+}
+
 async function attempt(name: string, run: () => Promise<Result>): Promise<Result> {
   const started = Date.now();
   log(`${name} …`);
@@ -150,16 +189,30 @@ const num = (value: unknown, ...path: string[]): number => {
   return typeof current === 'number' ? current : NaN;
 };
 
-/** Grove / Mosquitto ratios: above 1 means Grove is higher (faster for rates, slower for latencies). */
+/** Server CPU (every server process: relays + Redis, broker, Centrifugo + its Redis) per unit. */
+function serverCpu(result: Result | undefined, field: string): number {
+  const cpu = (result as Record<string, Record<string, number> | undefined> | undefined)?.[field];
+  if (cpu === undefined) return NaN;
+  return Object.entries(cpu)
+    .filter(([name]) => name !== 'benchProcess')
+    .reduce((total, [, ms]) => total + ms, 0);
+}
+
+/** Grove / peer ratios: above 1 means Grove is higher (faster for rates, slower for latencies). */
 function ratios(
   workload: Workload,
   grove: Result | undefined,
   mosquitto: Result | undefined,
 ): Result | undefined {
   if (grove === undefined || mosquitto === undefined) return undefined;
+  if ('error' in grove || 'error' in mosquitto) return undefined;
   switch (workload) {
     case 'oneToOne':
       return {
+        serverCpuMsPerMessage: ratio(
+          serverCpu(grove, 'cpuMsPerMessage'),
+          serverCpu(mosquitto, 'cpuMsPerMessage'),
+        ),
         messagesPerSec: ratio(num(grove, 'messagesPerSec'), num(mosquitto, 'messagesPerSec')),
         p50Latency: ratio(num(grove, 'latency', 'p50Ms'), num(mosquitto, 'latency', 'p50Ms')),
         p99Latency: ratio(num(grove, 'latency', 'p99Ms'), num(mosquitto, 'latency', 'p99Ms')),
@@ -174,6 +227,10 @@ function ratios(
       };
     case 'fanOut':
       return {
+        serverCpuMsPerDelivery: ratio(
+          serverCpu(grove, 'cpuMsPerDelivery'),
+          serverCpu(mosquitto, 'cpuMsPerDelivery'),
+        ),
         deliveriesPerSec: ratio(num(grove, 'deliveriesPerSec'), num(mosquitto, 'deliveriesPerSec')),
         p50LatencyToLast: ratio(
           num(grove, 'latencyToLastRecipient', 'p50Ms'),
@@ -199,8 +256,10 @@ function ratios(
       return {
         rssBytesPerConnection: ratio(
           num(grove, 'relayRssBytesPerConnection'),
-          num(mosquitto, 'brokerRssBytesPerConnection'),
+          num(mosquitto, 'brokerRssBytesPerConnection') ||
+            num(mosquitto, 'serverRssBytesPerConnection'),
         ),
+        connectsPerSec: ratio(num(grove, 'connectsPerSec'), num(mosquitto, 'connectsPerSec')),
       };
   }
 }
@@ -222,7 +281,42 @@ async function main(): Promise<void> {
     childPids.add(broker.pid);
     log(`mosquitto ${MosquittoBroker.version()} on ${broker.url}`);
   }
+  // The peers run with the durability of the first Grove stack (appendfsync always unless
+  // --fsync=everysec): see peerDurability.
+  const peerFsync = fsyncModes[0] ?? 'always';
+  const { found: binaries, missing } = peerBinaries(peerNames);
+  for (const [name, why] of Object.entries(missing)) log(`PEER MISSING: ${name}: ${why}`);
+  const historySize = Math.max(1000, params.fanOut.messages);
+  const startCentrifugo = async () => {
+    const binary = binaries.centrifugo;
+    if (binary === undefined) return undefined;
+    const peer = await CentrifugoPeer.start(binary, peerFsync, historySize);
+    childPids.add(peer.pid);
+    childPids.add(peer.redisPid);
+    return peer;
+  };
+  const startNats = async () => {
+    const binary = binaries['nats-server'];
+    if (binary === undefined) return undefined;
+    const peer = await NatsPeer.start(binary, peerFsync);
+    childPids.add(peer.pid);
+    return peer;
+  };
+  let centrifugo: CentrifugoPeer | undefined;
+  let nats: NatsPeer | undefined;
+  const peerInfo: Record<string, unknown> = { missing };
   try {
+    centrifugo = await startCentrifugo();
+    nats = await startNats();
+    if (centrifugo !== undefined) {
+      peerInfo.centrifugo = { version: centrifugo.version, config: centrifugo.config };
+      log(`centrifugo ${centrifugo.version} on ${centrifugo.url}`);
+    }
+    if (nats !== undefined) {
+      peerInfo.nats = { version: nats.version, config: nats.configText.split('\n') };
+      log(`nats-server ${nats.version} on ${nats.url}`);
+    }
+
     for (const fsync of fsyncModes) {
       const key = fsync === 'always' ? 'grove' : 'groveEverysec';
       log(`starting redis (appendfsync ${fsync}) and 2 relays`);
@@ -270,6 +364,48 @@ async function main(): Promise<void> {
             });
             record(workload, 'mosquitto', mosquitto);
           }
+          if (fsync !== fsyncModes[0]) continue;
+          const c = centrifugo;
+          // Centrifugo's recovery hands back at most client.recovery_max_publication_limit
+          // (300) publications: it catches a client up, it is not a per-device queue, so it
+          // has no backlog workload.
+          if (c !== undefined && workload !== 'backlog') {
+            record(
+              workload,
+              'centrifugo',
+              await attempt(`${workload} centrifugo`, () => {
+                switch (workload) {
+                  case 'oneToOne':
+                    return centrifugoOneToOne(c, params, run);
+                  case 'fanOut':
+                    return centrifugoFanOut(c, params, run);
+                  case 'idle':
+                    return freshPeer(startCentrifugo, (fresh) =>
+                      centrifugoIdleMemory(fresh, params, run),
+                    );
+                }
+              }),
+            );
+          }
+          const n = nats;
+          if (n !== undefined) {
+            record(
+              workload,
+              'nats',
+              await attempt(`${workload} nats`, () => {
+                switch (workload) {
+                  case 'oneToOne':
+                    return natsOneToOne(n, params, run);
+                  case 'fanOut':
+                    return natsFanOut(n, params, run);
+                  case 'backlog':
+                    return natsBacklog(n, params, run);
+                  case 'idle':
+                    return freshPeer(startNats, (fresh) => natsIdleMemory(fresh, params, run));
+                }
+              }),
+            );
+          }
         }
       } finally {
         await stack.stop();
@@ -277,6 +413,8 @@ async function main(): Promise<void> {
     }
   } finally {
     await broker?.stop();
+    await centrifugo?.stop();
+    await nats?.stop();
   }
 
   for (const workload of WORKLOADS) {
@@ -285,6 +423,10 @@ async function main(): Promise<void> {
     const grove = entry.grove ?? entry.groveEverysec;
     const r = ratios(workload, grove, entry.mosquitto);
     if (r !== undefined) entry.ratioGroveOverMosquitto = r;
+    const c = ratios(workload, grove, entry.centrifugo);
+    if (c !== undefined) entry.ratioGroveOverCentrifugo = c;
+    const n = ratios(workload, grove, entry.nats);
+    if (n !== undefined) entry.ratioGroveOverNats = n;
     if (
       entry.groveEverysec !== undefined &&
       entry.mosquitto !== undefined &&
@@ -312,6 +454,9 @@ async function main(): Promise<void> {
         'redis-server child process (AOF on) + relay child processes (`grove relay`, 2 for workloads 1-3, a fresh 3rd for idle memory), all on loopback',
       mosquitto:
         'one mosquitto child process (single-threaded), loopback; a fresh one for idle memory',
+      centrifugo:
+        'one centrifugo child process + its own redis-server child (AOF on), loopback; fresh ones for idle memory',
+      nats: 'one nats-server child process (JetStream, file storage in a temp dir), loopback; a fresh one for idle memory',
       sharedCpu: 'everything shares the same cores; timings include client-side cost on both sides',
       latencyClock:
         'performance.now() of the benchmark process: send/publish start -> message handler on the receiving client',
@@ -328,6 +473,13 @@ async function main(): Promise<void> {
             line !== '' && !line.startsWith('listener') && !line.startsWith('persistence_location'),
         ),
       profileDir,
+      peers: peerInfo,
+    },
+    peerDurability: {
+      mosquitto:
+        'PUBACK from memory; persistence snapshots every 30 min and at shutdown (a crash loses what arrived since)',
+      centrifugo: `publish answered after the history stream XADD in its Redis (AOF, appendfsync ${peerFsync}); recovery on reconnect from that history (at most ${historySize} per channel, 300 s)`,
+      nats: `PubAck after the JetStream file store wrote it (sync_interval ${peerFsync === 'always' ? 'always: fsync before every PubAck' : '1s'}); a durable consumer per device, explicit acks, interest retention`,
     },
     results,
   };

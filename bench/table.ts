@@ -82,9 +82,18 @@ const serverCpu =
   (system) =>
   (run) => {
     const base = ['results', workload, system, field];
-    return system === 'mosquitto'
-      ? get(run, [...base, 'broker'])
-      : sum(get(run, [...base, 'relays']), get(run, [...base, 'redis']));
+    if (system === 'mosquitto') return get(run, [...base, 'broker']);
+    if (system === 'grove' || system === 'groveEverysec')
+      return sum(get(run, [...base, 'relays']), get(run, [...base, 'redis']));
+    // A peer: every server process it has (Centrifugo and its Redis; nats-server).
+    let current: unknown = run;
+    for (const key of base) current = (current as Json | undefined)?.[key];
+    if (current === undefined) return undefined;
+    return sum(
+      ...Object.entries(current as Json)
+        .filter(([name]) => name !== 'benchProcess')
+        .map(([, ms]) => (typeof ms === 'number' ? ms : undefined)),
+    );
   };
 
 const rows: Row[] = [
@@ -149,10 +158,15 @@ const rows: Row[] = [
         'results',
         'idle',
         system,
-        system === 'mosquitto' ? 'brokerRssBytesPerConnection' : 'relayRssBytesPerConnection',
+        system === 'mosquitto'
+          ? 'brokerRssBytesPerConnection'
+          : system.startsWith('grove')
+            ? 'relayRssBytesPerConnection'
+            : 'serverRssBytesPerConnection',
       ]),
     ratio: true,
   },
+  { label: 'Idle connects/s', grove: at('idle', 'connectsPerSec'), ratio: true },
   {
     label: 'Idle connection heap bytes each (V8 heapUsed / mosquitto heap)',
     grove: (system) => (run) =>
@@ -166,16 +180,22 @@ const rows: Row[] = [
   { label: 'Idle connection Redis bytes each', grove: at('idle', 'redisBytesPerConnection') },
 ];
 
+const peers = ['centrifugo', 'nats'].filter((peer) =>
+  runs.some((run) => Object.values((run.results ?? {}) as Json).some((w) => peer in (w as Json))),
+);
+const peerTitle: Record<string, string> = { centrifugo: 'Centrifugo', nats: 'NATS JetStream' };
 const out: string[] = [
-  `| | Grove (fsync always) | Grove (fsync everysec) | Mosquitto | Grove/Mosquitto (always) |`,
-  `|---|---|---|---|---|`,
+  `| | Grove (fsync always) | Grove (fsync everysec) | Mosquitto | ${peers.map((p) => `${peerTitle[p] ?? p} | `).join('')}Grove/Mosquitto (always) |${peers.map((p) => ` Grove/${peerTitle[p] ?? p} |`).join('')}`,
+  `|---|---|---|---|---|${peers.map(() => '---|---|').join('')}`,
 ];
 for (const row of rows) {
   const mosquitto = row.mosquitto ?? row.grove;
+  const ratioTo = (system: string) =>
+    row.ratio === true ? ratioCell(row.grove('grove'), mosquitto(system)) : '';
   out.push(
-    `| ${row.label} | ${cell(row.grove('grove'))} | ${cell(row.grove('groveEverysec'))} | ${cell(mosquitto('mosquitto'))} | ${
-      row.ratio === true ? ratioCell(row.grove('grove'), mosquitto('mosquitto')) : ''
-    } |`,
+    `| ${row.label} | ${cell(row.grove('grove'))} | ${cell(row.grove('groveEverysec'))} | ${cell(mosquitto('mosquitto'))} | ${peers
+      .map((p) => `${cell(row.grove(p))} | `)
+      .join('')}${ratioTo('mosquitto')} |${peers.map((p) => ` ${ratioTo(p)} |`).join('')}`,
   );
 }
 process.stdout.write(`${out.join('\n')}\n`);
