@@ -10,6 +10,7 @@ import {
   secretKeySelectorSchema,
 } from './common.js';
 import { celRules, immutable, listOfUniqueValues } from './crd-meta.js';
+import { metricsPeerSchema } from './relaypool.js';
 
 const months = 'JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC';
 const days = 'SUN|MON|TUE|WED|THU|FRI|SAT';
@@ -146,6 +147,28 @@ export const backupEncryptionSchema = z
   })
   .describe('Archives are always encrypted; this names the password.');
 
+export const bridgeNetworkPolicySchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Make a NetworkPolicy for the Data Bridge pod (default true): its HTTP port (8080: ' +
+          'status, metrics, and POST /v1/cycles, which runs a cycle) only from Grove’s operator ' +
+          'and from metricsFrom. Enforced only where the cluster’s network plugin implements ' +
+          'NetworkPolicy.',
+      ),
+    metricsFrom: z
+      .array(metricsPeerSchema)
+      .max(16)
+      .optional()
+      .describe(
+        'Who else may reach the bridge’s port (to scrape /metrics): any pod in the schedule’s ' +
+          'namespace when omitted.',
+      ),
+  })
+  .describe('The NetworkPolicy the operator makes for the Data Bridge pod.');
+
 export const backupScheduleSpecSchema = z
   .strictObject({
     domain: dnsLabelSchema
@@ -183,6 +206,7 @@ export const backupScheduleSpecSchema = z
       .boolean()
       .default(false)
       .describe('Also run a cycle each time the Data Bridge starts (default false).'),
+    networkPolicy: bridgeNetworkPolicySchema.prefault({}),
   })
   .describe('Desired state of a recurring archive of a domain’s workspaces by the Data Bridge.');
 

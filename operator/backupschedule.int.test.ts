@@ -183,6 +183,14 @@ describe('operator › BackupSchedule', () => {
     expect(JSON.stringify(deployment)).not.toContain('privateJwk');
     // The children are applied one after the other: the Service may follow the Deployment.
     await until('the bridge Service', () => client.get(t.services, ns, 'acme-bridge'));
+    // Its port runs cycles unauthenticated: only the operator and scrapers may reach it.
+    const policy = await until('the bridge NetworkPolicy', () =>
+      client.get(t.networkPolicies, ns, 'acme-bridge'),
+    );
+    expect(field(policy, 'spec.podSelector.matchLabels')).toEqual(
+      field(deployment, 'spec.selector.matchLabels'),
+    );
+    expect(field(policy, 'spec.policyTypes')).toEqual(['Ingress']);
 
     // The Manager registered the bridge with the schedule's workspaces and knows its device.
     const key = JSON.parse(readFileSync(await deviceKeyFile(), 'utf8')) as {

@@ -278,6 +278,9 @@ export function backupScheduleReconciler(
       schedule,
       image: ctx.settings.image,
       deviceId,
+      ...(ctx.settings.groveNamespaces === undefined
+        ? {}
+        : { groveNamespaces: ctx.settings.groveNamespaces }),
       ...(deps.serviceAccountName === undefined
         ? {}
         : { serviceAccountName: deps.serviceAccountName }),

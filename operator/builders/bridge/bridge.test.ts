@@ -78,6 +78,62 @@ describe('the Data Bridge builder', () => {
     }
   });
 
+  it('opens the bridge port only to the operator and the metrics scrapers', () => {
+    const [, , policy] = buildBridgeChildren({
+      schedule: schedule({}),
+      image: 'grove:1',
+      deviceId: 'dev-01',
+      groveNamespaces: ['grove-system'],
+    });
+    expect(policy?.kind).toBe('NetworkPolicy');
+    const spec = policy?.spec as {
+      podSelector: { matchLabels: Record<string, string> };
+      policyTypes: string[];
+      ingress: { from: Record<string, unknown>[]; ports: { port: number }[] }[];
+    };
+    // It selects exactly the bridge's pods (the Deployment's selector).
+    expect(spec.podSelector.matchLabels).toEqual({
+      'app.kubernetes.io/instance': 'acme-bridge',
+      'app.kubernetes.io/component': 'bridge',
+    });
+    // Egress stays open: relays, the Manager and S3 may be anywhere.
+    expect(spec.policyTypes).toEqual(['Ingress']);
+    expect(spec.ingress[0]?.from).toEqual([
+      {
+        podSelector: { matchLabels: { 'app.kubernetes.io/component': 'operator' } },
+        namespaceSelector: {
+          matchExpressions: [
+            {
+              key: 'kubernetes.io/metadata.name',
+              operator: 'In',
+              values: ['grove', 'grove-system'],
+            },
+          ],
+        },
+      },
+    ]);
+    expect(spec.ingress[1]?.from).toEqual([{ podSelector: {} }]);
+    expect(spec.ingress.every((rule) => rule.ports[0]?.port === 8080)).toBe(true);
+
+    const scraped = buildBridgeChildren({
+      schedule: schedule({
+        networkPolicy: {
+          metricsFrom: [{ namespaceSelector: { matchLabels: { team: 'monitoring' } } }],
+        },
+      }),
+      image: 'grove:1',
+      deviceId: 'dev-01',
+    })[2]?.spec as { ingress: { from: unknown[] }[] };
+    expect(scraped.ingress[1]?.from).toEqual([
+      { podSelector: {}, namespaceSelector: { matchLabels: { team: 'monitoring' } } },
+    ]);
+  });
+
+  it('makes no NetworkPolicy when spec.networkPolicy.enabled is false', () => {
+    const children = build(schedule({ networkPolicy: { enabled: false } }));
+    expect(children.map((child) => child.kind)).toEqual(['Deployment', 'Service']);
+  });
+
   it('refuses a schedule without uid (it must own what it makes)', () => {
     expect(() => build(schedule({}, ''))).toThrow(BridgeBuildError);
   });

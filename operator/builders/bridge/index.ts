@@ -3,6 +3,7 @@ import type { BackupSchedule } from '../../../crds/backupschedule.js';
 import { GROVE_API_VERSION } from '../../../crds/common.js';
 import type { KubeObject, OwnerReference } from '../../../kube/kube-object.js';
 import { MANAGED_BY, labelKeys } from '../labels.js';
+import { buildBridgeNetworkPolicy } from './network-policy.js';
 import { containerSecurityContext, podSecurityContext, type Plain } from '../relaypool/metadata.js';
 
 /** Port of the bridge's /healthz, /readyz, /metrics and /v1/status. */
@@ -49,6 +50,8 @@ export interface BridgeBuildInput {
   serviceAccountName?: string;
   /** Device id in the device Secret: a new enrollment rolls the pod. */
   deviceId: string;
+  /** Namespaces Grove's operator runs in (its pods may reach the bridge's port). */
+  groveNamespaces?: readonly string[];
 }
 
 function selectorLabels(domain: string): Record<string, string> {
@@ -237,7 +240,8 @@ export function buildBridgeChildren(input: BridgeBuildInput): KubeObject[] {
       ports: [{ name: 'http', port: BRIDGE_PORT, targetPort: 'http', protocol: 'TCP' }],
     },
   };
-  return [deployment, service];
+  const networkPolicy = buildBridgeNetworkPolicy(input);
+  return networkPolicy === undefined ? [deployment, service] : [deployment, service, networkPolicy];
 }
 
 /** The device Secret: the key file `grove bridge --device-key` reads. */
