@@ -207,7 +207,7 @@ describe('helm template', () => {
       '--manager-url',
       `http://grove-manager.${releaseNamespace}.svc:80`,
       '--bridge-service-account',
-      'grove-bridge',
+      `${releaseNamespace}/grove-bridge`,
     ]);
     expect(env(c, 'POD_NAME')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
     expect(env(c, 'POD_NAMESPACE')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.namespace');
@@ -464,7 +464,7 @@ describe('helm template', () => {
       '--manager-url',
       `http://grove-manager.${releaseNamespace}.svc:80`,
       '--bridge-service-account',
-      'grove-bridge',
+      `${releaseNamespace}/grove-bridge`,
     ]);
     expect(manifests.filter((m) => m.metadata.name.endsWith('leader-election'))).toEqual([]);
   });

@@ -93,7 +93,7 @@ beforeAll(async () => {
       '--manager-token-file',
       tokenFile,
       '--bridge-service-account',
-      'grove-bridge',
+      `${ns}/grove-bridge`,
       '--bridge-status-url',
       statusUrl,
       '--bridge-poll',

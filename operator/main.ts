@@ -7,7 +7,10 @@ import { stopOnSignals } from '../contracts/graceful-shutdown.js';
 import { jsonLogger } from '../contracts/logger.js';
 import { KubeClient } from '../kube/kube-client.js';
 import { parseServiceAccountRef } from './builders/domain/signing-key-access.js';
-import { managerBridgeDeps } from './controllers/backupschedule-bridge.js';
+import {
+  managerBridgeDeps,
+  parseBridgeServiceAccount,
+} from './controllers/backupschedule-bridge.js';
 import { Operator } from './operator.js';
 
 import { OperatorUsageError } from './operator-usage-error.js';
@@ -35,7 +38,8 @@ export const OPERATOR_HELP = `grove operator [options]
   --manager-url URL        the Manager, as the operator and bridge pods reach it: BackupSchedules
                            then get a Data Bridge (its device enrolled with the admin token of
                            $GROVE_MANAGER_TOKEN or --manager-token-file FILE, never a flag)
-  --bridge-service-account NAME   ServiceAccount of bridge pods (the chart's)
+  --bridge-service-account [NAMESPACE/]NAME   ServiceAccount of bridge pods (the chart's);
+                           with NAMESPACE, bridges in other namespaces use their default one
   --bridge-status-url URL  where a bridge's /v1/status is read ({service}, {namespace} replaced;
                            default http://{service}.{namespace}.svc:8080)
   --bridge-poll S          read each bridge's status this often (default 30)`;
@@ -92,6 +96,15 @@ async function bridgeOptions(
       '--manager-url needs a Manager admin token: set GROVE_MANAGER_TOKEN or --manager-token-file (from a Secret)',
     );
   }
+  let serviceAccount: ReturnType<typeof parseBridgeServiceAccount> | undefined;
+  const serviceAccountFlag = values['bridge-service-account'];
+  if (serviceAccountFlag !== undefined) {
+    try {
+      serviceAccount = parseBridgeServiceAccount(serviceAccountFlag);
+    } catch (error) {
+      throw new OperatorUsageError(`--bridge-service-account ${(error as Error).message}`);
+    }
+  }
   return {
     deps: managerBridgeDeps({
       managerUrl,
@@ -99,9 +112,7 @@ async function bridgeOptions(
       ...(values['bridge-status-url'] === undefined
         ? {}
         : { statusUrl: values['bridge-status-url'] }),
-      ...(values['bridge-service-account'] === undefined
-        ? {}
-        : { serviceAccountName: values['bridge-service-account'] }),
+      ...(serviceAccount === undefined ? {} : serviceAccount),
     }),
     pollMs: seconds(values['bridge-poll'], 'bridge-poll', 30),
   };

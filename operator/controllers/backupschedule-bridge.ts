@@ -52,6 +52,41 @@ export interface BridgeDeps {
   status(namespace: string, service: string): Promise<BridgeStatus>;
   /** ServiceAccount of bridge pods (the chart's). */
   serviceAccountName?: string;
+  /**
+   * The namespace that ServiceAccount exists in (the chart makes it in its release namespace
+   * only); bridges elsewhere run as their namespace's default one. Any namespace when absent.
+   */
+  serviceAccountNamespace?: string;
+}
+
+/** `--bridge-service-account NAME` or `NAMESPACE/NAME`. */
+export function parseBridgeServiceAccount(value: string): {
+  serviceAccountName: string;
+  serviceAccountNamespace?: string;
+} {
+  const parts = value.split('/');
+  const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+  const name = parts.at(-1) ?? '';
+  const namespace = parts.length === 2 ? parts[0] : undefined;
+  if (parts.length > 2 || !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name)) {
+    throw new Error(`must be NAME or NAMESPACE/NAME of a ServiceAccount, got "${value}"`);
+  }
+  if (namespace !== undefined && !dnsLabel.test(namespace)) {
+    throw new Error(`"${namespace}" is not a namespace name (in "${value}")`);
+  }
+  return {
+    serviceAccountName: name,
+    ...(namespace === undefined ? {} : { serviceAccountNamespace: namespace }),
+  };
+}
+
+/** The ServiceAccount for a bridge pod in `namespace`: undefined means the default one. */
+export function bridgeServiceAccountIn(deps: BridgeDeps, namespace: string): string | undefined {
+  if (deps.serviceAccountName === undefined) return undefined;
+  if (deps.serviceAccountNamespace !== undefined && deps.serviceAccountNamespace !== namespace) {
+    return undefined;
+  }
+  return deps.serviceAccountName;
 }
 
 const STATUS_TIMEOUT_MS = 5000;
@@ -65,6 +100,7 @@ export function managerBridgeDeps(options: {
   adminToken: string;
   statusUrl?: string;
   serviceAccountName?: string;
+  serviceAccountNamespace?: string;
 }): BridgeDeps {
   const admin = new ManagerClient(options.managerUrl, options.adminToken);
   const template = options.statusUrl ?? `http://{service}.{namespace}.svc:${String(BRIDGE_PORT)}`;
@@ -75,6 +111,9 @@ export function managerBridgeDeps(options: {
     ...(options.serviceAccountName === undefined
       ? {}
       : { serviceAccountName: options.serviceAccountName }),
+    ...(options.serviceAccountNamespace === undefined
+      ? {}
+      : { serviceAccountNamespace: options.serviceAccountNamespace }),
     register: async (domain, selection) => {
       await admin.request('POST', path(domain, 'bridges', BRIDGE_MEMBER), z.unknown(), {
         body: { displayName: 'Data Bridge', ...selection },

@@ -16,7 +16,12 @@ import {
 } from '../builders/bridge/index.js';
 import type { ConditionUpdate } from '../builders/conditions.js';
 import type { ReconcileResult } from '../runtime/controller.js';
-import type { BridgeCycle, BridgeDeps, BridgeStatus } from './backupschedule-bridge.js';
+import {
+  bridgeServiceAccountIn,
+  type BridgeCycle,
+  type BridgeDeps,
+  type BridgeStatus,
+} from './backupschedule-bridge.js';
 import { domainExists } from './cache-queries.js';
 import { applyChildren, pruneChildren } from './child-objects.js';
 import type { ReconcileContext, Reconciler } from './context.js';
@@ -274,6 +279,7 @@ export function backupScheduleReconciler(
       );
       return { requeueAfterMs: Math.min(pollMs, 10_000) };
     }
+    const serviceAccountName = bridgeServiceAccountIn(deps, namespace ?? '');
     const desired = buildBridgeChildren({
       schedule,
       image: ctx.settings.image,
@@ -281,9 +287,7 @@ export function backupScheduleReconciler(
       ...(ctx.settings.groveNamespaces === undefined
         ? {}
         : { groveNamespaces: ctx.settings.groveNamespaces }),
-      ...(deps.serviceAccountName === undefined
-        ? {}
-        : { serviceAccountName: deps.serviceAccountName }),
+      ...(serviceAccountName === undefined ? {} : { serviceAccountName }),
     });
     const applied = await applyChildren(ctx, object, desired);
     await pruneChildren(ctx, object, desired, [`Secret/${bridgeNames(domain).deviceSecret}`]);
