@@ -228,14 +228,14 @@ describe('generated CRDs on a real API server', () => {
       'RelayPool',
       { redis: { builtin: {}, external: { url: 'redis://r:6379' } } },
       'spec.redis',
-      'must set exactly one of: builtin, external',
+      'must set exactly one of: builtin, external, relayPool',
     ],
     [
       'no Redis kind',
       'RelayPool',
       { redis: {} },
       'spec.redis',
-      'must set exactly one of: builtin, external',
+      'must set exactly one of: builtin, external, relayPool',
     ],
     [
       'an autoscaler minimum above its maximum',
@@ -419,7 +419,7 @@ describe('generated CRDs on a real API server', () => {
       {},
       { spec: { redis: { builtin: null, external: { url: 'redis://r:6379' } } } },
       'spec.redis',
-      'cannot switch between builtin and external Redis after creation: the queued messages ' +
+      'cannot switch between builtin, external and relayPool Redis after creation: the queued messages ' +
         'live in the current Redis; create a new RelayPool instead',
     ],
     [
@@ -428,7 +428,23 @@ describe('generated CRDs on a real API server', () => {
       { redis: { external: { url: 'redis://r:6379' } } },
       { spec: { redis: { builtin: {}, external: null } } },
       'spec.redis',
-      'cannot switch between builtin and external Redis after creation',
+      'cannot switch between builtin, external and relayPool Redis after creation',
+    ],
+    [
+      'switching a RelayPool from builtin Redis to borrowing another pool’s',
+      'RelayPool',
+      {},
+      { spec: { redis: { builtin: null, relayPool: { name: 'home' } } } },
+      'spec.redis',
+      'cannot switch between builtin, external and relayPool Redis after creation',
+    ],
+    [
+      'switching a RelayPool from another pool’s Redis to an external one',
+      'RelayPool',
+      { redis: { relayPool: { name: 'home' } } },
+      { spec: { redis: { relayPool: null, external: { url: 'redis://r:6379' } } } },
+      'spec.redis',
+      'cannot switch between builtin, external and relayPool Redis after creation',
     ],
     [
       'changing the storage class of the builtin Redis',
@@ -507,6 +523,7 @@ describe('generated CRDs on a real API server', () => {
       readyReplicas: 2,
       selector: 'app.kubernetes.io/instance=columns',
       endpoints: ['wss://columns.example'],
+      store: 'external:redis://r:6379/0',
       conditions: [
         {
           type: 'Ready',
@@ -554,18 +571,20 @@ describe('generated CRDs on a real API server', () => {
       ['Ready Replicas', 0],
       ['External Redis', 1],
       ['Builtin Redis', 1],
+      ['Store', 1],
       ['Max Replicas', 1],
       ['Endpoint', 1],
       ['Age', 0],
     ]);
     const [row] = table.body.rows as { cells: unknown[] }[];
-    expect(row?.cells.slice(0, 8)).toEqual([
+    expect(row?.cells.slice(0, 9)).toEqual([
       'columns',
       'True',
       5,
       2,
       'redis://r',
       null,
+      'external:redis://r:6379/0',
       null,
       'wss://columns.example',
     ]);

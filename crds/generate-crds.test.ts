@@ -293,6 +293,7 @@ describe('generated CRDs', () => {
         'Ready Replicas',
         'External Redis (wide)',
         'Builtin Redis (wide)',
+        'Store (wide)',
         'Max Replicas (wide)',
         'Endpoint (wide)',
         'Age',
@@ -336,14 +337,14 @@ describe('generated CRDs', () => {
 
   it('turns the Redis union into one object with an "exactly one of" rule and a usable default', () => {
     const redis = crdSchema('RelayPool').properties?.spec?.properties?.redis;
-    expect(Object.keys(redis?.properties ?? {})).toEqual(['builtin', 'external']);
+    expect(Object.keys(redis?.properties ?? {})).toEqual(['builtin', 'external', 'relayPool']);
     expect(redis?.required).toBeUndefined();
     // A default on either key would add it beside the other one.
     expect(redis?.properties?.builtin?.default).toBeUndefined();
     expect(redis?.default).toEqual({ builtin: {} });
     expect(redis?.['x-kubernetes-validations']?.[0]).toEqual({
-      rule: '[has(self.builtin), has(self.external)].filter(x, x).size() == 1',
-      message: 'must set exactly one of: builtin, external',
+      rule: '[has(self.builtin), has(self.external), has(self.relayPool)].filter(x, x).size() == 1',
+      message: 'must set exactly one of: builtin, external, relayPool',
     });
   });
 
@@ -363,8 +364,8 @@ describe('generated CRDs', () => {
         '.spec.resources.requests.cpu: resources.requests.cpu is required with autoscaling, which scales on CPU use relative to requests',
         '.spec.service.nodePort: nodePort needs type NodePort or LoadBalancer',
         '.spec.service.externalTrafficPolicy: externalTrafficPolicy needs type NodePort or LoadBalancer',
-        '.spec.redis: must set exactly one of: builtin, external',
-        '.spec.redis: cannot switch between builtin and external Redis after creation: the queued messages live in the current Redis; create a new RelayPool instead',
+        '.spec.redis: must set exactly one of: builtin, external, relayPool',
+        '.spec.redis: cannot switch between builtin, external and relayPool Redis after creation: the queued messages live in the current Redis; create a new RelayPool instead',
         '.spec.redis.builtin.highAvailability: highAvailability cannot be removed: pod 0 may not be the primary; create a new RelayPool instead',
         '.spec.redis.builtin.storageClassName: storageClassName cannot be changed after creation: the Redis volume already exists',
         '.spec.redis.builtin.storage: storage cannot be changed after creation: expand the PersistentVolumeClaim data-<pool>-redis-0 directly, if its StorageClass allows expansion',
@@ -392,6 +393,10 @@ describe('generated CRDs', () => {
         '.spec.workspaces.selector.matchExpressions[].values: values must be non-empty when operator is In or NotIn',
         '.spec.workspaces.selector.matchExpressions[].values: values must be empty when operator is Exists or DoesNotExist',
         '.spec.destination: must set exactly one of: pvc, s3',
+        '.spec.networkPolicy.metricsFrom[].namespaceSelector.matchExpressions[].values: values must be non-empty when operator is In or NotIn',
+        '.spec.networkPolicy.metricsFrom[].namespaceSelector.matchExpressions[].values: values must be empty when operator is Exists or DoesNotExist',
+        '.spec.networkPolicy.metricsFrom[].podSelector.matchExpressions[].values: values must be non-empty when operator is In or NotIn',
+        '.spec.networkPolicy.metricsFrom[].podSelector.matchExpressions[].values: values must be empty when operator is Exists or DoesNotExist',
       ],
     });
   });

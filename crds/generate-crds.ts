@@ -151,6 +151,14 @@ export const kindNames: Readonly<Record<GroveKind, KindNames>> = {
         priority: 1,
       },
       {
+        name: 'Store',
+        type: 'string',
+        jsonPath: '.status.store',
+        description:
+          'The store the relays use (builtin:NAMESPACE/POOL, the pool’s own or a borrowed one, or external:URL).',
+        priority: 1,
+      },
+      {
         name: 'Max Replicas',
         type: 'integer',
         jsonPath: '.spec.autoscaling.maxReplicas',

@@ -115,6 +115,13 @@ export const relayTlsSchema = z
       'clients are given wss:// addresses.',
   );
 
+/**
+ * Pool names are shorter than other names: the operator derives child names from them, and the
+ * longest, the built-in Redis StatefulSet's `controller-revision-hash` label value
+ * (`<pool>-redis-<10-char hash>`), must stay a 63-character label value.
+ */
+export const MAX_RELAY_POOL_NAME_LENGTH = 46;
+
 export const MAX_REDIS_REPLICAS = 4;
 
 export const builtinRedisHaSchema = z
@@ -240,26 +247,48 @@ export const externalRedisSchema = z
   })
   .describe('A Redis or Redis Cluster run elsewhere, e.g. a managed service.');
 
+/**
+ * Another pool's built-in Redis, shared: the failover pools of a Domain (another zone, another
+ * Service) are then stateless relay fleets in front of the home pool's store.
+ */
+export const borrowedRedisSchema = z
+  .strictObject({
+    name: dnsLabelSchema
+      .max(MAX_RELAY_POOL_NAME_LENGTH)
+      .describe(
+        'Name of a RelayPool in the same namespace with a built-in Redis (spec.redis.builtin). ' +
+          "This pool's relays use that Redis as the named pool's own relays do: the same address " +
+          '(its Sentinels with highAvailability), password and replicaAcks; its Redis ' +
+          'NetworkPolicy admits them. This pool runs no Redis of its own.',
+      ),
+  })
+  .describe(
+    "Use another RelayPool's built-in Redis: both pools then serve the same store, so one " +
+      'Domain can list them both (docs/architecture.md#one-store-per-domain).',
+  );
+
 export const relayRedisSchema = z
   .union(
     [
       z.strictObject({ builtin: builtinRedisSchema.prefault({}) }),
       z.strictObject({ external: externalRedisSchema }),
+      z.strictObject({ relayPool: borrowedRedisSchema }),
     ],
-    { error: 'must set exactly one of: builtin, external' },
+    { error: 'must set exactly one of: builtin, external, relayPool' },
   )
   .prefault({})
   .describe(
-    'Where the pool keeps its queues: exactly one of builtin or external (default: builtin with its defaults).',
+    'Where the pool keeps its queues: exactly one of builtin, external or relayPool (default: ' +
+      'builtin with its defaults).',
   )
   // The generator adds the "exactly one of" rule itself, as it does for every union.
   .meta(
     celRules({
       // The queued messages live in the current Redis: switching would silently drop them.
-      rule: 'has(self.builtin) == has(oldSelf.builtin)',
+      rule: 'has(self.builtin) == has(oldSelf.builtin) && has(self.external) == has(oldSelf.external)',
       message:
-        'cannot switch between builtin and external Redis after creation: the queued messages ' +
-        'live in the current Redis; create a new RelayPool instead',
+        'cannot switch between builtin, external and relayPool Redis after creation: the queued ' +
+        'messages live in the current Redis; create a new RelayPool instead',
     }),
   );
 
@@ -489,6 +518,15 @@ export const relayPoolStatusSchema = z
       .string()
       .optional()
       .describe('Label selector of the relay pods, in string form, for the scale subresource.'),
+    store: z
+      .string()
+      .max(2100)
+      .optional()
+      .describe(
+        'The store the relays use, as Domains compare it: builtin:NAMESPACE/POOL (the pool’s own ' +
+          'built-in Redis, or with spec.redis.relayPool the named pool’s) or external:URL ' +
+          '(without credentials).',
+      ),
     redis: z
       .object({
         primary: z.string().optional().describe('The Redis pod the Sentinels name as primary.'),
@@ -522,13 +560,6 @@ export const relayPoolStatusSchema = z
     conditions: conditionsSchema.optional(),
   })
   .describe('Observed state of the pool, written by the operator.');
-
-/**
- * Pool names are shorter than other names: the operator derives child names from them, and the
- * longest, the built-in Redis StatefulSet's `controller-revision-hash` label value
- * (`<pool>-redis-<10-char hash>`), must stay a 63-character label value.
- */
-export const MAX_RELAY_POOL_NAME_LENGTH = 46;
 
 export const relayPoolMetaSchema = objectMetaSchema
   .extend({
@@ -564,6 +595,7 @@ export type RelayRedis = z.infer<typeof relayRedisSchema>;
 export type BuiltinRedis = z.infer<typeof builtinRedisSchema>;
 export type BuiltinRedisHa = z.infer<typeof builtinRedisHaSchema>;
 export type ExternalRedis = z.infer<typeof externalRedisSchema>;
+export type BorrowedRedis = z.infer<typeof borrowedRedisSchema>;
 export type RelayService = z.infer<typeof relayServiceSchema>;
 export type RelayIngress = z.infer<typeof relayIngressSchema>;
 export type RelayNetworkPolicy = z.infer<typeof relayNetworkPolicySchema>;
@@ -593,6 +625,11 @@ export function validateRelayPool(pool: RelayPool): string[] {
   if (ha !== undefined && ha.replicaAcks > ha.replicas) {
     issues.push(
       `spec.redis.builtin.highAvailability.replicaAcks: must be <= replicas (${ha.replicas})`,
+    );
+  }
+  if ('relayPool' in spec.redis && spec.redis.relayPool.name === pool.metadata.name) {
+    issues.push(
+      'spec.redis.relayPool.name: names this pool itself; name the pool whose built-in Redis to use',
     );
   }
   const headers = spec.connection?.headersTimeoutMs ?? RELAY_HEADERS_TIMEOUT_MS;

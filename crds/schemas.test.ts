@@ -121,6 +121,11 @@ describe('resource schemas', () => {
     expect(pool.spec.redis).toEqual({ external: { url: 'rediss://r:6379', cluster: false } });
   });
 
+  it('take another pool’s built-in Redis by name', () => {
+    const pool = relayPoolSchema.parse(relayPool({ redis: { relayPool: { name: 'home' } } }));
+    expect(pool.spec.redis).toEqual({ relayPool: { name: 'home' } });
+  });
+
   it('fill in Domain defaults', () => {
     const d = domainSchema.parse(domain({ relayPools: ['home', 'backup'] }));
     expect(d.spec).toEqual({
@@ -166,12 +171,22 @@ describe('resource schemas', () => {
     [
       'both Redis kinds',
       relayPool({ redis: { builtin: {}, external: { url: 'redis://r' } } }),
-      'spec.redis: must set exactly one of: builtin, external',
+      'spec.redis: must set exactly one of: builtin, external, relayPool',
     ],
     [
       'Redis not an object',
       relayPool({ redis: 'redis://r' }),
-      'spec.redis: must set exactly one of: builtin, external',
+      'spec.redis: must set exactly one of: builtin, external, relayPool',
+    ],
+    [
+      'a borrowed Redis beside a built-in one',
+      relayPool({ redis: { builtin: {}, relayPool: { name: 'home' } } }),
+      'spec.redis: must set exactly one of: builtin, external, relayPool',
+    ],
+    [
+      'a borrowed Redis named by no DNS label',
+      relayPool({ redis: { relayPool: { name: 'Home Pool' } } }),
+      'spec.redis.relayPool.name: must be a DNS-1123 label',
     ],
     [
       'http Redis URL',
@@ -334,6 +349,13 @@ describe('cross-field rules', () => {
     expect(relayPoolSchema.safeParse(relayPool({ ingress: { host: 'Not A Host' } })).success).toBe(
       false,
     );
+  });
+
+  it('reject a pool that names itself for its Redis', () => {
+    const pool = relayPoolSchema.parse(relayPool({ redis: { relayPool: { name: 'p' } } }));
+    expect(validateRelayPool(pool)).toEqual([
+      'spec.redis.relayPool.name: names this pool itself; name the pool whose built-in Redis to use',
+    ]);
   });
 
   it('reject duplicate public URLs and relay pools', () => {

@@ -15,6 +15,7 @@ import type {
 import { reconcileDomain } from './controllers/domain-controller.js';
 import { reconcilePolicy } from './controllers/policy-controller.js';
 import { reconcileRelayPool } from './controllers/relaypool-controller.js';
+import { borrowedPoolName, borrowersOf } from './controllers/store-pool.js';
 import { EventRecorder } from '../kube/event-recorder.js';
 import { Informer } from '../kube/informer.js';
 import type { KubeClient } from '../kube/kube-client.js';
@@ -165,8 +166,19 @@ export class Operator {
     };
     // What each change can affect, beyond the object itself (level-triggered: over-enqueueing
     // is harmless, missing a dependency is not).
-    const onPool = (pool: KubeObject) => {
+    // Pools tied through spec.redis.relayPool: the named pool's Redis NetworkPolicy admits its
+    // borrowers, and a borrower follows the named pool (missing, password, highAvailability).
+    const enqueueBorrowers = (pool: KubeObject) => {
+      for (const name of borrowersOf(pools, pool.metadata.namespace, pool.metadata.name))
+        poolController.enqueue(objectKey({ namespace: pool.metadata.namespace, name }));
+    };
+    const onPool = (pool: KubeObject, old?: KubeObject) => {
       poolController.enqueue(keyOf(pool));
+      enqueueBorrowers(pool);
+      for (const named of new Set([borrowedPoolName(pool.spec), borrowedPoolName(old?.spec)])) {
+        if (named !== undefined)
+          poolController.enqueue(objectKey({ namespace: pool.metadata.namespace, name: named }));
+      }
       for (const domain of inNamespace(domains, pool.metadata.namespace)) {
         if (poolsOf(domain).includes(pool.metadata.name)) domainController.enqueue(keyOf(domain));
       }
@@ -342,6 +354,15 @@ export class Operator {
       // owner's reconcile makes it).
       if ((previous !== undefined && previous !== version) || version === '') {
         this.controllers.get(controller)?.enqueue(objectKey(owner.metadata));
+        // Pools that borrow this pool's Redis roll onto its new password too.
+        if (controller === 'relaypool') {
+          const pools = this.informers.get('RelayPool');
+          for (const name of pools === undefined
+            ? []
+            : borrowersOf(pools, owner.metadata.namespace, owner.metadata.name)) {
+            this.controllers.get(controller)?.enqueue(objectKey({ namespace, name }));
+          }
+        }
       }
     }
     for (const key of this.seenSecrets.keys()) if (!current.has(key)) this.seenSecrets.delete(key);

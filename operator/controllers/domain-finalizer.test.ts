@@ -176,6 +176,35 @@ describe('finalizeDomain', () => {
     ]);
   });
 
+  it('purges a store shared through spec.redis.relayPool once, through the pool that owns it', async () => {
+    const homeTarget = {
+      url: 'redis://home-redis-0.home-redis.grove.svc:6379',
+      cluster: false,
+      password: 'home-secret',
+    };
+    const pools = [
+      pool('home', { builtin: {} }),
+      pool('failover', { relayPool: { name: 'home' } }),
+      pool('orphan', { relayPool: { name: 'gone' } }),
+    ];
+    const secrets = [secret('home-redis-auth', { password: 'home-secret' })];
+    const both = setup(pools, secrets, () => Promise.resolve(4));
+    await finalizeDomain(both.ctx, domainObject, parsedDomain(['home', 'failover', 'orphan']));
+    expect(both.seen.purged).toEqual([{ target: homeTarget, domain: 'leaving' }]);
+    expect(both.seen.events.map((e) => e.message)).toEqual([
+      'removed 4 Redis keys of domain leaving from RelayPool home',
+    ]);
+    expect(both.seen.applied).toHaveLength(1);
+
+    // Only the failover pool listed: its store is still the home pool's Redis.
+    const alone = setup(pools, secrets, () => Promise.resolve(2));
+    await finalizeDomain(alone.ctx, domainObject, parsedDomain(['failover']));
+    expect(alone.seen.purged).toEqual([{ target: homeTarget, domain: 'leaving' }]);
+    expect(alone.seen.events.map((e) => e.message)).toEqual([
+      'removed 2 Redis keys of domain leaving from the built-in Redis of RelayPool home (used by failover)',
+    ]);
+  });
+
   it('keeps the finalizer and says how to let go when a purge fails', async () => {
     const { ctx, seen } = setup(
       [pool('home', { builtin: {} })],

@@ -10,6 +10,7 @@ import { resourceTypes } from '../../kube/resource-types.js';
 import { cachedRelayPool } from './cache-queries.js';
 import type { ReconcileContext } from './context.js';
 import { applyTarget, describeError } from './reconcile-helpers.js';
+import { storeOfPool } from './domain-store.js';
 
 /**
  * A Domain's queues, presence and directory live in its RelayPools' Redis, where owner
@@ -54,9 +55,15 @@ async function secretValue(
   return Buffer.from(encoded, 'base64').toString('utf8');
 }
 
+/** How to reach a pool's own Redis, external or built-in (not a borrowed one: see redisOwnerOf). */
 export async function redisTargetOf(ctx: ReconcileContext, pool: RelayPool): Promise<RedisTarget> {
   const namespace = pool.metadata.namespace;
   const { redis } = pool.spec;
+  if ('relayPool' in redis) {
+    throw new Error(
+      `RelayPool ${pool.metadata.name} has no Redis of its own: it uses RelayPool ${redis.relayPool.name}'s`,
+    );
+  }
   if ('external' in redis) {
     const ref = redis.external.passwordSecretRef;
     return {
@@ -84,9 +91,27 @@ export async function redisTargetOf(ctx: ReconcileContext, pool: RelayPool): Pro
 }
 
 /**
- * Purges the domain's data from every RelayPool it names that still exists (a deleted pool's
- * built-in Redis is gone with it), then releases the Domain. A failure keeps the finalizer and
- * says, in a Warning Event, how to let the Domain go without purging.
+ * The pool whose Redis holds a pool's data: itself, or with spec.redis.relayPool the named
+ * pool; undefined when that is missing, being deleted (its Redis goes with it) or unusable.
+ */
+function redisOwnerOf(
+  ctx: ReconcileContext,
+  namespace: string | undefined,
+  pool: RelayPool,
+): RelayPool | undefined {
+  if (!('relayPool' in pool.spec.redis)) return pool;
+  const named = cachedRelayPool(ctx, namespace, pool.spec.redis.relayPool.name);
+  if (named === undefined || named.object.metadata.deletionTimestamp !== undefined)
+    return undefined;
+  return 'builtin' in named.pool.spec.redis ? named.pool : undefined;
+}
+
+/**
+ * Purges the domain's data from the store of every RelayPool it names that still exists (a
+ * deleted pool's built-in Redis is gone with it), once per store: pools that share one (the
+ * same external Redis, or a built-in Redis borrowed with spec.redis.relayPool) are purged
+ * through the first of them. Then releases the Domain. A failure keeps the finalizer and says,
+ * in a Warning Event, how to let the Domain go without purging.
  */
 export async function finalizeDomain(
   ctx: ReconcileContext,
@@ -96,16 +121,26 @@ export async function finalizeDomain(
   const name = object.metadata.name;
   const namespace = object.metadata.namespace;
   const poolNames = domain?.spec.relayPools ?? [];
+  const purged = new Set<string>();
   for (const poolName of poolNames) {
     const cached = cachedRelayPool(ctx, namespace, poolName);
     if (cached === undefined || cached.object.metadata.deletionTimestamp !== undefined) continue;
+    const owner = redisOwnerOf(ctx, namespace, cached.pool);
+    if (owner === undefined) continue;
+    const store = storeOfPool(cached.pool).key;
+    if (purged.has(store)) continue;
     try {
-      const removed = await ctx.purgeDomainData(await redisTargetOf(ctx, cached.pool), name);
+      const removed = await ctx.purgeDomainData(await redisTargetOf(ctx, owner), name);
+      purged.add(store);
+      const from =
+        owner.metadata.name === poolName
+          ? `RelayPool ${poolName}`
+          : `the built-in Redis of RelayPool ${owner.metadata.name} (used by ${poolName})`;
       ctx.events.record(
         object,
         'Normal',
         'DataPurged',
-        `removed ${removed} Redis keys of domain ${name} from RelayPool ${poolName}`,
+        `removed ${removed} Redis keys of domain ${name} from ${from}`,
       );
     } catch (error) {
       ctx.events.record(

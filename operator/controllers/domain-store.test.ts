@@ -28,6 +28,18 @@ describe('storeOfPool', () => {
     expect(normalizeRedisUrl('redis://r:7000/')).toBe('redis://r:7000/0');
   });
 
+  it('gives a pool on another pool’s built-in Redis that pool’s store', () => {
+    const failover = storeOfPool(pool('failover', { relayPool: { name: 'home' } }));
+    expect(failover).toEqual({
+      pool: 'failover',
+      key: 'builtin:ns/home',
+      description: 'the built-in Redis of RelayPool "home"',
+    });
+    const check = checkDomainStores([builtin('home'), failover], undefined);
+    expect(check.problem).toBeUndefined();
+    expect(check.pools).toEqual(['home', 'failover']);
+  });
+
   it('never puts a password in the key or the description', () => {
     const store = external('a', 'redis://default:hunter2@r:6379');
     expect(`${store.key} ${store.description}`).not.toContain('hunter2');

@@ -2,8 +2,9 @@ import type { RelayPool } from '../../crds/relaypool.js';
 
 /**
  * Which Redis a RelayPool's relays keep the queues and device directories in: the pool's own
- * built-in Redis, or an external one (its URL without credentials, default port and database
- * filled in). Two pools share a store when their keys are equal.
+ * built-in Redis, the built-in Redis of the pool spec.redis.relayPool names, or an external one
+ * (its URL without credentials, default port and database filled in). Two pools share a store
+ * when their keys are equal.
  */
 export interface PoolStore {
   pool: string;
@@ -24,10 +25,13 @@ export function storeOfPool(pool: RelayPool): PoolStore {
       description: `external ${kind} ${normalized}`,
     };
   }
+  // A borrowed built-in Redis is the named pool's store, whatever that pool turns out to be:
+  // the borrowing pool itself is not Ready until the named pool has a built-in Redis.
+  const owner = 'relayPool' in redis ? redis.relayPool.name : name;
   return {
     pool: name,
-    key: `builtin:${pool.metadata.namespace ?? ''}/${name}`,
-    description: `the built-in Redis of RelayPool "${name}"`,
+    key: `builtin:${pool.metadata.namespace ?? ''}/${owner}`,
+    description: `the built-in Redis of RelayPool "${owner}"`,
   };
 }
 
@@ -109,7 +113,8 @@ export function checkDomainStores(
           `every RelayPool of a Domain must use the same Redis (each pool's relays read the ` +
           `Domain's queues and device directory from it; a device moved to a pool on another ` +
           `store would be unknown there): ${list(pools)}. Point every pool at one store ` +
-          '(spec.redis.external with the same URL) or list only pools of one store. Nothing ' +
+          '(spec.redis.external with the same URL, or spec.redis.relayPool naming the pool ' +
+          'whose built-in Redis it is) or list only pools of one store. Nothing ' +
           `was changed: devices are given only ${onStore.map((p) => `"${p}"`).join(', ')}.`,
       },
     };

@@ -23,6 +23,14 @@ import { applyChildren, pruneChildren } from './child-objects.js';
 import type { ReconcileContext } from './context.js';
 import { describeError, errorCode, loadForReconcile, writeStatus } from './reconcile-helpers.js';
 import { redisTargetOf } from './domain-finalizer.js';
+import { storeOfPool } from './domain-store.js';
+import {
+  admittedBorrowers,
+  borrowersOf,
+  checkStorePool,
+  namedPool,
+  type StorePoolProblem,
+} from './store-pool.js';
 
 function workloadStatus(object: KubeObject | undefined): WorkloadStatus | undefined {
   if (object === undefined) return undefined;
@@ -59,8 +67,6 @@ async function ensureRedisAuth(
   const existing = await ctx.api.get(resourceTypes.secrets, pool.metadata.namespace, name);
   const data = existing?.data as Record<string, string> | undefined;
   const stored = data?.[REDIS_PASSWORD_KEY];
-  const hashOf = (password: string) =>
-    createHash('sha256').update(password).digest('hex').slice(0, 16);
   if (existing !== undefined && stored !== undefined) {
     const password = Buffer.from(stored, 'base64').toString('utf8');
     if (data?.[REDIS_CONF_KEY] === undefined) {
@@ -88,6 +94,60 @@ async function ensureRedisAuth(
   );
   return { name, hash: hashOf(password) };
 }
+
+function hashOf(password: string): string {
+  return createHash('sha256').update(password).digest('hex').slice(0, 16);
+}
+
+/**
+ * A borrowing pool's view of the named pool's Redis password Secret (never created here: the
+ * named pool's reconcile makes it). Undefined until it exists.
+ */
+async function borrowedRedisAuth(
+  ctx: ReconcileContext,
+  storePool: RelayPool,
+): Promise<{ name: string; hash: string } | undefined> {
+  const name = relayPoolNames(storePool.metadata.name).redisAuth;
+  const existing = await ctx.api.get(resourceTypes.secrets, storePool.metadata.namespace, name);
+  const stored = (existing?.data as Record<string, string> | undefined)?.[REDIS_PASSWORD_KEY];
+  if (stored === undefined) return undefined;
+  return { name, hash: hashOf(Buffer.from(stored, 'base64').toString('utf8')) };
+}
+
+/**
+ * spec.redis.relayPool: the named pool and its password Secret, or why they cannot be used
+ * (then nothing is applied or pruned: relays are neither started pointing nowhere nor removed).
+ */
+async function resolveStore(
+  ctx: ReconcileContext,
+  pool: RelayPool,
+  storeName: string,
+): Promise<
+  { storePool: RelayPool; auth: { name: string; hash: string } } | { problem: StorePoolProblem }
+> {
+  const namespace = pool.metadata.namespace;
+  const checked = checkStorePool(
+    pool,
+    namedPool(ctx, namespace, storeName),
+    borrowersOf(ctx.caches.relayPools, namespace, storeName),
+  );
+  if ('problem' in checked) return checked;
+  const auth = await borrowedRedisAuth(ctx, checked.pool);
+  if (auth === undefined) {
+    return {
+      problem: {
+        reason: 'StorePoolNotReady',
+        message:
+          `waiting for Secret ${relayPoolNames(storeName).redisAuth}, the password of the ` +
+          `built-in Redis of RelayPool "${storeName}" (the operator makes it with that pool)`,
+      },
+    };
+  }
+  return { storePool: checked.pool, auth };
+}
+
+/** How often a pool whose store pool cannot be used looks again (its changes also wake it). */
+export const STORE_POOL_RECHECK_MS = 30 * 1000;
 
 /** Whether `manager` owns the field at `path` of `object`, per its managedFields. */
 export function ownsField(object: KubeObject, manager: string, path: readonly string[]): boolean {
@@ -142,12 +202,35 @@ export async function reconcileRelayPool(
   );
   if (loaded === undefined) return undefined;
   const { object, value: pool } = loaded;
-  const redisAuth =
-    'builtin' in pool.spec.redis ? await ensureRedisAuth(ctx, pool, object) : undefined;
-  const redisPasswordSecret = redisAuth?.name;
+  const store = storeOfPool(pool).key;
+  let storePool: RelayPool | undefined;
+  let redisAuth: { name: string; hash: string } | undefined;
+  if ('relayPool' in pool.spec.redis) {
+    const resolved = await resolveStore(ctx, pool, pool.spec.redis.relayPool.name);
+    if ('problem' in resolved) {
+      await writeStatus(ctx, object, { store }, [
+        { type: 'Ready', status: 'False', ...resolved.problem },
+      ]);
+      return { requeueAfterMs: STORE_POOL_RECHECK_MS };
+    }
+    ({ storePool } = resolved);
+    redisAuth = resolved.auth;
+  } else if ('builtin' in pool.spec.redis) {
+    redisAuth = await ensureRedisAuth(ctx, pool, object);
+  }
+  // Only the pool's own password Secret is kept from pruning (a borrowed one is not its child).
+  const redisPasswordSecret = storePool === undefined ? redisAuth?.name : undefined;
   const desired = buildRelayPoolChildren({
     pool,
     domains: servedDomains(ctx, pool),
+    ...(storePool === undefined ? {} : { storePool }),
+    ...('builtin' in pool.spec.redis
+      ? {
+          borrowers: admittedBorrowers(
+            borrowersOf(ctx.caches.relayPools, pool.metadata.namespace, pool.metadata.name),
+          ),
+        }
+      : {}),
     image: ctx.settings.image,
     redisImage: ctx.settings.redisImage,
     ...(ctx.settings.groveNamespaces === undefined
@@ -207,6 +290,7 @@ export async function reconcileRelayPool(
       endpoints: exposure.endpoints,
       clusterEndpoint: exposure.clusterEndpoint,
       selector: relayPoolSelector(pool),
+      store,
       ...(redis === undefined ? {} : { redis }),
     },
     [...summary.conditions, exposure.exposed],

@@ -70,6 +70,18 @@ export const goldenCases: Record<string, GoldenCase> = {
     }),
     redisPassword: 'golden-password',
   },
+  // The home pool of a Domain, whose built-in Redis a failover pool borrows.
+  'builtin-shared': {
+    input: makeInput({}, [acme], { borrowers: ['failover'] }),
+    redisPassword: 'golden-password',
+  },
+  // A failover pool: relays only, on a home pool's replicated Redis (its Sentinels, password,
+  // acks).
+  'borrowed-redis-ha': {
+    input: makeInput({ redis: { relayPool: { name: 'home' } } }, [acme], {
+      storePool: makePool({ redis: { builtin: { highAvailability: { replicas: 2 } } } }, 'home'),
+    }),
+  },
   'external-redis-cluster': {
     input: makeInput({
       replicas: 3,

@@ -88,6 +88,7 @@ export {
   buildRelayService,
 } from './relay.js';
 
+export { MAX_STORE_BORROWERS, builtinStorePool, redisHaOf, redisPoolOf } from './store.js';
 export {
   REDIS_CLIENT_COMPONENTS,
   RELAY_METRICS_PORT,

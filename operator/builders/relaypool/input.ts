@@ -40,4 +40,15 @@ export interface RelayPoolBuildInput {
    * chart's release namespace): the built-in Redis's NetworkPolicy admits them from there.
    */
   groveNamespaces?: readonly string[];
+  /**
+   * With spec.redis.relayPool: the pool it names, parsed, in the same namespace, with a
+   * built-in Redis (the caller checks; the builders refuse anything else). Its relays use that
+   * Redis, and `redisPasswordSecret` / `redisAuthHash` are then that pool's.
+   */
+  storePool?: RelayPool;
+  /**
+   * Pools whose spec.redis.relayPool names this one (at most MAX_STORE_BORROWERS): the built-in
+   * Redis's NetworkPolicy admits their relays too.
+   */
+  borrowers?: readonly string[];
 }

@@ -36,7 +36,8 @@ export function relayPoolNames(poolName: string): RelayPoolNames {
  */
 export { MAX_RELAY_POOL_NAME_LENGTH };
 
-export type RelayPoolBuildErrorReason = 'NameTooLong' | 'MissingNamespace' | 'MissingUid';
+export type RelayPoolBuildErrorReason =
+  'NameTooLong' | 'MissingNamespace' | 'MissingUid' | 'StorePoolUnresolved' | 'TooManyBorrowers';
 
 /** A RelayPool whose children cannot be built; `reason` is CamelCase, fit for a condition. */
 export class RelayPoolBuildError extends Error {

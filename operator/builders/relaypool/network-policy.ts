@@ -9,9 +9,10 @@ import type { KubeObject } from '../../../kube/kube-object.js';
 import { labelKeys } from '../labels.js';
 import type { RelayPoolBuildInput } from './input.js';
 import { childMetadata, selectorLabels, type Plain } from './metadata.js';
-import { poolIdentity, relayPoolNames } from './names.js';
+import { RelayPoolBuildError, poolIdentity, relayPoolNames } from './names.js';
 import { REDIS_PORT, RELAY_PORT } from './relay-config.js';
 import { SENTINEL_PORT, builtinRedisHa } from './redis-ha.js';
+import { MAX_STORE_BORROWERS, builtinStorePool } from './store.js';
 
 /** Port of the relays' /metrics (relay.json leaves metrics.port at the relay's default). */
 export const RELAY_METRICS_PORT = DEFAULT_METRICS_PORT;
@@ -107,26 +108,42 @@ export function buildRelayNetworkPolicy(input: RelayPoolBuildInput): KubeObject 
       podSelector: { matchLabels: selectorLabels(name, 'relay') },
       policyTypes: ['Ingress', 'Egress'],
       ingress: [{ ports: [tcp(RELAY_PORT)] }, { from: scrapers, ports: [tcp(RELAY_METRICS_PORT)] }],
-      egress: [redisEgress(pool), dnsEgress],
+      egress: [redisEgress(input), dnsEgress],
     },
   } satisfies NetworkPolicyObject;
 }
 
-function redisEgress(pool: RelayPool): EgressRule {
-  const { redis } = pool.spec;
-  if ('builtin' in redis) {
-    return {
-      to: [{ podSelector: { matchLabels: selectorLabels(pool.metadata.name, 'redis') } }],
-      ports: redisPorts(pool),
-    };
+function redisEgress(input: RelayPoolBuildInput): EgressRule {
+  const { redis } = input.pool.spec;
+  if ('external' in redis) {
+    // An external Redis has no pod to select: its port, at any address. Redis Cluster nodes
+    // are reached on the seed's port (docs/operator.md, "NetworkPolicies").
+    return { ports: [tcp(redisUrlPort(redis.external.url))] };
   }
-  // An external Redis has no pod to select: its port, at any address. Redis Cluster nodes are
-  // reached on the seed's port (docs/operator.md, "NetworkPolicies").
-  return { ports: [tcp(redisUrlPort(redis.external.url))] };
+  // The pool's own Redis pods, or those of the pool it borrows (same namespace).
+  const redisPool = builtinStorePool(input);
+  return {
+    to: [{ podSelector: { matchLabels: selectorLabels(redisPool.metadata.name, 'redis') } }],
+    ports: redisPorts(redisPool),
+  };
+}
+
+/** input.borrowers, checked and sorted: each one's relays are a peer of the Redis policy. */
+function borrowersOf(input: RelayPoolBuildInput): string[] {
+  const borrowers = [...new Set(input.borrowers ?? [])].sort();
+  if (borrowers.length > MAX_STORE_BORROWERS) {
+    throw new RelayPoolBuildError(
+      'TooManyBorrowers',
+      `${borrowers.length} RelayPools use the built-in Redis of RelayPool "${input.pool.metadata.name}", ` +
+        `at most ${MAX_STORE_BORROWERS} may`,
+    );
+  }
+  return borrowers;
 }
 
 /**
- * The built-in Redis's NetworkPolicy: its port only from the pool's relays and from Grove's
+ * The built-in Redis's NetworkPolicy: its port only from the pool's relays, the relays of the
+ * pools that borrow it (`input.borrowers`), and from Grove's
  * operator, Manager and bridge pods (REDIS_CLIENT_COMPONENTS) in the pool's namespace or in
  * `input.groveNamespaces`; nothing out (a single Redis calls no one). Undefined for an external
  * Redis or when spec.networkPolicy.enabled is false.
@@ -146,6 +163,10 @@ export function buildRedisNetworkPolicy(input: RelayPoolBuildInput): KubeObject 
         {
           from: [
             { podSelector: { matchLabels: selectorLabels(name, 'relay') } },
+            // Pools that use this Redis (spec.redis.relayPool), in the same namespace.
+            ...borrowersOf(input).map((borrower) => ({
+              podSelector: { matchLabels: selectorLabels(borrower, 'relay') },
+            })),
             {
               podSelector: {
                 matchExpressions: [

@@ -4,6 +4,7 @@ import type { KubeObject } from '../../../kube/kube-object.js';
 import type { RelayPoolBuildInput } from './input.js';
 import { childMetadata, type Plain } from './metadata.js';
 import { poolIdentity, relayPoolNames } from './names.js';
+import { builtinStorePool } from './store.js';
 
 /** Key of the built-in Redis password in its Secret. */
 export const REDIS_PASSWORD_KEY = 'password';
@@ -18,9 +19,14 @@ export function redisAuthConf(password: string): string {
   return `requirepass "${password.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"\n`;
 }
 
-/** Name of the Secret holding the built-in Redis password. */
+/**
+ * Name of the Secret holding the password of the built-in Redis the pool uses: its own, or
+ * with spec.redis.relayPool the named pool's.
+ */
 export function builtinRedisPasswordSecret(input: RelayPoolBuildInput): string {
-  return input.redisPasswordSecret ?? relayPoolNames(input.pool.metadata.name).redisAuth;
+  return (
+    input.redisPasswordSecret ?? relayPoolNames(builtinStorePool(input).metadata.name).redisAuth
+  );
 }
 
 /**

@@ -8,6 +8,7 @@ import type { RelayPoolBuildInput, RelayPublicKey } from './input.js';
 import { childMetadata, type Plain } from './metadata.js';
 import { poolIdentity, relayPoolNames } from './names.js';
 import { builtinRedisHa, builtinSentinelUrl } from './redis-ha.js';
+import { builtinStorePool } from './store.js';
 
 export const RELAY_PORT = 8443;
 export const REDIS_PORT = 6379;
@@ -69,24 +70,32 @@ function byKid(a: { kid: string }, b: { kid: string }): number {
   return a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0;
 }
 
+/**
+ * relay.json's redis: an external Redis as given; a built-in one, the pool's own or the one it
+ * borrows (spec.redis.relayPool), as that pool's own relays have it: same URL, same acks.
+ */
+function relayRedis(input: RelayPoolBuildInput): RelayJson['redis'] {
+  const { redis } = input.pool.spec;
+  if ('external' in redis) return { url: redis.external.url, cluster: redis.external.cluster };
+  const redisPool = builtinStorePool(input);
+  const ha = builtinRedisHa(redisPool);
+  return {
+    url: builtinRedisUrl(redisPool),
+    cluster: false,
+    ...(ha === undefined
+      ? {}
+      : {
+          replicaAcks: {
+            replicas: Math.min(ha.replicaAcks, ha.replicas),
+            timeoutMs: ha.ackTimeoutMs,
+          },
+        }),
+  };
+}
+
 export function buildRelayConfig(input: RelayPoolBuildInput): RelayJson {
   const { spec } = input.pool;
-  const ha = builtinRedisHa(input.pool);
-  const redis =
-    'external' in spec.redis
-      ? { url: spec.redis.external.url, cluster: spec.redis.external.cluster }
-      : {
-          url: builtinRedisUrl(input.pool),
-          cluster: false,
-          ...(ha === undefined
-            ? {}
-            : {
-                replicaAcks: {
-                  replicas: Math.min(ha.replicaAcks, ha.replicas),
-                  timeoutMs: ha.ackTimeoutMs,
-                },
-              }),
-        };
+  const redis = relayRedis(input);
   // Sorted, and copied field by field: the pods roll whenever this text changes, so neither the
   // order the Domains were listed in nor extra JWK members (alg, use…) may change it. A domain
   // without keys yet (its signing key is still being made) is left out: it could verify no

@@ -25,7 +25,7 @@ import {
 import { poolIdentity, relayPoolNames } from './names.js';
 import { RELAY_METRICS_PORT } from './network-policy.js';
 import { redisPasswordSource } from './redis-auth.js';
-import { builtinRedisHa } from './redis-ha.js';
+import { redisHaOf } from './store.js';
 import {
   RELAY_CONFIG_DIR,
   RELAY_CONFIG_FILE,
@@ -57,7 +57,7 @@ function relayEnv(input: RelayPoolBuildInput): Plain<V1EnvVar>[] {
             valueFrom: { secretKeyRef: { name: password.name, key: password.key } },
           },
         ]),
-    ...(password === undefined || builtinRedisHa(input.pool) === undefined
+    ...(password === undefined || redisHaOf(input) === undefined
       ? []
       : [
           {

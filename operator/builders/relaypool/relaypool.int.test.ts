@@ -46,7 +46,13 @@ describe('relay pool builders › against a real API server', () => {
       // One namespace per case: every case names its pool "main".
       const pool = structuredClone(testCase.input.pool);
       pool.metadata.namespace = name;
-      const input = { ...testCase.input, pool };
+      // A borrowed Redis is in the borrowing pool's namespace.
+      const storePool =
+        testCase.input.storePool === undefined
+          ? undefined
+          : structuredClone(testCase.input.storePool);
+      if (storePool !== undefined) storePool.metadata.namespace = name;
+      const input = { ...testCase.input, pool, ...(storePool === undefined ? {} : { storePool }) };
       const desired = buildRelayPoolChildren(input);
       if (testCase.redisPassword !== undefined) {
         desired.push(buildRedisAuthSecret(pool, testCase.redisPassword));

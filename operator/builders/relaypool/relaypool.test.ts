@@ -18,6 +18,7 @@ import {
 } from './fixtures.js';
 import {
   MAX_RELAY_POOL_NAME_LENGTH,
+  MAX_STORE_BORROWERS,
   RelayPoolBuildError,
   buildRedisAuthSecret,
   buildRelayConfig,
@@ -652,5 +653,112 @@ describe('relay pool builders › names', () => {
     expect(reason(noUid)).toBe('MissingUid');
     expect(reason(noNamespace)).toBe('MissingNamespace');
     expect(() => relayPoolEndpoints(noNamespace)).toThrow(RelayPoolBuildError);
+  });
+});
+
+describe('relay pool builders › a pool on another pool’s built-in Redis', () => {
+  const ha = { redis: { builtin: { highAvailability: { replicas: 2, replicaAcks: 1 } } } };
+  const home = makePool(ha, 'home');
+  // null: the named pool was not found.
+  const borrowing = (storePool: RelayPool | null = home) =>
+    makeInput({ redis: { relayPool: { name: 'home' } } }, [acme], {
+      ...(storePool === null ? {} : { storePool }),
+      redisPasswordSecret: 'home-redis-auth',
+      redisAuthHash: 'hash-of-home',
+    });
+  const homeInput = (borrowers: string[]) =>
+    ({ ...makeInput(ha, [acme], { borrowers }), pool: home }) satisfies RelayPoolBuildInput;
+  const relayContainer = (children: KubeObject[]) =>
+    at(child(children, 'Deployment'), 'spec', 'template', 'spec', 'containers', 0);
+
+  it('points its relays at the named pool’s Redis exactly as that pool’s own relays', () => {
+    const mine = buildRelayPoolChildren(borrowing());
+    const theirs = buildRelayPoolChildren(homeInput([]));
+    expect(at(relayJsonOf(mine), 'redis')).toEqual(at(relayJsonOf(theirs), 'redis'));
+    expect(at(relayJsonOf(mine), 'redis', 'url')).toMatch(/^sentinel:\/\/home-redis-0\.home-redis/);
+    expect(at(relayContainer(mine), 'env')).toEqual(at(relayContainer(theirs), 'env'));
+    // It rolls with the named pool's password.
+    expect(
+      at(child(mine, 'Deployment'), 'spec', 'template', 'metadata', 'annotations'),
+    ).toMatchObject({ 'grove.dev/redis-auth-hash': 'hash-of-home' });
+  });
+
+  it('runs no Redis of its own, and its relays may reach only the named pool’s Redis pods', () => {
+    const children = buildRelayPoolChildren(borrowing());
+    expect(children.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      'NetworkPolicy/main-relay',
+      'ConfigMap/main-relay-config',
+      'Deployment/main-relay',
+      'Service/main-relay',
+      'Service/main-metrics',
+      'PodDisruptionBudget/main-relay',
+    ]);
+    expect(at(child(children, 'NetworkPolicy'), 'spec', 'egress', 0)).toEqual({
+      to: [
+        {
+          podSelector: {
+            matchLabels: {
+              'app.kubernetes.io/instance': 'home',
+              'app.kubernetes.io/component': 'redis',
+            },
+          },
+        },
+      ],
+      ports: [
+        { protocol: 'TCP', port: 6379 },
+        { protocol: 'TCP', port: 26379 },
+      ],
+    });
+  });
+
+  it('admits the relays of the pools that borrow it to the named pool’s Redis, and no one else', () => {
+    const from = (borrowers: string[]) =>
+      at(
+        child(buildRelayPoolChildren(homeInput(borrowers)), 'NetworkPolicy', 'home-redis'),
+        'spec',
+        'ingress',
+        0,
+        'from',
+      ) as unknown[];
+    const relaysOf = (pool: string) => ({
+      podSelector: {
+        matchLabels: { 'app.kubernetes.io/instance': pool, 'app.kubernetes.io/component': 'relay' },
+      },
+    });
+    const alone = from([]);
+    // Sorted and de-duplicated, after the pool's own relays.
+    expect(from(['zone-b', 'zone-a', 'zone-b'])).toEqual([
+      alone[0],
+      relaysOf('zone-a'),
+      relaysOf('zone-b'),
+      ...alone.slice(1),
+    ]);
+    expect(alone[0]).toEqual(relaysOf('home'));
+  });
+
+  it('refuses with a typed error to build relays without the named pool, or with too many borrowers', () => {
+    const reason = (build: () => unknown) => {
+      try {
+        build();
+      } catch (error) {
+        if (error instanceof RelayPoolBuildError) return error.reason;
+        throw error;
+      }
+      return 'built';
+    };
+    expect(reason(() => buildRelayPoolChildren(borrowing(null)))).toBe('StorePoolUnresolved');
+    expect(
+      reason(() =>
+        buildRelayPoolChildren(
+          borrowing(makePool({ redis: { external: { url: 'redis://r' } } }, 'home')),
+        ),
+      ),
+    ).toBe('StorePoolUnresolved');
+    expect(reason(() => buildRelayPoolChildren(borrowing(makePool(ha, 'other'))))).toBe(
+      'StorePoolUnresolved',
+    );
+    const many = Array.from({ length: MAX_STORE_BORROWERS + 1 }, (_, i) => `pool-${i}`);
+    expect(reason(() => buildRelayPoolChildren(homeInput(many)))).toBe('TooManyBorrowers');
+    expect(reason(() => buildRelayPoolChildren(homeInput(many.slice(1))))).toBe('built');
   });
 });
