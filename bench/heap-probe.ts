@@ -54,13 +54,14 @@ async function snapshot(pid: number): Promise<string> {
     await sleep(500);
     const file = readdirSync(dir).find((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
     if (file === undefined) continue;
-    // Written in one go by the relay; wait until the size stops changing.
+    // Written in chunks, with pauses: wait until the JSON is closed and the size stops changing.
+    const path = join(dir, file);
     let size = -1;
-    while (statSync(join(dir, file)).size !== size) {
-      size = statSync(join(dir, file)).size;
+    while (statSync(path).size !== size || !readFileSync(path, 'utf8').trimEnd().endsWith('}')) {
+      size = statSync(path).size;
       await sleep(1000);
     }
-    return join(dir, file);
+    return path;
   }
   throw new Error('the relay wrote no heap snapshot within 2 minutes');
 }

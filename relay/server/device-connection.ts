@@ -40,7 +40,8 @@ export class DeviceConnection implements DeviceSocketEvents, HandshakeHost {
   private ackRetry: NodeJS.Timeout | undefined;
   private badFrames = 0;
   private readonly frameBudget: WindowCounter;
-  private readonly watched = new Set<string>();
+  /** Presence channels watched; created by the first watch (most devices never watch). */
+  private watched: Set<string> | undefined;
   /** The device channel's listener: wake-ups, and claims by newer connections (HandshakeHost). */
   readonly onDeviceChannel = (text: string): void => {
     const message = decodeDeviceChannelMessage(text);
@@ -62,9 +63,8 @@ export class DeviceConnection implements DeviceSocketEvents, HandshakeHost {
     if (entry !== undefined && this.writeFromWake(seq, epoch, entry)) return;
     this.pump();
   };
-  private readonly onPresence = (message: string): void => {
-    this.socket.write(presenceFrameText(message));
-  };
+  /** The presence channels' listener, created with `watched`. */
+  private onPresence: ((message: string) => void) | undefined;
 
   constructor(
     ws: WebSocket,
@@ -73,7 +73,7 @@ export class DeviceConnection implements DeviceSocketEvents, HandshakeHost {
   ) {
     const settings = core.config.connection;
     this.frameBudget = new WindowCounter(settings.maxFramesPerSecond, core.clock);
-    this.socket = new DeviceSocket(ws, settings, core.metrics, core.clock, this);
+    this.socket = new DeviceSocket(ws, settings, core.metrics, core.timers, this);
     this.handshake = new Handshake(core, this.socket, this.delivery, this);
   }
 
@@ -256,13 +256,19 @@ export class DeviceConnection implements DeviceSocketEvents, HandshakeHost {
       channel: identityKeys(claims.domain, identity).channel,
     }));
     if (kind === 'unwatch') {
+      const { watched, onPresence } = this;
+      if (watched === undefined || onPresence === undefined) return;
       for (const { channel } of channels) {
-        if (this.watched.delete(channel)) this.core.wakeups.unsubscribe(channel, this.onPresence);
+        if (watched.delete(channel)) this.core.wakeups.unsubscribe(channel, onPresence);
       }
       return;
     }
-    const fresh = channels.filter(({ channel }) => !this.watched.has(channel));
-    const watching = this.watched.size + fresh.length;
+    const watched = (this.watched ??= new Set());
+    const onPresence = (this.onPresence ??= (message: string): void => {
+      this.socket.write(presenceFrameText(message));
+    });
+    const fresh = channels.filter(({ channel }) => !watched.has(channel));
+    const watching = watched.size + fresh.length;
     if (watching > limits.maxWatchedIdentities) {
       this.socket.error(
         'WATCH_LIMIT_EXCEEDED',
@@ -271,16 +277,16 @@ export class DeviceConnection implements DeviceSocketEvents, HandshakeHost {
       return;
     }
     // Counted at once, before any await: a frame handled meanwhile sees them.
-    for (const { channel } of fresh) this.watched.add(channel);
+    for (const { channel } of fresh) watched.add(channel);
     for (const { identity, channel } of fresh) {
       try {
-        await this.core.wakeups.subscribe(channel, this.onPresence);
+        await this.core.wakeups.subscribe(channel, onPresence);
         const snapshot = await this.core.presence.snapshot(claims.domain, identity);
         for (const event of snapshot) this.socket.send({ t: 'presence', ...event });
       } catch {
         this.core.metrics.redisErrors.inc();
-        this.watched.delete(channel);
-        this.core.wakeups.unsubscribe(channel, this.onPresence);
+        watched.delete(channel);
+        this.core.wakeups.unsubscribe(channel, onPresence);
         this.socket.error('STORAGE_UNAVAILABLE', `could not watch ${identity}; watch again`);
       }
     }
@@ -414,8 +420,11 @@ export class DeviceConnection implements DeviceSocketEvents, HandshakeHost {
   private async cleanup(): Promise<void> {
     this.handshake.dispose();
     if (this.ackRetry !== undefined) clearTimeout(this.ackRetry);
-    for (const channel of this.watched) this.core.wakeups.unsubscribe(channel, this.onPresence);
-    this.watched.clear();
+    const { watched, onPresence } = this;
+    if (watched !== undefined && onPresence !== undefined) {
+      for (const channel of watched) this.core.wakeups.unsubscribe(channel, onPresence);
+      watched.clear();
+    }
     const session = this.handshake.session;
     if (session?.counted === true) this.core.metrics.connections.dec({ transport: 'websocket' });
     if (session !== undefined) {

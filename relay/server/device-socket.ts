@@ -1,9 +1,10 @@
 import type { Socket } from 'node:net';
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import { CloseCode } from '../../contracts/errors/close-codes.js';
 import type { ServerFrame } from '../../contracts/wire/frames.js';
 import type { RelayConfig } from '../config.js';
 import type { RelayMetrics } from '../metrics.js';
+import type { ConnectionTimers, Pinged } from './timer-wheel.js';
 
 /**
  * What the socket reports to the connection that owns it. Methods of the owner rather than
@@ -20,18 +21,40 @@ export interface DeviceSocketEvents {
   onSocketClosed(): void;
 }
 
+const OWNER = Symbol('DeviceSocket');
+type OwnedWebSocket = WebSocket & { [OWNER]: DeviceSocket };
+
+// The socket's listeners are shared by every connection (the emitter is `this`) and find
+// their DeviceSocket on it: no closures to allocate per connection.
+function ownerOf(socket: WebSocket): DeviceSocket {
+  return (socket as OwnedWebSocket)[OWNER];
+}
+function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  ownerOf(this).receivedFrame(data, isBinary);
+}
+function onPong(this: WebSocket): void {
+  ownerOf(this).markAlive();
+}
+function onClose(this: WebSocket): void {
+  ownerOf(this).socketEnded();
+}
+function onError(this: WebSocket): void {
+  this.terminate();
+}
+
 /**
  * The lifecycle of one device's WebSocket, below the protocol: keepalive pings (a peer
  * that stops answering is cut off), frames written in one tick leaving in one system call,
  * back-pressure on the send buffer (a slow consumer is closed), and close with a deadline
  * for the closing handshake.
  */
-export class DeviceSocket {
+export class DeviceSocket implements Pinged {
   private closed = false;
   /** The peer answered the last ping. */
   private alive = true;
   private corked = false;
-  private readonly pingTimer: NodeJS.Timeout;
+  /** The slot of the next ping on the relay's wheel. */
+  private pingSlot: number;
   /** When the send buffer went over its bound, while it stays there. */
   private slowSince: number | undefined;
   private slowTimer: NodeJS.Timeout | undefined;
@@ -40,44 +63,56 @@ export class DeviceSocket {
     private readonly socket: WebSocket,
     private readonly settings: RelayConfig['connection'],
     private readonly metrics: RelayMetrics,
-    private readonly clock: () => number,
+    private readonly timers: ConnectionTimers,
     private readonly events: DeviceSocketEvents,
   ) {
-    socket.on('message', (data, isBinary) => {
-      if (isBinary) {
-        events.onBinaryFrame();
-        return;
-      }
-      const bytes = Array.isArray(data)
-        ? Buffer.concat(data)
-        : Buffer.isBuffer(data)
-          ? data
-          : Buffer.from(data);
-      const text = bytes.toString('utf8');
-      events.onText(text);
-    });
-    socket.on('pong', () => {
-      this.alive = true;
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      clearInterval(this.pingTimer);
-      if (this.slowTimer !== undefined) clearTimeout(this.slowTimer);
-      events.onSocketClosed();
-    });
-    socket.on('error', () => {
-      socket.terminate();
-    });
-    this.pingTimer = setInterval(() => {
-      if (!this.alive) {
-        // Half-open: the peer stopped answering. Nothing can be sent to it; just drop it.
-        this.metrics.closes.inc({ code: String(CloseCode.timeout) });
-        socket.terminate();
-        return;
-      }
-      this.alive = false;
-      socket.ping();
-    }, settings.pingIntervalMs);
+    (socket as OwnedWebSocket)[OWNER] = this;
+    socket.on('message', onMessage);
+    socket.on('pong', onPong);
+    socket.on('close', onClose);
+    socket.on('error', onError);
+    this.pingSlot = timers.pings.schedule(this, timers.clock() + settings.pingIntervalMs);
+  }
+
+  /** (Pinged) */
+  pingDue(now: number): void {
+    if (this.closed) return;
+    if (!this.alive) {
+      // Half-open: the peer stopped answering. Nothing can be sent to it; just drop it.
+      this.metrics.closes.inc({ code: String(CloseCode.timeout) });
+      this.socket.terminate();
+      return;
+    }
+    this.alive = false;
+    this.socket.ping();
+    this.pingSlot = this.timers.pings.schedule(this, now + this.settings.pingIntervalMs);
+  }
+
+  /** (the socket's listener) The peer answered a ping. */
+  markAlive(): void {
+    this.alive = true;
+  }
+
+  /** (the socket's listener) A frame arrived. */
+  receivedFrame(data: RawData, isBinary: boolean): void {
+    if (isBinary) {
+      this.events.onBinaryFrame();
+      return;
+    }
+    const bytes = Array.isArray(data)
+      ? Buffer.concat(data)
+      : Buffer.isBuffer(data)
+        ? data
+        : Buffer.from(data);
+    this.events.onText(bytes.toString('utf8'));
+  }
+
+  /** (the socket's listener) The socket closed, whoever closed it. */
+  socketEnded(): void {
+    this.closed = true;
+    this.timers.pings.cancel(this, this.pingSlot);
+    if (this.slowTimer !== undefined) clearTimeout(this.slowTimer);
+    this.events.onSocketClosed();
   }
 
   /**
@@ -151,8 +186,8 @@ export class DeviceSocket {
    * than `slowConsumerTimeoutMs`.
    */
   waitForBuffer(): void {
-    this.slowSince ??= this.clock();
-    if (this.clock() - this.slowSince > this.settings.slowConsumerTimeoutMs) {
+    this.slowSince ??= this.timers.clock();
+    if (this.timers.clock() - this.slowSince > this.settings.slowConsumerTimeoutMs) {
       this.close(CloseCode.slowConsumer, 'slow consumer: reconnect when ready to read');
       return;
     }

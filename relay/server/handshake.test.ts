@@ -5,6 +5,7 @@ import { DeliveryCursor } from './delivery-cursor.js';
 import type { DeviceSocket } from './device-socket.js';
 import { Handshake, type HandshakeHost } from './handshake.js';
 import type { RelayCore } from './relay-core.js';
+import { ConnectionTimers } from './timer-wheel.js';
 
 // A liveness bug found when the device connection was split: the session's limits and keys
 // were computed outside the hello's try, so a throw there was an unhandled rejection (which
@@ -28,6 +29,7 @@ function fakeCore(limits: () => never): RelayCore {
   return {
     config: { podId: 'pod', connection: { helloTimeoutMs: 10_000 } },
     clock: () => 0,
+    timers: new ConnectionTimers({ pingIntervalMs: 15_000, helloTimeoutMs: 10_000 }, () => 0),
     authenticate: () =>
       Promise.resolve({ domain: 'acme', identity: 'alice', device: 'a1', expiresAt: 1e9 }),
     limits,

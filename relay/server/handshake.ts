@@ -8,6 +8,7 @@ import type { RelayLimits } from '../../crds/relay-limits.js';
 import type { DeliveryCursor } from './delivery-cursor.js';
 import type { DeviceSocket } from './device-socket.js';
 import { newConnectionId, type RelayCore } from './relay-core.js';
+import type { Deadlined } from './timer-wheel.js';
 
 /** Who a connection speaks for, from the moment its hello's token is accepted. */
 export interface DeviceSession {
@@ -55,12 +56,13 @@ export interface HandshakeHost {
  * hello are held, and the socket paused, until the hello is settled; then they are handled
  * in order.
  */
-export class Handshake {
+export class Handshake implements Deadlined {
   private current: DeviceSession | undefined;
   /** Frames received while the hello is being processed; undefined outside that time. */
   private early: ClientFrame[] | undefined;
-  private helloTimer: NodeJS.Timeout | undefined;
-  private expiryTimer: NodeJS.Timeout | undefined;
+  /** Slots on the relay's wheels while the deadline is pending. */
+  private helloSlot: number | undefined;
+  private expirySlot: number | undefined;
   /** The newest claim of another connection seen before this one's claim returned. */
   private newestOtherClaim = Number.NEGATIVE_INFINITY;
 
@@ -70,9 +72,23 @@ export class Handshake {
     private readonly cursor: DeliveryCursor,
     private readonly host: HandshakeHost,
   ) {
-    this.helloTimer = setTimeout(() => {
-      socket.close(CloseCode.timeout, 'no hello within the deadline');
-    }, core.config.connection.helloTimeoutMs);
+    const timers = core.timers;
+    this.helloSlot = timers.hellos.schedule(
+      this,
+      timers.clock() + core.config.connection.helloTimeoutMs,
+    );
+  }
+
+  /** (Deadlined) */
+  helloDue(): void {
+    this.helloSlot = undefined;
+    this.socket.close(CloseCode.timeout, 'no hello within the deadline');
+  }
+
+  /** (Deadlined) */
+  expiryDue(): void {
+    this.expirySlot = undefined;
+    this.socket.close(CloseCode.authExpired, 'token expired: reconnect with a fresh token');
   }
 
   /** Set once the hello's token is accepted (the claim may still be under way). */
@@ -117,8 +133,7 @@ export class Handshake {
   }
 
   private async hello(frame: HelloFrame) {
-    if (this.helloTimer !== undefined) clearTimeout(this.helloTimer);
-    this.helloTimer = undefined;
+    this.cancelHello();
     const { core, socket } = this;
     let claims: DeviceClaims;
     try {
@@ -207,12 +222,7 @@ export class Handshake {
       await core.presence.offline(core.config.podId, presenceHandle);
       return;
     }
-    this.expiryTimer = setTimeout(
-      () => {
-        socket.close(CloseCode.authExpired, 'token expired: reconnect with a fresh token');
-      },
-      Math.min(claims.expiresAt * 1000 - core.clock(), 2 ** 31 - 1),
-    );
+    this.expirySlot = core.timers.expiries.schedule(this, claims.expiresAt * 1000);
     this.host.pump();
   }
 
@@ -227,7 +237,13 @@ export class Handshake {
 
   /** The socket closed: no deadline applies any more. */
   dispose(): void {
-    if (this.helloTimer !== undefined) clearTimeout(this.helloTimer);
-    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
+    this.cancelHello();
+    if (this.expirySlot !== undefined) this.core.timers.expiries.cancel(this, this.expirySlot);
+    this.expirySlot = undefined;
+  }
+
+  private cancelHello(): void {
+    if (this.helloSlot !== undefined) this.core.timers.hellos.cancel(this, this.helloSlot);
+    this.helloSlot = undefined;
   }
 }

@@ -24,6 +24,7 @@ import {
   storedMessageCreatedAt,
 } from '../../contracts/wire/stored-message.js';
 import { Wakeups } from './wakeups.js';
+import { ConnectionTimers } from './timer-wheel.js';
 
 export interface SendResult {
   id: string;
@@ -49,6 +50,8 @@ export class RelayCore {
   readonly presence: PresenceStore;
   readonly directory: DirectoryCache;
   readonly wakeups: Wakeups;
+  /** Pings, hello deadlines and token expiry of every WebSocket connection. */
+  readonly timers: ConnectionTimers;
   /** Sends are acknowledged once on `config.redis.replicaAcks.replicas` replicas (WAIT). */
   readonly replicaAcks: ReplicaAcks;
   private readonly limitsByDomain: Map<string, RelayLimits>;
@@ -92,6 +95,7 @@ export class RelayCore {
     this.presence = new PresenceStore(redis, clock);
     this.directory = new DirectoryCache(redis, subscriber);
     this.wakeups = new Wakeups(subscriber);
+    this.timers = new ConnectionTimers(config.connection, clock);
     this.replicaAcks = new ReplicaAcks(redis, config.redis.replicaAcks);
   }
 

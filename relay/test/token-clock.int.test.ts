@@ -107,3 +107,26 @@ describe('a device token issued in the future', () => {
     expect(await policy(now() + 3600)).toBe(401);
   });
 });
+
+describe('a connection whose token expires', () => {
+  it('is closed with 4103 at the expiry, not before, and within a second of it', async () => {
+    const iat = now();
+    const expiresAtMs = (iat + 2) * 1000;
+    const ws = new WebSocket(`${relay.url}/v1/connect`, { perMessageDeflate: false });
+    await once(ws, 'open');
+    const closed = new Promise<{ code: number; at: number }>((resolve) => {
+      ws.on('close', (code) => resolve({ code, at: Date.now() }));
+    });
+    const welcomed = new Promise<string>((resolve) => {
+      ws.once('message', (data: Buffer) => {
+        resolve((JSON.parse(data.toString('utf8')) as { t: string }).t);
+      });
+    });
+    ws.send(JSON.stringify({ t: 'hello', token: await tokenFor(acme, 'alice', 'a1', 2, iat) }));
+    expect(await welcomed).toBe('welcome');
+    const { code, at } = await closed;
+    expect(code).toBe(4103);
+    expect(at).toBeGreaterThanOrEqual(expiresAtMs);
+    expect(at - expiresAtMs).toBeLessThan(1000);
+  });
+});
