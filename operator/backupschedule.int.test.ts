@@ -271,6 +271,18 @@ describe('operator › BackupSchedule', () => {
     expect(reasons.filter((reason) => reason === 'CycleSucceeded').length).toBeGreaterThanOrEqual(
       1,
     );
+    // What an alert on stale archives reads: the operator's gauges, from the same status.
+    if (operator === undefined) throw new Error('no operator');
+    const metrics = await (
+      await fetch(`http://127.0.0.1:${String(operator.metricsPort)}/metrics`)
+    ).text();
+    const series = `{namespace="${ns}",name="nightly",domain="acme"}`;
+    expect(metrics).toContain(`grove_backupschedule_last_cycle_succeeded${series} 1`);
+    expect(metrics).toContain(
+      `grove_backupschedule_last_success_timestamp_seconds${series} ${String(
+        Date.parse(String(cycles[0]?.finishedAt)) / 1000,
+      )}`,
+    );
   });
 
   it('shows a failed cycle as LastCycleSucceeded=False and a Warning Event, then recovers', async () => {

@@ -31,6 +31,7 @@ import { purgeDomainFromRedis } from './redis-purge.js';
 import { nodeAddresses, relayPoolNames } from './builders/relaypool/index.js';
 import { signingKeySecretName } from './builders/domain/signing-keys.js';
 import { Controller } from './runtime/controller.js';
+import { registerBackupScheduleMetrics } from './controllers/backupschedule-metrics.js';
 
 export interface OperatorOptions {
   client: KubeClient;
@@ -110,6 +111,7 @@ export class Operator {
     const domains = informer(resourceTypes.domains);
     const policies = informer(resourceTypes.policies);
     const schedules = informer(resourceTypes.backupSchedules);
+    registerBackupScheduleMetrics(this.registry, schedules);
     const ownedInformers = ownedResourceTypes.map(
       (type) => [type.kind, informer(type, managedBySelector)] as const,
     );
