@@ -199,8 +199,31 @@ describe('operator › a failover pool on the home pool’s built-in Redis', () 
     expect(await get(t.statefulSets, 'failover-redis')).toBeUndefined();
     expect(await get(t.secrets, 'failover-redis-auth')).toBeUndefined();
     expect(await get(t.networkPolicies, 'failover-redis')).toBeUndefined();
+  });
 
-    // A pool that stops borrowing (deleted) is admitted no longer.
+  it('rolls the failover relays with the home pool’s Redis when its password Secret is replaced', async () => {
+    const hashOf = async (pool: string) =>
+      (
+        field(await get(t.deployments, `${pool}-relay`), 'spec.template.metadata.annotations') as
+          Json | undefined
+      )?.['grove.dev/redis-auth-hash'];
+    const before = await hashOf('failover');
+    const secret = await get(t.secrets, 'home-redis-auth');
+    if (secret === undefined) throw new Error('no home-redis-auth');
+    const password = Buffer.from('a-new-password', 'utf8').toString('base64');
+    await client.replace(t.secrets, {
+      ...secret,
+      data: { ...(secret as KubeObject & { data: Json }).data, password },
+    });
+    // The operator reads its Secrets every 10 s.
+    const after = await until('a new password hash on both pools', async () => {
+      const [mine, theirs] = await Promise.all([hashOf('failover'), hashOf('home')]);
+      return mine !== before && mine === theirs && mine;
+    });
+    expect(after).toBeDefined();
+  });
+
+  it('admits a deleted borrowing pool’s relays no longer', async () => {
     await client.delete(t.relayPools, ns, 'failover');
     await until('the failover relays no longer admitted', async () => {
       const peers = await relayPeers('home');
