@@ -314,7 +314,7 @@ export async function createManagerApp(deps: ManagerAppDeps): Promise<FastifyIns
   const routes = new RouteTable(app, (request, method, url) =>
     ctx.authorize(request, accessFor(method, url, request.params as Record<string, string>)),
   );
-  registerAdminRoutes(routes, ctx);
+  registerAdminRoutes(routes, ctx, deps.bridges);
   registerClientRoutes(routes, ctx, limits.rateLimits);
   if (deps.bridges !== undefined) registerBridgeRoutes(routes, ctx, deps.bridges);
 

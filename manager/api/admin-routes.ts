@@ -1,3 +1,4 @@
+import type { BridgeRecords } from '../bridge/bridge-records.js';
 import { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -95,7 +96,11 @@ function wantsJsonLines(request: FastifyRequest, format: string | undefined): bo
   return (request.headers.accept ?? '').includes('application/x-ndjson');
 }
 
-export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): void {
+export function registerAdminRoutes(
+  routes: RouteTable,
+  ctx: ManagerContext,
+  bridges?: BridgeRecords,
+): void {
   /**
    * The route's :domain, once the token may read (write) it and it is configured: 401/403
    * come before 404, so a token cannot probe which domains exist.
@@ -471,6 +476,7 @@ export function registerAdminRoutes(routes: RouteTable, ctx: ManagerContext): vo
       await ctx.audited(admin, 'workspace.delete', { domain, target: `workspace:${id}` }, () =>
         ctx.store.deleteWorkspace(domain, id),
       );
+      await bridges?.forgetWorkspace(domain, id, ctx.now());
       return reply.code(204).send();
     },
   });

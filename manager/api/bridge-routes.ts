@@ -60,7 +60,10 @@ export function registerBridgeRoutes(
       await records.workspaceLabels(domain),
       bridge.exclude,
     );
-    const joined = new Set(bridge.joined);
+    // Ids of workspaces deleted since are forgotten here too (the delete route forgets them
+    // first; this covers a sync that read the bridge before that and wrote it back after).
+    const existing = new Set(workspaces.map((workspace) => workspace.id));
+    const joined = new Set(bridge.joined.filter((id) => existing.has(id)));
     const added: string[] = [];
     for (const workspace of selected) {
       if (joined.has(workspace.id)) continue;
@@ -74,10 +77,11 @@ export function registerBridgeRoutes(
       });
       added.push(workspace.id);
     }
-    if (joined.size !== bridge.joined.length) {
+    const nowJoined = [...joined].sort();
+    if (nowJoined.join('\n') !== [...bridge.joined].sort().join('\n')) {
       await records.putBridge(domain, {
         ...bridge,
-        joined: [...joined].sort(),
+        joined: nowJoined,
         updatedAt: ctx.now().toISOString(),
       });
     }

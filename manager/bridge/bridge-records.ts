@@ -23,6 +23,11 @@ export interface BridgeRecords {
     workspace: string,
     labels: Record<string, string>,
   ): Promise<void>;
+  /**
+   * A deleted workspace: its labels and kept roles go, and no bridge counts it as joined, so a
+   * workspace created again with the same id starts clean and is joined again.
+   */
+  forgetWorkspace(domain: string, workspace: string, now: Date): Promise<void>;
   roles(domain: string, workspace: string): Promise<StoredRoles | undefined>;
   setRoles(domain: string, workspace: string, roles: StoredRoles): Promise<void>;
   getRestore(domain: string, id: string): Promise<RestoreJob | undefined>;
@@ -69,6 +74,20 @@ export class RedisBridgeRecords implements BridgeRecords {
     const key = bridgeKeys(domain).workspaceLabels;
     if (Object.keys(labels).length === 0) await this.redis.hdel(key, workspace);
     else await this.redis.hset(key, workspace, JSON.stringify(labels));
+  }
+
+  async forgetWorkspace(domain: string, workspace: string, now: Date): Promise<void> {
+    const keys = bridgeKeys(domain);
+    await this.redis.hdel(keys.workspaceLabels, workspace);
+    await this.redis.hdel(keys.workspaceRoles, workspace);
+    for (const bridge of await this.listBridges(domain)) {
+      if (!bridge.joined.includes(workspace)) continue;
+      await this.putBridge(domain, {
+        ...bridge,
+        joined: bridge.joined.filter((id) => id !== workspace),
+        updatedAt: now.toISOString(),
+      });
+    }
   }
 
   async roles(domain: string, workspace: string): Promise<StoredRoles | undefined> {

@@ -216,6 +216,37 @@ describe('the Data Bridge routes of the Manager', () => {
     expect(await roles('misc')).toMatchObject({ archiver: 'bridge' });
   });
 
+  it('joins a workspace deleted and created again with the same id, once it is selected again', async () => {
+    expect((await manager.api('DELETE', `${A}/workspaces/misc`)).status).toBe(204);
+    const created = await manager.api('POST', `${A}/workspaces`, {
+      id: 'misc',
+      name: 'misc again',
+      members: ['alice'],
+    });
+    expect(created.status).toBe(201);
+    // The old workspace's labels went with it: the new one is not selected yet.
+    const unlabelled = await manager.api<Sync>(
+      'POST',
+      '/v1/bridge/sync',
+      undefined,
+      token('archiver'),
+    );
+    expect(unlabelled.body).toEqual({
+      bridge: 'archiver',
+      workspaces: ['lab', 'ops', 'team'],
+      added: [],
+    });
+    // Labelled, it is joined: the old workspace's membership is not mistaken for the new one's.
+    await manager.api('POST', `${A}/workspaces/misc/labels`, { labels: { archive: 'yes' } });
+    const synced = await manager.api<Sync>('POST', '/v1/bridge/sync', undefined, token('archiver'));
+    expect(synced.body).toEqual({
+      bridge: 'archiver',
+      workspaces: ['lab', 'misc', 'ops', 'team'],
+      added: ['misc'],
+    });
+    expect(await roles('misc')).toEqual({ alice: 'member', archiver: 'bridge' });
+  });
+
   it('refuses bridge changes from a domain auditor and for an unknown bridge', async () => {
     const created = await manager.api<{ token: string }>('POST', '/v1/admin/tokens', {
       name: 'acme-auditor',
