@@ -4,7 +4,8 @@
  * broker, runs the workloads, prints one JSON object and writes bench/results/latest.json.
  *
  *   --quick            scaled-down counts (about a minute)
- *   --only=LIST        comma-separated subset of oneToOne,fanOut,backlog,idle
+ *   --only=LIST        comma-separated subset of oneToOne,fanOut,backlog,idle, or the scale
+ *                      workloads idle20k,connectStorm (run only when named; fsync always)
  *   --fsync=MODE       always | everysec | both (default both; everysec skips `idle`)
  *   --profile          relays run with --cpu-prof; profiles go to bench/results/profiles/
  *   --no-mosquitto     no Mosquitto
@@ -36,6 +37,17 @@ import {
 } from './workloads/mosquitto.js';
 import { FULL, QUICK } from './workloads/params.js';
 import {
+  fdsNeeded,
+  groveConnectStorm,
+  groveIdle20k,
+  raiseFdLimit,
+  SCALE_FULL,
+  SCALE_QUICK,
+  SCALE_WORKLOADS,
+  scaleSeed,
+  type ScaleWorkload,
+} from './workloads/scale.js';
+import {
   centrifugoFanOut,
   centrifugoIdleMemory,
   centrifugoOneToOne,
@@ -64,28 +76,29 @@ const { values } = parseArgs({
   },
 });
 const params = values.quick ? QUICK : FULL;
+const scaleParams = values.quick ? SCALE_QUICK : SCALE_FULL;
+const names = values.only?.split(',') ?? [...WORKLOADS];
+for (const name of names) {
+  if (![...WORKLOADS, ...SCALE_WORKLOADS].includes(name as Workload | ScaleWorkload))
+    throw new Error(`unknown workload "${name}"`);
+}
 const selected = new Set<Workload>(
-  values.only === undefined
-    ? WORKLOADS
-    : values.only.split(',').map((name) => {
-        if (!(WORKLOADS as readonly string[]).includes(name))
-          throw new Error(`unknown workload "${name}"`);
-        return name as Workload;
-      }),
+  names.filter((name): name is Workload => (WORKLOADS as readonly string[]).includes(name)),
 );
+const selectedScale = SCALE_WORKLOADS.filter((name) => names.includes(name));
 const fsyncModes: Fsync[] =
   values.fsync === 'both'
     ? ['always', 'everysec']
     : values.fsync === 'everysec'
       ? ['everysec']
       : ['always'];
-const withMosquitto = !values['no-mosquitto'];
+const withMosquitto = !values['no-mosquitto'] && selected.size > 0;
 const PEERS = { centrifugo: 'centrifugo', nats: 'nats-server' } as const satisfies Record<
   string,
   PeerName
 >;
 const peerNames: PeerName[] =
-  values.peers === 'none'
+  values.peers === 'none' || selected.size === 0
     ? []
     : values.peers.split(',').map((name) => {
         const binary = (PEERS as Record<string, PeerName | undefined>)[name];
@@ -317,7 +330,8 @@ async function main(): Promise<void> {
       log(`nats-server ${nats.version} on ${nats.url}`);
     }
 
-    for (const fsync of fsyncModes) {
+    // Only the scale workloads: no stacks for the others.
+    for (const fsync of selected.size === 0 ? [] : fsyncModes) {
       const key = fsync === 'always' ? 'grove' : 'groveEverysec';
       log(`starting redis (appendfsync ${fsync}) and 2 relays`);
       const stack = await GroveStack.start({
@@ -417,6 +431,32 @@ async function main(): Promise<void> {
     await nats?.stop();
   }
 
+  const scale: Partial<Record<ScaleWorkload, Result>> = {};
+  let openFiles: { soft: number; hard: number } | undefined;
+  if (selectedScale.length > 0) {
+    openFiles = raiseFdLimit(fdsNeeded(selectedScale, scaleParams));
+    log(`open files: soft ${openFiles.soft}, hard ${openFiles.hard}`);
+  }
+  for (const workload of selectedScale) {
+    log('starting redis (appendfsync always) and 2 relays for a scale workload');
+    const stack = await GroveStack.start({
+      fsync: 'always',
+      relays: 2,
+      seed: scaleSeed(scaleParams),
+      profileDir,
+      onChild: (pid) => childPids.add(pid),
+    });
+    try {
+      scale[workload] = await attempt(`${workload} grove (fsync always)`, () =>
+        workload === 'idle20k'
+          ? groveIdle20k(stack, scaleParams)
+          : groveConnectStorm(stack, scaleParams),
+      );
+    } finally {
+      await stack.stop();
+    }
+  }
+
   for (const workload of WORKLOADS) {
     const entry = results[workload];
     if (entry === undefined) continue;
@@ -463,6 +503,7 @@ async function main(): Promise<void> {
     },
     config: {
       params,
+      ...(selectedScale.length > 0 ? { scaleParams, openFiles } : {}),
       groveLimits: BENCH_LIMITS,
       relayOverrides: RELAY_OVERRIDES,
       redis: redisInfo,
@@ -481,7 +522,7 @@ async function main(): Promise<void> {
       centrifugo: `publish answered after the history stream XADD in its Redis (AOF, appendfsync ${peerFsync}); recovery on reconnect from that history (at most ${historySize} per channel, 300 s)`,
       nats: `PubAck after the JetStream file store wrote it (sync_interval ${peerFsync === 'always' ? 'always: fsync before every PubAck' : '1s'}); a durable consumer per device, explicit acks, interest retention`,
     },
-    results,
+    results: { ...results, ...scale },
   };
   const json = JSON.stringify(output, null, 2);
   writeFileSync(join(resultsDir, 'latest.json'), `${json}\n`);
