@@ -8,9 +8,19 @@ describe('grove manager › flags', () => {
       port: 8080,
       host: '0.0.0.0',
       metricsPort: 9090,
+      degradedReadyAfterMs: 15_000,
       mode: { kind: 'local', config: 'c.yaml' },
       limits: DEFAULT_MANAGER_LIMITS,
     });
+  });
+
+  it('takes how long to wait for Redis before being ready without it', () => {
+    const parse = (value: string) =>
+      parseManagerArgs(['--config', 'c', '--degraded-ready-after', value], {});
+    expect(parse('0').degradedReadyAfterMs).toBe(0);
+    expect(parse('2.5').degradedReadyAfterMs).toBe(2500);
+    expect(() => parse('3601')).toThrow(/--degraded-ready-after must be a number of seconds/);
+    expect(() => parse('soon')).toThrow(/--degraded-ready-after/);
   });
 
   it('takes the limits: timeouts in seconds, counts, trusted proxies', () => {

@@ -45,6 +45,10 @@ Usage:
                      from the Secret NAME-redis-auth (when GROVE_REDIS_PASSWORD is not set), and
                      while the pool does not exist yet the Manager serves and says so
   --ui-dir DIR       folder of the web UI (default: the bundled one)
+  --degraded-ready-after S
+                     /readyz?degraded=ok (the chart's readiness probe) answers 200 while Redis
+                     does not only after S seconds up (default 15; 0: at once), so a new pod that
+                     reaches Redis sooner is Ready only once it serves
   --metrics-port N   serve GET /metrics on this port of --host (default ${DEFAULT_METRICS_PORT}; 0 picks a
                      free one); the public --port answers /metrics with 404
 
@@ -76,6 +80,8 @@ export interface ManagerOptions {
   /** The RelayPool whose built-in Redis `redis` is (cluster mode). */
   redisRelayPool?: PoolRef;
   uiDir?: string;
+  /** How long /readyz?degraded=ok waits for Redis before it answers 200 without it. */
+  degradedReadyAfterMs: number;
 }
 
 /** Parses `grove manager` flags (pure: the environment is passed in). */
@@ -95,6 +101,7 @@ export function parseManagerArgs(args: string[], env: NodeJS.ProcessEnv): Manage
         'redis-relay-pool': { type: 'string' },
         'ui-dir': { type: 'string' },
         'metrics-port': { type: 'string', default: String(DEFAULT_METRICS_PORT) },
+        'degraded-ready-after': { type: 'string', default: '15' },
         ...LIMIT_FLAGS,
       },
       strict: true,
@@ -118,6 +125,13 @@ export function parseManagerArgs(args: string[], env: NodeJS.ProcessEnv): Manage
   if (port !== 0 && metricsPort === port) {
     throw new ManagerUsageError(
       `--metrics-port must differ from --port (${String(port)}): /metrics is never served on the public port`,
+    );
+  }
+  const graceText = values['degraded-ready-after'];
+  const grace = Number(graceText);
+  if (graceText.trim() === '' || !Number.isFinite(grace) || grace < 0 || grace > 3600) {
+    throw new ManagerUsageError(
+      `--degraded-ready-after must be a number of seconds from 0 to 3600, got ${JSON.stringify(graceText)}`,
     );
   }
   if (values.config !== undefined && values.kubeconfig !== undefined) {
@@ -165,6 +179,7 @@ export function parseManagerArgs(args: string[], env: NodeJS.ProcessEnv): Manage
     port,
     host: values.host,
     metricsPort,
+    degradedReadyAfterMs: Math.round(grace * 1000),
     mode,
     ...(redis === undefined ? {} : { redis }),
     limits,
@@ -284,6 +299,7 @@ export async function startManager(
     ping: () => redis.ping(),
     storageProblem: problem,
     started: () => bootstrap.done,
+    degradedReadyAfterMs: options.degradedReadyAfterMs,
     ...(options.limits === undefined ? {} : { limits: options.limits }),
     ...(uiDir === undefined ? {} : { uiDir }),
   });

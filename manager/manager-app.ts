@@ -48,6 +48,12 @@ export interface ManagerAppDeps {
   started?: () => boolean;
   /** The Data Bridge's records: its routes (api/bridge-routes.ts) are served when given. */
   bridges?: BridgeRecords;
+  /**
+   * `/readyz?degraded=ok` answers 200 while Redis does not only once the Manager has been up
+   * this long (default 0): a new pod of a rolling update that reaches Redis within it is
+   * Ready only then, so the old pod keeps serving meanwhile.
+   */
+  degradedReadyAfterMs?: number;
 }
 
 /** On every answer; the UI's pages load only their own files (no inline script, no other origin). */
@@ -340,6 +346,8 @@ export async function createManagerApp(deps: ManagerAppDeps): Promise<FastifyIns
   // then serves its UI and answers every API call with that reason (STORAGE_UNAVAILABLE),
   // instead of leaving its Service without endpoints; `helm install --wait` completes before
   // any RelayPool (and so the Manager's Redis) exists.
+  const clock = deps.now ?? (() => new Date());
+  const upSince = clock().getTime();
   app.get('/readyz', async (request, reply) => {
     if (!deps.config.ready()) {
       return reply
@@ -355,10 +363,20 @@ export async function createManagerApp(deps: ManagerAppDeps): Promise<FastifyIns
     }
     if (problem === undefined) return { status: 'ready' };
     const degradedOk = (request.query as Record<string, unknown>).degraded === 'ok';
-    if (degradedOk) {
+    const graceLeftMs = upSince + (deps.degradedReadyAfterMs ?? 0) - clock().getTime();
+    if (degradedOk && graceLeftMs <= 0) {
       return { status: 'degraded', error: { code: 'STORAGE_UNAVAILABLE', message: problem } };
     }
-    return reply.code(503).send(encodeErrorBody('STORAGE_UNAVAILABLE', problem));
+    return reply
+      .code(503)
+      .send(
+        encodeErrorBody(
+          'STORAGE_UNAVAILABLE',
+          degradedOk
+            ? `${problem} (ready without Redis in ${String(Math.ceil(graceLeftMs / 1000))} s)`
+            : problem,
+        ),
+      );
   });
   return app;
 }

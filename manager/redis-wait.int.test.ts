@@ -128,6 +128,8 @@ beforeAll(async () => {
       `redis://127.0.0.1:${redisPort}`,
       '--redis-relay-pool',
       `${ns}/main`,
+      '--degraded-ready-after',
+      '5',
       '--metrics-port',
       '0',
     ],
@@ -151,6 +153,22 @@ afterAll(async () => {
 
 describe('the Manager on a RelayPool that does not exist yet', () => {
   it('starts, is ready for Kubernetes, and says what is missing in every answer', async () => {
+    // Not ready at once: a new pod of a rolling update that reaches Redis within the grace is
+    // Ready only then, and the old pod serves meanwhile.
+    const early = await waitFor(
+      async () => {
+        try {
+          return await get('/readyz?degraded=ok');
+        } catch {
+          return undefined;
+        }
+      },
+      'the Manager to answer',
+      30_000,
+    );
+    const upAt = Date.now();
+    expect(early.status).toBe(503);
+    expect(messageOf(early.body)).toMatch(/ready without Redis in [1-5] s/);
     const degraded = await waitFor(
       async () => {
         const answer = await get('/readyz?degraded=ok');
@@ -159,6 +177,8 @@ describe('the Manager on a RelayPool that does not exist yet', () => {
       'the Manager to serve',
       30_000,
     );
+    // About the 5 s of --degraded-ready-after (the first answer came some time after start).
+    expect(Date.now() - upAt).toBeLessThan(6500);
     expect(degraded.body).toMatchObject({
       status: 'degraded',
       error: { code: 'STORAGE_UNAVAILABLE' },
