@@ -1,8 +1,10 @@
-import { readRedisReplication } from './redis-replication.js';
+import { readRedisReplication, repointChainedReplicas } from './redis-replication.js';
 import { randomBytes } from 'node:crypto';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { generateDomainKey } from '../contracts/auth/device-token.js';
 import type { Logger } from '../contracts/logger.js';
+import { redisTopology, type RedisTarget } from '../contracts/redis/connection.js';
+import { REDIS_PORT } from './builders/relaypool/relay-config.js';
 import { managedBySelector } from './builders/labels.js';
 import type { BridgeDeps } from './controllers/backupschedule-bridge.js';
 import { backupScheduleReconciler } from './controllers/backupschedule-controller.js';
@@ -132,7 +134,10 @@ export class Operator {
       randomPassword: () => randomBytes(24).toString('base64url'),
       generateSigningKey: generateDomainKey,
       purgeDomainData: purgeDomainFromRedis,
-      readRedisReplication: (target) => readRedisReplication(target, REPLICATION_READ_TIMEOUT_MS),
+      readRedisReplication: async (target) => {
+        await repairReplicaChains(target, log);
+        return readRedisReplication(target, REPLICATION_READ_TIMEOUT_MS);
+      },
       ...(options.readNodeAddresses === false
         ? {}
         : { nodeAddresses: nodeAddressReader(options.client, log) }),
@@ -386,6 +391,28 @@ export class Operator {
 
 /** Per step of reading a replicated Redis's status: a reconcile waits at most a few of these. */
 const REPLICATION_READ_TIMEOUT_MS = 1000;
+
+/**
+ * Points replicas of a replicated built-in Redis that follow another replica back at the
+ * primary (redis-replication.ts says why they exist). Each pod runs a Redis next to its
+ * Sentinel, so the Redis servers are the Sentinels' hosts on the Redis port. Failures are left
+ * to the status read that follows, which reports them.
+ */
+async function repairReplicaChains(target: RedisTarget, log: Logger): Promise<void> {
+  const topology = redisTopology(target);
+  if (topology.kind !== 'sentinel') return;
+  const servers = topology.sentinels.map((s) => ({ host: s.host, port: REDIS_PORT }));
+  try {
+    const repointed = await repointChainedReplicas(target, servers, REPLICATION_READ_TIMEOUT_MS);
+    if (repointed.length > 0) {
+      log.warn('pointed Redis replicas that followed another replica at the primary', {
+        replicas: repointed,
+      });
+    }
+  } catch {
+    // No primary named, or it does not answer: the status read says so.
+  }
+}
 
 /** How long a list of node addresses is reused before nodes are listed again. */
 const NODE_ADDRESS_CACHE_MS = 30_000;

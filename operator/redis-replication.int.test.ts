@@ -6,7 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parseReplication } from '../contracts/redis/replica-acks.js';
 import { waitFor } from '../test/support/ports.js';
 import { RedisSentinelGroup } from '../test/support/redis-sentinel.js';
-import { readRedisReplication, replicationStatus } from './redis-replication.js';
+import { Redis } from 'ioredis';
+import {
+  readRedisReplication,
+  replicationStatus,
+  repointChainedReplicas,
+} from './redis-replication.js';
 
 let group: RedisSentinelGroup;
 
@@ -19,6 +24,42 @@ afterAll(async () => {
 });
 
 describe('reading the replication of a Redis behind Sentinels', () => {
+  it('points a replica that follows another replica back at the primary', async () => {
+    const primary = await group.primary();
+    const [first, second] = group.replicasOf(primary);
+    if (first === undefined || second === undefined) throw new Error('two replicas expected');
+    // A chain as a rolling restart leaves it: the second replica follows the first.
+    const client = new Redis({ port: second.port, lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await client.connect();
+      await client.call('REPLICAOF', '127.0.0.1', String(first.port));
+    } finally {
+      client.disconnect();
+    }
+    await waitFor(
+      async () => (await readRedisReplication(group.target)).replicas.length === 1 || undefined,
+      'the primary to list one replica',
+      20_000,
+      100,
+    );
+    const servers = group.servers.map((s) => ({ host: '127.0.0.1', port: s.port }));
+    expect(await repointChainedReplicas(group.target, servers)).toEqual([
+      `127.0.0.1:${second.port}`,
+    ]);
+    const repaired = await waitFor(
+      async () => {
+        const status = await readRedisReplication(group.target);
+        return status.replicas.filter((r) => r.state === 'online').length === 2 && status;
+      },
+      'both replicas on the primary again',
+      20_000,
+      100,
+    );
+    expect(repaired.primary).toBe(`127.0.0.1:${primary.port}`);
+    // Nothing chained any more: nothing to do.
+    expect(await repointChainedReplicas(group.target, servers)).toEqual([]);
+  }, 60_000);
+
   it('names the primary and its replicas in sync, and the new primary after a failover', async () => {
     const first = await group.primary();
     const status = await readRedisReplication(group.target);

@@ -74,6 +74,34 @@ async function ask<T>(
   }
 }
 
+/** The primary the first Sentinel that answers names; rejects when none does. */
+async function namedPrimary(
+  sentinels: readonly { host: string; port: number }[],
+  masterName: string,
+  target: RedisTarget,
+  timeoutMs: number,
+): Promise<{ host: string; port: number }> {
+  let lastError: unknown;
+  for (const sentinel of sentinels) {
+    try {
+      const answer = await ask(
+        sentinel.host,
+        sentinel.port,
+        target.sentinelPassword,
+        timeoutMs,
+        (client) => client.call('SENTINEL', 'get-master-addr-by-name', masterName),
+      );
+      if (Array.isArray(answer) && typeof answer[0] === 'string') {
+        return { host: answer[0], port: Number(answer[1]) };
+      }
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  const why = lastError instanceof Error ? `: ${lastError.message}` : '';
+  throw new Error(`no Sentinel of ${masterName} named a primary${why}`);
+}
+
 /**
  * Asks the Sentinels of a sentinel:// target which server is the primary (the first that
  * answers), then that server for INFO replication. Short-lived connections, each step bounded
@@ -85,31 +113,56 @@ export async function readRedisReplication(
 ): Promise<RedisReplicationStatus> {
   const topology = redisTopology(target);
   if (topology.kind !== 'sentinel') throw new Error('not a sentinel:// target');
-  let primary: { host: string; port: number } | undefined;
-  let lastError: unknown;
-  for (const sentinel of topology.sentinels) {
-    try {
-      const answer = await ask(
-        sentinel.host,
-        sentinel.port,
-        target.sentinelPassword,
-        timeoutMs,
-        (client) => client.call('SENTINEL', 'get-master-addr-by-name', topology.masterName),
-      );
-      if (Array.isArray(answer) && typeof answer[0] === 'string') {
-        primary = { host: answer[0], port: Number(answer[1]) };
-        break;
-      }
-    } catch (error) {
-      lastError = error;
-    }
-  }
-  if (primary === undefined) {
-    const why = lastError instanceof Error ? `: ${lastError.message}` : '';
-    throw new Error(`no Sentinel of ${topology.masterName} named a primary${why}`);
-  }
+  const primary = await namedPrimary(topology.sentinels, topology.masterName, target, timeoutMs);
   const info = await ask(primary.host, primary.port, target.password, timeoutMs, (client) =>
     client.info('replication'),
   );
   return replicationStatus(primary, parseReplication(info));
+}
+
+/**
+ * Replicas that follow another replica instead of the primary, pointed back at the primary
+ * (`REPLICAOF primary`); resolves with the `host:port` of each one re-pointed.
+ *
+ * Sentinel reconfigures only the replicas the primary lists. A pod that started as a replica of
+ * a primary which then handed over itself (a rolling restart, where each restarted primary asks
+ * for a failover) keeps replicating from the old primary, now a replica: a chain Sentinel never
+ * repairs, whose end WAIT on the primary does not count and status.redis does not list (seen on
+ * a real cluster). Only such chained replicas are touched: a server following something else
+ * is left to Sentinel. Each server is asked with its own connection, bounded by `timeoutMs`; one
+ * that does not answer (restarting) is skipped.
+ */
+export async function repointChainedReplicas(
+  target: RedisTarget,
+  servers: readonly { host: string; port: number }[],
+  timeoutMs = 2000,
+): Promise<string[]> {
+  const topology = redisTopology(target);
+  if (topology.kind !== 'sentinel') throw new Error('not a sentinel:// target');
+  const primary = await namedPrimary(topology.sentinels, topology.masterName, target, timeoutMs);
+  const info = parseReplication(
+    await ask(primary.host, primary.port, target.password, timeoutMs, (client) =>
+      client.info('replication'),
+    ),
+  );
+  const address = (host: string, port: number) => `${host}:${port}`;
+  const direct = new Set(info.replicas.map((r) => address(r.ip, r.port)));
+  const repointed: string[] = [];
+  for (const server of servers.slice(0, MAX_REPORTED_REPLICAS + 1)) {
+    const self = address(server.host, server.port);
+    if (self === address(primary.host, primary.port) || direct.has(self)) continue;
+    try {
+      await ask(server.host, server.port, target.password, timeoutMs, async (client) => {
+        const own = parseReplication(await client.info('replication'));
+        const follows =
+          own.masterHost === undefined ? '' : address(own.masterHost, own.masterPort ?? 0);
+        if (own.role !== 'slave' || !direct.has(follows)) return;
+        await client.call('REPLICAOF', primary.host, String(primary.port));
+        repointed.push(self);
+      });
+    } catch {
+      // Not answering (starting, or gone): asked again at the next reconcile.
+    }
+  }
+  return repointed;
 }

@@ -55,28 +55,68 @@ export function sentinelQuorum(pool: RelayPool): number {
  * Shell shared by both containers: the pod's own address, and the primary as the Sentinels
  * see it (the first Sentinel of another pod that answers), else pod 0 (the first start). The
  * password reaches redis-cli in REDISCLI_AUTH, never on a command line.
+ *
+ * A Sentinel that names this very pod remembers it from before it was replaced: the other
+ * Sentinels have not yet seen it go (down-after-milliseconds). Starting as that primary would
+ * serve whatever this pod's volume holds, nothing when the volume was lost, and the replicas
+ * would then copy it: every queued message gone (seen on a real cluster, where the pod came
+ * back in 5 s). So the pod asks those Sentinels to fail over at once (SENTINEL FAILOVER
+ * promotes the replica furthest ahead) and waits, at most `failoverWaitSeconds`, until they
+ * name another pod; `$primary_is_stale` tells the caller whether they never did.
  */
 function findPrimaryScript(pool: RelayPool, authDir: string): string {
   const { name, namespace } = poolIdentity(pool);
   const { redis } = relayPoolNames(name);
   const domain = `${redis}.${namespace}.svc`;
+  const others = `for host in ${redisPodHosts(pool).join(' ')}; do [ "$host" = "$self" ] && continue`;
+  const sentinel = `timeout 3 redis-cli --no-auth-warning -h "$host" -p ${SENTINEL_PORT} sentinel`;
   return [
     'set -eu',
     `self="$POD_NAME.${domain}"`,
-    'primary=""',
     `REDISCLI_AUTH="$(cat ${authDir}/password)"`,
     'export REDISCLI_AUTH',
-    `for host in ${redisPodHosts(pool).join(' ')}; do`,
-    '  [ "$host" = "$self" ] && continue',
-    `  answer="$(timeout 3 redis-cli --no-auth-warning -h "$host" -p ${SENTINEL_PORT} sentinel get-master-addr-by-name ${SENTINEL_MASTER_NAME} 2>/dev/null | head -n 1 || true)"`,
-    '  case "$answer" in ""|*ERR*|*NOAUTH*|*WRONGPASS*) ;; *) primary="$answer"; break ;; esac',
+    'ask_primary() {',
+    `  ${others}`,
+    `    answer="$(${sentinel} get-master-addr-by-name ${SENTINEL_MASTER_NAME} 2>/dev/null | head -n 1 || true)"`,
+    '    case "$answer" in ""|*ERR*|*NOAUTH*|*WRONGPASS*) ;; *) echo "$answer"; return 0 ;; esac',
+    '  done',
+    '  return 0',
+    '}',
+    'primary="$(ask_primary)"',
+    'primary_is_stale=no',
+    'waited=0',
+    'while [ "$primary" = "$self" ]; do',
+    `  if [ "$waited" -ge ${failoverWaitSeconds(pool)} ]; then primary_is_stale=yes; break; fi`,
+    '  if [ $((waited % 5)) -eq 0 ]; then',
+    `    echo "the Sentinels still name this pod the primary: asking them to fail over" >&2`,
+    // INPROG while a failover runs, NOGOODSLAVE while no replica can take over: ask again.
+    `    ${others}; ${sentinel} failover ${SENTINEL_MASTER_NAME} >/dev/null 2>&1 && break; done || true`,
+    '  fi',
+    '  sleep 1',
+    '  waited=$((waited + 1))',
+    '  primary="$(ask_primary)"',
     'done',
     `[ -n "$primary" ] || primary="${redis}-0.${domain}"`,
   ].join('\n');
 }
 
+/**
+ * How long a replaced pod waits for the Sentinels to name another primary: their
+ * down-after-milliseconds, the election, and a margin. Below the Redis container's liveness
+ * budget would not matter: a restarted container waits again.
+ */
+export function failoverWaitSeconds(pool: RelayPool): number {
+  const downAfter = builtinRedisHa(pool)?.downAfterMilliseconds ?? 5000;
+  return Math.ceil(downAfter / 1000) + 20;
+}
+
 /** The Redis container's start: config from the password file, then primary or replica. */
-export function redisHaStartScript(pool: RelayPool, authDir: string, serverArgs: string[]): string {
+export function redisHaStartScript(
+  pool: RelayPool,
+  authDir: string,
+  dataDir: string,
+  serverArgs: string[],
+): string {
   const quoted = serverArgs.map((arg) => `'${arg.replaceAll("'", `'"'"'`)}'`).join(' ');
   return [
     findPrimaryScript(pool, authDir),
@@ -88,6 +128,12 @@ export function redisHaStartScript(pool: RelayPool, authDir: string, serverArgs:
     '  echo "replica-announce-ip $self"',
     '} > "$conf"',
     'if [ "$primary" = "$self" ]; then',
+    // Still named after the wait: with its data this pod may serve again (every write it
+    // acknowledged is in its AOF); without, it would hand the replicas an empty store.
+    `  if [ "$primary_is_stale" = yes ] && [ ! -e ${dataDir}/appendonlydir ] && [ ! -e ${dataDir}/appendonly.aof ]; then`,
+    '    echo "the Sentinels still name this pod, whose volume is empty, the primary: not starting an empty primary" >&2',
+    '    exit 1',
+    '  fi',
     `  exec redis-server "$conf" ${quoted}`,
     'fi',
     `exec redis-server "$conf" ${quoted} --replicaof "$primary" ${REDIS_PORT}`,

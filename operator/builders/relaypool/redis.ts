@@ -151,7 +151,11 @@ export function buildRedisStatefulSet(input: RelayPoolBuildInput): KubeObject | 
                   }
                 : {
                     // Primary or replica is decided at start (redis-ha.ts).
-                    command: ['sh', '-c', redisHaStartScript(pool, REDIS_AUTH_DIR, serverArgs)],
+                    command: [
+                      'sh',
+                      '-c',
+                      redisHaStartScript(pool, REDIS_AUTH_DIR, REDIS_DATA_DIR, serverArgs),
+                    ],
                     env: [
                       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                     ],
