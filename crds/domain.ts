@@ -45,7 +45,9 @@ export const domainSpecSchema = z
       .max(16)
       .describe(
         'Names of RelayPools (same namespace) serving this domain, in order: the home pool first, then ' +
-          'failover pools clients try when it is unreachable.',
+          'failover pools clients try when it is unreachable. All must use one store: the same ' +
+          'spec.redis.external.url, or one pool’s built-in Redis, which the others name in ' +
+          'spec.redis.relayPool.',
       )
       .meta(listOfUniqueValues),
     policySelector: labelSelectorSchema
