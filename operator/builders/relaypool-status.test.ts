@@ -45,6 +45,26 @@ describe('relay pool status', () => {
     expect(summary.readyReplicas).toBe(2);
   });
 
+  it('makes a pool on another pool’s Redis ready with its relays: it has no Redis to wait for', () => {
+    const summary = summarizeRelayPool({
+      pool: pool({ replicas: 2, redis: { relayPool: { name: 'home' } } }),
+      relay: {
+        generation: 1,
+        observedGeneration: 1,
+        specReplicas: 2,
+        replicas: 2,
+        readyReplicas: 2,
+        updatedReplicas: 2,
+      },
+      redis: undefined,
+    });
+    expect(byType(summary)).toEqual({
+      Ready: 'True/AllReplicasReady',
+      Progressing: 'False/RolloutComplete',
+      Degraded: 'False/AsExpected',
+    });
+  });
+
   it('reports a rolling update until every pod runs the new template', () => {
     const summary = summarizeRelayPool({
       pool: pool({ replicas: 2 }),
