@@ -143,6 +143,18 @@ export async function poolRedisTarget(
   try {
     const object = await kube.get(resourceTypes.relayPools, pool.namespace, pool.name);
     const parsed = relayPoolSchema.safeParse(object);
+    if (parsed.success && 'relayPool' in parsed.data.spec.redis) {
+      // Its password Secret and Redis are the named pool's: the chart grants and points the
+      // Manager at the pool it is given, so say which one to give.
+      const owner = parsed.data.spec.redis.relayPool.name;
+      log.warn(
+        `RelayPool ${pool.namespace}/${pool.name} has no Redis of its own: it uses the built-in ` +
+          `Redis of RelayPool ${owner}. Point the Manager at ${owner} (the chart's ` +
+          'manager.redis.relayPool, or --redis-relay-pool)',
+        { relayPool: `${pool.namespace}/${pool.name}`, storePool: `${pool.namespace}/${owner}` },
+      );
+      return fallback;
+    }
     if (!parsed.success || !('builtin' in parsed.data.spec.redis)) return fallback;
     if (parsed.data.spec.redis.builtin.highAvailability === undefined) return fallback;
     const url = builtinRedisUrl(parsed.data);

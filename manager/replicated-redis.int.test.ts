@@ -12,7 +12,7 @@ import { RedisSentinelGroup } from '../test/support/redis-sentinel.js';
 import { makeDomain } from '../test/support/relay-process.js';
 import { KubeClient } from '../kube/kube-client.js';
 import { resourceTypes as t } from '../kube/resource-types.js';
-import { silentLogger } from '../contracts/logger.js';
+import { loggerOf, silentLogger } from '../contracts/logger.js';
 import { poolRedisTarget } from './redis-access.js';
 
 describe('grove manager › Redis behind Sentinels', () => {
@@ -85,5 +85,29 @@ describe('grove manager › the Redis of a replicated RelayPool', () => {
     expect(await poolRedisTarget(client, { namespace: ns, name: 'none' }, fallback, log)).toBe(
       fallback,
     );
+  });
+
+  it('names the pool to use instead when given a pool that borrows another pool’s Redis', async () => {
+    await client.create(t.relayPools, {
+      apiVersion: 'grove.dev/v1alpha1',
+      kind: 'RelayPool',
+      metadata: { name: 'failover', namespace: ns },
+      spec: { redis: { relayPool: { name: 'ha' } } },
+    });
+    const warnings: string[] = [];
+    const recording = loggerOf((level, message) => {
+      if (level === 'warn') warnings.push(message);
+    });
+    const target = await poolRedisTarget(
+      client,
+      { namespace: ns, name: 'failover' },
+      fallback,
+      recording,
+    );
+    expect(target).toBe(fallback);
+    expect(warnings).toEqual([
+      `RelayPool ${ns}/failover has no Redis of its own: it uses the built-in Redis of RelayPool ` +
+        "ha. Point the Manager at ha (the chart's manager.redis.relayPool, or --redis-relay-pool)",
+    ]);
   });
 });
