@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { GroveClient, type ReceivedMessage } from '../../client/sdk/grove-client.js';
 import type { RelayLimits } from '../../crds/relay-limits.js';
+import { RELAY_V8_FLAGS } from '../../contracts/relay-v8-flags.js';
 import type { DirectorySeed } from '../../relay/store/directory.js';
 import type { RedisServer } from '../../test/support/redis-server.js';
 import { tokenFor, type RelayProcess, type TestDomain } from '../../test/support/relay-process.js';
@@ -96,17 +97,13 @@ export class GroveStack {
 
   /** Starts one more relay process on the same Redis and domain. */
   async addRelay(): Promise<RelayProcess> {
-    const relay = await this.stack.addRelay(
-      this.profileDir === undefined
-        ? {}
-        : {
-            // --cpu-prof writes a profile when the relay exits.
-            env: {
-              NODE_OPTIONS:
-                `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${this.profileDir}`.trim(),
-            },
-          },
-    );
+    // The V8 flags the image gives a relay; --cpu-prof writes a profile when the relay exits.
+    const flags = [
+      process.env.NODE_OPTIONS ?? '',
+      ...RELAY_V8_FLAGS,
+      ...(this.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${this.profileDir}`]),
+    ];
+    const relay = await this.stack.addRelay({ env: { NODE_OPTIONS: flags.join(' ').trim() } });
     this.onChild(GroveStack.relayPid(relay));
     return relay;
   }

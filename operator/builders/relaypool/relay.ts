@@ -10,6 +10,8 @@ import type {
 } from '@kubernetes/client-node';
 import type { RelayPool } from '../../../crds/relaypool.js';
 import type { KubeObject } from '../../../kube/kube-object.js';
+import { relayOldSpaceFlag } from '../../../contracts/relay-v8-flags.js';
+import { quantityValue } from '../quantity.js';
 import { annotationKeys, labelKeys } from '../labels.js';
 import { configHash } from './canonical-json.js';
 import type { RelayPoolBuildInput } from './input.js';
@@ -44,11 +46,23 @@ export const RELAY_SENTINEL_PASSWORD_ENV = 'GROVE_REDIS_SENTINEL_PASSWORD';
  */
 export const TERMINATION_GRACE_MARGIN_SECONDS = 10;
 
+/**
+ * With a memory limit, the relay's old generation is bounded relative to it (the image's
+ * `grove relay` adds the other V8 flags, RELAY_V8_FLAGS).
+ */
+function nodeOptionsEnv(input: RelayPoolBuildInput): Plain<V1EnvVar>[] {
+  const limit = input.pool.spec.resources?.limits?.memory;
+  const bytes = limit === undefined ? undefined : quantityValue(limit);
+  if (bytes === undefined || bytes <= 0) return [];
+  return [{ name: 'NODE_OPTIONS', value: relayOldSpaceFlag(bytes) }];
+}
+
 function relayEnv(input: RelayPoolBuildInput): Plain<V1EnvVar>[] {
   const password = redisPasswordSource(input);
   return [
     { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    ...nodeOptionsEnv(input),
     ...(password === undefined
       ? []
       : [
