@@ -414,6 +414,8 @@ export async function groveIdleMemory(stack: GroveStack, params: BenchParams) {
     heapUsed: await relayHeapUsed(relay),
     redis: (await stack.redisInfo()).usedMemory,
   };
+  const cpu = new CpuMeter({ relay: [pid], redis: [stack.redisPid] });
+  cpu.start();
   const t0 = now();
   const idle = await withTimeout(
     stack.connect(refs.slice(p.warmup), { relays: [relay], concurrency: 100 }),
@@ -421,6 +423,8 @@ export async function groveIdleMemory(stack: GroveStack, params: BenchParams) {
     'idle connections',
   );
   const connectMs = now() - t0;
+  // CPU per connect: steadier than the rate on a shared machine.
+  const connectCpu = cpu.stop();
   await sleep(3000);
   const after = {
     rss: rssBytes(pid),
@@ -432,6 +436,7 @@ export async function groveIdleMemory(stack: GroveStack, params: BenchParams) {
     connections: p.connections,
     warmupConnections: p.warmup,
     connectsPerSec: round((p.connections / connectMs) * 1000, 0),
+    connectCpuMsPerConnection: perUnit(connectCpu, p.connections),
     relayRssBefore: before.rss,
     relayRssAfter: after.rss,
     relayRssBytesPerConnection: round((after.rss - before.rss) / p.connections, 0),
