@@ -270,6 +270,15 @@ describe('operator › a failover pool on the home pool’s built-in Redis', () 
     );
     expect(await refused('chain', 'StorePoolUnusable')).toContain('name "nowhere" directly');
     expect(field(await get(t.relayPools, 'lost'), 'status.store')).toBe(`builtin:${ns}/nowhere`);
+    // A Domain on that pool says why it is not ready.
+    await client.create(t.domains, groveObject('Domain', 'stranded', { relayPools: ['lost'] }));
+    const stranded = await until('the Domain not ready for the pool’s reason', async () => {
+      const current = await get(t.domains, 'stranded');
+      return readyOf(current)?.reason === 'RelayPoolNotReady' && current;
+    });
+    expect(readyOf(stranded)?.message).toBe(
+      'RelayPool "lost" (StorePoolMissing) not ready yet: see its status',
+    );
     await sleep(1000);
     for (const pool of ['lost', 'via-ext', 'chain']) {
       expect(await get(t.deployments, `${pool}-relay`)).toBeUndefined();

@@ -143,7 +143,7 @@ function relayPoolsCondition(
   domain: Domain,
 ): { condition: ConditionUpdate; urls: string[]; store: string | undefined } {
   const namespace = domain.metadata.namespace;
-  const found: { name: string; urls: string[]; ready: boolean }[] = [];
+  const found: { name: string; urls: string[]; ready: boolean; reason: string | undefined }[] = [];
   const stores: PoolStore[] = [];
   const missing: string[] = [];
   for (const poolName of domain.spec.relayPools) {
@@ -152,17 +152,19 @@ function relayPoolsCondition(
       missing.push(poolName);
       continue;
     }
+    const ready = findCondition(conditionsOf(cached.object), 'Ready');
     found.push({
       name: poolName,
       urls: cached.pool.status?.endpoints ?? relayPoolEndpoints(cached.pool),
-      ready: findCondition(conditionsOf(cached.object), 'Ready')?.status === 'True',
+      ready: ready?.status === 'True',
+      reason: ready?.reason,
     });
     stores.push(storeOfPool(cached.pool));
   }
   const check = checkDomainStores(stores, domain.status?.store);
   const served = found.filter((pool) => check.pools.includes(pool.name));
   const urls = served.flatMap((pool) => pool.urls);
-  const notReady = served.filter((pool) => !pool.ready).map((pool) => pool.name);
+  const notReady = served.filter((pool) => !pool.ready);
   const store = check.store?.key;
   const list = (names: string[]) => names.map((n) => `"${n}"`).join(', ');
   if (check.problem !== undefined) {
@@ -197,7 +199,10 @@ function relayPoolsCondition(
         type: 'Ready',
         status: 'False',
         reason: 'RelayPoolNotReady',
-        message: `RelayPool ${list(notReady)} not ready yet`,
+        // The pool's own reason points at the fix (e.g. StorePoolMissing: its store pool is gone).
+        message: `RelayPool ${notReady
+          .map((pool) => `"${pool.name}"${pool.reason === undefined ? '' : ` (${pool.reason})`}`)
+          .join(', ')} not ready yet: see its status`,
       },
     };
   }
