@@ -116,73 +116,130 @@ const totalOf = (value: unknown): number | undefined => {
   return total < 0 ? undefined : total;
 };
 
+/** The outcome of one item of a batch call: each item succeeds or fails on its own. */
+export type ItemOutcome<T> = { ok: true; value: T } | { ok: false; error: Error };
+
+/** An error a batch script raised for one of its items (the others are not affected). */
+export class QueueScriptError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'QueueScriptError';
+  }
+}
+
+/** A batch script's reply for an item that raised an error: {'!', message}. */
+function failedItem(raw: unknown): Error | undefined {
+  if (!Array.isArray(raw) || raw[0] !== '!') return undefined;
+  return new QueueScriptError(String(raw[1]));
+}
+
+function outcomes<T>(reply: unknown, decode: (raw: unknown[]) => T): ItemOutcome<T>[] {
+  if (!Array.isArray(reply)) throw new Error('unexpected reply from a queue script');
+  return (reply as unknown[]).map((raw): ItemOutcome<T> => {
+    const error = failedItem(raw);
+    if (error !== undefined) return { ok: false, error };
+    if (!Array.isArray(raw)) throw new Error('unexpected reply from a queue script');
+    return { ok: true, value: decode(raw as unknown[]) };
+  });
+}
+
+function only<T>(results: readonly ItemOutcome<T>[]): T {
+  const [first] = results;
+  if (first === undefined) throw new Error('unexpected reply from a queue script');
+  if (!first.ok) throw first.error;
+  return first.value;
+}
+
 /**
- * lua/enqueue.lua: on Redis Cluster, `devices` must be one device (one slot), and `ledger`
- * false (the ledger lives in the domain's slot; the relay applies the returned entries).
+ * One message for devices of one domain. On Redis Cluster `devices` must be one device (one
+ * slot), and `ledger` false (the ledger lives in the domain's slot; the relay applies the
+ * returned entries).
  */
-export const enqueueScript = defineScript(
+export interface EnqueueItem {
+  domain: string;
+  devices: readonly string[];
+  message: EnqueuedMessage;
+  ledger: boolean;
+}
+
+/** Arguments of the message besides its devices (lua/enqueue.lua "arg 1..19"). */
+function messageArguments(message: EnqueuedMessage): (string | number)[] {
+  return [
+    message.now,
+    message.dedupMember,
+    message.expiresAt,
+    message.stored,
+    message.bytes,
+    message.maxCount,
+    message.maxBytes,
+    message.keyTtlMs,
+    message.newEpoch,
+    message.dedupUntil,
+    DEDUP_RECORD_OVERHEAD,
+    message.sender,
+    message.shareCount,
+    message.shareBytes,
+    message.rejectNew ? '1' : '0',
+    message.payloadBytes,
+    message.domainMax,
+    message.idsTtlMs,
+    message.dedupWindowMs,
+  ];
+}
+
+function decodeEnqueueReply(reply: unknown[]): EnqueueReply {
+  const [total, ...devices] = reply;
+  return {
+    total: totalOf(total),
+    results: devices.map((raw) => {
+      const r = raw as unknown[];
+      const [status, seq, receivers, expired, dropped, version, bytes, deadline] = r.map(Number);
+      return {
+        status: STATUS[status ?? 0] ?? 'duplicate',
+        seq: seq ?? 0,
+        receivers: receivers ?? 0,
+        expired: expired ?? 0,
+        dropped: dropped ?? 0,
+        // The member is filled in by the caller, who knows the device.
+        ledger: { member: '', version: version ?? 0, bytes: bytes ?? 0, deadline: deadline ?? 0 },
+        released: releasedOf(r, 8),
+      };
+    }),
+  };
+}
+
+/**
+ * lua/enqueue.lua: a batch of items in one call, each with its own outcome. On Redis Cluster
+ * every item's device must be in the same slot.
+ */
+export const enqueueBatchScript = defineScript(
   'enqueue',
-  (input: {
-    domain: string;
-    devices: readonly string[];
-    message: EnqueuedMessage;
-    ledger: boolean;
-  }) => {
-    const { message } = input;
+  (items: readonly EnqueueItem[]) => {
     const keys: string[] = [];
-    const args: (string | number)[] = [
-      message.now,
-      message.dedupMember,
-      message.expiresAt,
-      message.stored,
-      message.bytes,
-      message.maxCount,
-      message.maxBytes,
-      message.keyTtlMs,
-      message.newEpoch,
-      message.dedupUntil,
-      DEDUP_RECORD_OVERHEAD,
-      message.sender,
-      message.shareCount,
-      message.shareBytes,
-      message.rejectNew ? '1' : '0',
-      message.payloadBytes,
-      message.domainMax,
-      message.idsTtlMs,
-      message.dedupWindowMs,
-    ];
-    for (const device of input.devices) {
-      const deviceKeySet = deviceKeys(input.domain, device);
-      keys.push(deviceKeySet.meta, deviceKeySet.queue, deviceKeySet.ids);
-      args.push(deviceKeySet.channel, deviceLedgerMember(device));
-    }
-    if (input.ledger) {
-      const directory = directoryKeys(input.domain);
-      keys.push(directory.storage, directory.storageDue);
+    const args: (string | number)[] = [items.length];
+    for (const item of items) {
+      args.push(item.devices.length, item.ledger ? '1' : '0');
+      for (const arg of messageArguments(item.message)) args.push(arg);
+      for (const device of item.devices) {
+        const deviceKeySet = deviceKeys(item.domain, device);
+        keys.push(deviceKeySet.meta, deviceKeySet.queue, deviceKeySet.ids);
+        args.push(deviceKeySet.channel, deviceLedgerMember(device));
+      }
+      if (item.ledger) {
+        const directory = directoryKeys(item.domain);
+        keys.push(directory.storage, directory.storageDue);
+      }
     }
     return { keys, args };
   },
-  (reply): EnqueueReply => {
-    if (!Array.isArray(reply)) throw new Error('unexpected reply from the enqueue script');
-    const [total, ...devices] = reply as unknown[];
-    return {
-      total: totalOf(total),
-      results: devices.map((raw) => {
-        const r = raw as unknown[];
-        const [status, seq, receivers, expired, dropped, version, bytes, deadline] = r.map(Number);
-        return {
-          status: STATUS[status ?? 0] ?? 'duplicate',
-          seq: seq ?? 0,
-          receivers: receivers ?? 0,
-          expired: expired ?? 0,
-          dropped: dropped ?? 0,
-          // The member is filled in by the caller, who knows the device.
-          ledger: { member: '', version: version ?? 0, bytes: bytes ?? 0, deadline: deadline ?? 0 },
-          released: releasedOf(r, 8),
-        };
-      }),
-    };
-  },
+  (reply): ItemOutcome<EnqueueReply>[] => outcomes(reply, decodeEnqueueReply),
+);
+
+/** lua/enqueue.lua with one item: its error is thrown. */
+export const enqueueScript = defineScript(
+  'enqueue',
+  (input: EnqueueItem) => enqueueBatchScript.encode([input]),
+  (reply): EnqueueReply => only(enqueueBatchScript.decode(reply)),
 );
 
 export interface QueueWindow {
@@ -234,49 +291,69 @@ export interface AckResult {
   released: Map<string, number>;
 }
 
-/** lua/ack.lua */
-export const ackScript = defineScript(
+/** One ack of one device's queue. */
+export interface AckItem {
+  domain: string;
+  device: string;
+  upTo: number;
+  epoch: string;
+  told?: number | undefined;
+  now: number;
+  ledger: boolean;
+}
+
+function decodeAckReply(reply: unknown[]): AckResult {
+  const r = reply as number[];
+  const [head, version, bytes, deadline, total] = r.map(Number);
+  if (head === undefined || head < 0) {
+    return { head: 'stale', ledger: undefined, total: undefined, released: new Map() };
+  }
+  return {
+    head,
+    ledger:
+      version === undefined || version === 0
+        ? undefined
+        : { member: '', version, bytes: bytes ?? 0, deadline: deadline ?? 0 },
+    total: totalOf(total),
+    released: releasedOf(r, 5),
+  };
+}
+
+/**
+ * lua/ack.lua: a batch of acks in one call, each with its own outcome. On Redis Cluster every
+ * item's device must be in the same slot.
+ */
+export const ackBatchScript = defineScript(
   'ack',
-  (input: {
-    domain: string;
-    device: string;
-    upTo: number;
-    epoch: string;
-    told?: number | undefined;
-    now: number;
-    ledger: boolean;
-  }) => {
-    const keys = deviceKeys(input.domain, input.device);
-    const directory = directoryKeys(input.domain);
-    return {
-      keys: input.ledger
-        ? [keys.meta, keys.queue, keys.ids, directory.storage, directory.storageDue]
-        : [keys.meta, keys.queue, keys.ids],
-      args: [
+  (items: readonly AckItem[]) => {
+    const keys: string[] = [];
+    const args: (string | number)[] = [items.length];
+    for (const input of items) {
+      const deviceKeySet = deviceKeys(input.domain, input.device);
+      keys.push(deviceKeySet.meta, deviceKeySet.queue, deviceKeySet.ids);
+      if (input.ledger) {
+        const directory = directoryKeys(input.domain);
+        keys.push(directory.storage, directory.storageDue);
+      }
+      args.push(
+        input.ledger ? '1' : '0',
         input.upTo,
         input.epoch,
         input.told ?? '',
         input.now,
         deviceLedgerMember(input.device),
-      ],
-    };
-  },
-  (reply): AckResult => {
-    const r = numbers(reply);
-    const [head, version, bytes, deadline, total] = r.map(Number);
-    if (head === undefined || head < 0) {
-      return { head: 'stale', ledger: undefined, total: undefined, released: new Map() };
+      );
     }
-    return {
-      head,
-      ledger:
-        version === undefined || version === 0
-          ? undefined
-          : { member: '', version, bytes: bytes ?? 0, deadline: deadline ?? 0 },
-      total: totalOf(total),
-      released: releasedOf(r, 5),
-    };
+    return { keys, args };
   },
+  (reply): ItemOutcome<AckResult>[] => outcomes(reply, decodeAckReply),
+);
+
+/** lua/ack.lua with one item: its error is thrown. */
+export const ackScript = defineScript(
+  'ack',
+  (input: AckItem) => ackBatchScript.encode([input]),
+  (reply): AckResult => only(ackBatchScript.decode(reply)),
 );
 
 export interface ClaimResult {

@@ -8,7 +8,9 @@ import { decodePresenceEvent, decodePresenceValue } from '../wire/presence.js';
 import { decodeQueueEntry, encodeQueuedMessage } from '../wire/queue-entry.js';
 import { connectRedis, type RedisClient } from './connection.js';
 import {
+  ackBatchScript,
   claimScript,
+  enqueueBatchScript,
   enqueueScript,
   fetchScript,
   ledgerApplyScript,
@@ -19,6 +21,7 @@ import {
   type LedgerEntry,
 } from './device-queue-scripts.js';
 import { deviceKeys, directoryKeys, identityKeys, managerKeys, payloadKeys } from './keys.js';
+import { keySlot } from './replica-acks.js';
 import { createMembersScript, revokeDeviceScript } from './manager-scripts.js';
 import { presenceOfflineScript, presenceOnlineScript } from './presence-scripts.js';
 import { runScript } from './script-runner.js';
@@ -262,6 +265,85 @@ describe.each(withRedisKinds())('Lua scripts on %s', (_name, target) => {
       ledger: !target().cluster,
     });
     expect(again.results.map((r) => r.status)).toEqual(devices.map(() => 'duplicate'));
+  });
+
+  /** A device of `domain` whose keys share the slot of `device`'s (a cluster's batch is one slot). */
+  const sameSlot = (domain: string, device: string): string => {
+    const slot = keySlot(deviceKeys(domain, device).meta);
+    for (let i = 0; ; i++) {
+      const other = `${device}-${i}`;
+      if (keySlot(deviceKeys(domain, other).meta) === slot) return other;
+    }
+  };
+
+  it('runs a batch of enqueues in order, each with its own result; an item that fails leaves the others queued', async () => {
+    const ledger = !target().cluster;
+    const other = sameSlot('acme', 'g1');
+    const broken = sameSlot('acme', other);
+    // Metadata of the wrong type: Redis refuses the item's commands (WRONGTYPE).
+    await redis.set(deviceKeys('acme', broken).meta, 'not a hash');
+    const item = (device: string, id: string) => ({
+      domain: 'acme',
+      devices: [device],
+      message: message({ dedupMember: `a1|${id}`, newEpoch: 'eg' }),
+      ledger,
+    });
+    const outcomes = await runScript(redis, enqueueBatchScript, [
+      item('g1', 'x1'),
+      item(broken, 'x1'),
+      item('g1', 'x2'),
+      item('g1', 'x1'),
+      item(other, 'x1'),
+    ]);
+    expect(outcomes.map((outcome) => outcome.ok)).toEqual([true, false, true, true, true]);
+    const statuses = outcomes.map((outcome) =>
+      outcome.ok ? outcome.value.results.map((r) => [r.status, r.seq]) : outcome.error.message,
+    );
+    expect(statuses[0]).toEqual([['queued', 1]]);
+    expect(statuses[1]).toMatch(/WRONGTYPE/);
+    // Later items see what earlier ones wrote, as separate calls would.
+    expect(statuses[2]).toEqual([['queued', 2]]);
+    expect(statuses[3]).toEqual([['duplicate', 0]]);
+    expect(statuses[4]).toEqual([['queued', 1]]);
+    expect(await redis.llen(deviceKeys('acme', 'g1').queue)).toBe(2);
+    // A single call is a batch of one, its error thrown.
+    const single = await runScript(redis, enqueueScript, item('g1', 'x3'));
+    expect(single.results.map((r) => r.seq)).toEqual([3]);
+    await expect(runScript(redis, enqueueScript, item(broken, 'x4'))).rejects.toThrow(/WRONGTYPE/);
+  });
+
+  it('runs a batch of acks in order, each with its own result', async () => {
+    const ledger = !target().cluster;
+    const device = sameSlot('acme', 'k1');
+    for (const id of ['y1', 'y2', 'y3']) {
+      await runScript(redis, enqueueScript, {
+        domain: 'acme',
+        devices: [device],
+        message: message({ dedupMember: `a1|${id}`, newEpoch: 'ek' }),
+        ledger,
+      });
+    }
+    const ack = (upTo: number, epoch: string) => ({
+      domain: 'acme',
+      device,
+      upTo,
+      epoch,
+      now: 1_000,
+      ledger,
+    });
+    const outcomes = await runScript(redis, ackBatchScript, [
+      ack(1, 'ek'),
+      ack(5, 'another epoch'),
+      ack(2, 'ek'),
+      ack(1, 'ek'),
+    ]);
+    expect(outcomes.map((outcome) => (outcome.ok ? outcome.value.head : 'error'))).toEqual([
+      2,
+      'stale',
+      3,
+      3,
+    ]);
+    expect(await redis.llen(deviceKeys('acme', device).queue)).toBe(1);
   });
 
   it('writes presence values and events that the wire decoders read back', async () => {

@@ -1,76 +1,106 @@
 --[[
-  A cumulative ack: removes every entry with seq <= upTo from a device's queue; keeps the
-  domain's storage ledger (standalone).
+  Cumulative acks: each removes every entry with seq <= upTo from a device's queue and keeps
+  the domain's storage ledger (standalone). One call takes a batch of items (the relay's group
+  commit: the acks that arrived while its previous call was in flight), each handled exactly
+  as a call of its own, in order, with its own result. On Redis Cluster every key of a call
+  shares a slot: the relay groups the items by slot.
 
-  KEYS[1] meta, KEYS[2] queue, KEYS[3] ids (contracts/redis/keys.ts deviceKeys); then, on a
-          standalone Redis only, the domain's ledger: storage, storageDue (includes/ledger.lua)
-  ARGV[1] upTo
-  ARGV[2] epoch: the queue the ack belongs to
-  ARGV[3] told ('' for none): the drop count the device has provably seen signalled,
-          recorded so that a later connection does not signal it again
-  ARGV[4] now (ms)
-  ARGV[5] the device's ledger member (d:<device>)
+  ARGV[1] the number of items; then per item, from its offset A (A = 1 for the first):
+  ARGV[A + 1] '1': the item's KEYS end with its domain's ledger (standalone), '0': they do not
+  ARGV[A + 2] upTo
+  ARGV[A + 3] epoch: the queue the ack belongs to
+  ARGV[A + 4] told ('' for none): the drop count the device has provably seen signalled,
+              recorded so that a later connection does not signal it again
+  ARGV[A + 5] now (ms)
+  ARGV[A + 6] the device's ledger member (d:<device>)
+  KEYS per item: meta, queue, ids (contracts/redis/keys.ts deviceKeys); then, with the
+  ledger, the domain's storage, storageDue (includes/ledger.lua)
 
-  Returns {head, version, charge, deadline, total, ref, n, ref, n…} after the ack: the device's
-  ledger entry (version 0 when the ack changed nothing), the ledger's total (-1 without the ledger keys), and each stored payload that
-  n removed entries referenced (for the relay to release); {-1} without metadata, {-2} when
-  the epoch differs (the ack belongs to a queue that no longer exists).
+  Returns one result per item: {head, version, charge, deadline, total, ref, n, ref, n…} after
+  the ack: the device's ledger entry (version 0 when the ack changed nothing), the ledger's
+  total (-1 without the ledger keys), and each stored payload that n removed entries
+  referenced (for the relay to release); {-1} without metadata, {-2} when the epoch differs
+  (the ack belongs to a queue that no longer exists); {'!', message} when the item raised an
+  error (the other items are not affected).
 ]]
 --- @include "queue-entry"
 --- @include "ledger"
 
-local m, q, ids, h, due = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local now = tonumber(ARGV[4])
-local meta = redis.call('HMGET', m, 'epoch', 'head', 'next', 'bytes', 'told', 'ibytes', 'pbytes', 'v')
-if not meta[1] then return {-1} end
-if meta[1] ~= ARGV[2] then return {-2} end
-if ARGV[3] ~= '' and tonumber(ARGV[3]) > (tonumber(meta[5]) or 0) then
-  redis.call('HSET', m, 'told', ARGV[3])
-end
-local head, nxt = tonumber(meta[2]), tonumber(meta[3])
-local bytes, ibytes, pbytes = tonumber(meta[4]) or 0, tonumber(meta[6]) or 0, tonumber(meta[7]) or 0
-local version = math.max((tonumber(meta[8]) or 0) + 1, now)
-local upTo = math.min(tonumber(ARGV[1]), nxt - 1)
-local n = upTo - head + 1
-local removed = new_removed()
-local changed = false
-if n > 0 then
-  local popped = redis.call('LPOP', q, n)
-  if popped then
-    for _, entry in ipairs(popped) do note_removed(removed, entry) end
-    head = head + #popped
+-- One item: KEYS from K + 1, its arguments from ARGV[B + 1].
+local function ack_one(K, B, withLedger)
+  local m, q, ids = KEYS[K + 1], KEYS[K + 2], KEYS[K + 3]
+  local h, due
+  if withLedger then h, due = KEYS[K + 4], KEYS[K + 5] end
+  local now = tonumber(ARGV[B + 4])
+  local meta = redis.call('HMGET', m, 'epoch', 'head', 'next', 'bytes', 'told', 'ibytes', 'pbytes', 'v')
+  if not meta[1] then return {-1} end
+  if meta[1] ~= ARGV[B + 2] then return {-2} end
+  if ARGV[B + 3] ~= '' and tonumber(ARGV[B + 3]) > (tonumber(meta[5]) or 0) then
+    redis.call('HSET', m, 'told', ARGV[B + 3])
+  end
+  local head, nxt = tonumber(meta[2]), tonumber(meta[3])
+  local bytes, ibytes, pbytes = tonumber(meta[4]) or 0, tonumber(meta[6]) or 0, tonumber(meta[7]) or 0
+  local version = math.max((tonumber(meta[8]) or 0) + 1, now)
+  local upTo = math.min(tonumber(ARGV[B + 1]), nxt - 1)
+  local n = upTo - head + 1
+  local removed = new_removed()
+  local changed = false
+  if n > 0 then
+    local popped = redis.call('LPOP', q, n)
+    if popped then
+      for _, entry in ipairs(popped) do note_removed(removed, entry) end
+      head = head + #popped
+    else
+      head = upTo + 1
+    end
+    bytes = bytes - removed.bytes
+    pbytes = pbytes - removed.pbytes
+    apply_removed_senders(m, removed)
+    changed = true
+    -- An empty queue keeps its epoch for good: only a queue left unacked past retention expires.
+    if head >= nxt then
+      redis.call('PERSIST', m)
+      bytes, pbytes = 0, 0
+    end
+  end
+  -- De-duplication records past their window are removed by the next enqueue (or expire
+  -- with their key): an ack stays as lean as it can.
+  if changed then
+    redis.call('HSET', m, 'head', head, 'bytes', bytes, 'ibytes', ibytes, 'pbytes', pbytes, 'v', version)
+  end
+
+  local charge, deadline = 0, 0
+  if changed then
+    charge = bytes - pbytes + ibytes
+    deadline = charge_deadline(now, redis.call('PTTL', q), redis.call('PTTL', ids))
   else
-    head = upTo + 1
+    version = 0
   end
-  bytes = bytes - removed.bytes
-  pbytes = pbytes - removed.pbytes
-  apply_removed_senders(m, removed)
-  changed = true
-  -- An empty queue keeps its epoch for good: only a queue left unacked past retention expires.
-  if head >= nxt then
-    redis.call('PERSIST', m)
-    bytes, pbytes = 0, 0
+  local total = -1
+  if h then
+    local delta = ledger_sweep(h, due, now)
+    if changed then delta = delta + ledger_put(h, due, ARGV[B + 5], version, charge, deadline) end
+    total = ledger_add(h, delta)
   end
-end
--- De-duplication records past their window are removed by the next enqueue (or expire
--- with their key): an ack stays as lean as it can.
-if changed then
-  redis.call('HSET', m, 'head', head, 'bytes', bytes, 'ibytes', ibytes, 'pbytes', pbytes, 'v', version)
+  local result = {head, version, charge, deadline, total}
+  append_refs(result, removed)
+  return result
 end
 
-local charge, deadline = 0, 0
-if changed then
-  charge = bytes - pbytes + ibytes
-  deadline = charge_deadline(now, redis.call('PTTL', q), redis.call('PTTL', ids))
-else
-  version = 0
+local items = tonumber(ARGV[1])
+local replies = {}
+local K, A = 0, 1
+for n = 1, items do
+  local withLedger = ARGV[A + 1] == '1'
+  local ok, reply = pcall(ack_one, K, A + 1, withLedger)
+  if ok then
+    replies[n] = reply
+  else
+    -- redis.call raises a table {err = …}; a Lua error is a string.
+    if type(reply) == 'table' then reply = reply.err end
+    replies[n] = {'!', tostring(reply)}
+  end
+  K = K + (withLedger and 5 or 3)
+  A = A + 6
 end
-local total = -1
-if h then
-  local delta = ledger_sweep(h, due, now)
-  if changed then delta = delta + ledger_put(h, due, ARGV[5], version, charge, deadline) end
-  total = ledger_add(h, delta)
-end
-local result = {head, version, charge, deadline, total}
-append_refs(result, removed)
-return result
+return replies
