@@ -370,6 +370,7 @@ describe('generated CRDs', () => {
         '.spec.redis.builtin.storageClassName: storageClassName cannot be changed after creation: the Redis volume already exists',
         '.spec.redis.builtin.storage: storage cannot be changed after creation: expand the PersistentVolumeClaim data-<pool>-redis-0 directly, if its StorageClass allows expansion',
         '.spec.redis.builtin.highAvailability.replicaAcks: replicaAcks cannot be more than replicas',
+        '.spec.redis.builtin.highAvailability.replicas: replicas cannot be lowered: the Sentinels would keep counting the removed pods, the primary possibly among them; create a new RelayPool with fewer replicas and move the Domains to it',
         '.spec.autoscaling.minReplicas: minReplicas must be <= maxReplicas',
         '.spec.connection.headersTimeoutMs: headersTimeoutMs must be <= requestTimeoutMs (the relay defaults are 10000 and 30000)',
         '.spec.networkPolicy.metricsFrom[].namespaceSelector.matchExpressions[].values: values must be non-empty when operator is In or NotIn',

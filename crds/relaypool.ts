@@ -134,7 +134,7 @@ export const builtinRedisHaSchema = z
       .describe(
         'Replicas of the primary (2 to 4, default 2), each a pod with its own volume and a ' +
           'Sentinel; with the primary, at least three pods, so a majority of Sentinels remains ' +
-          'when one pod is lost.',
+          'when one pod is lost. Can be raised, not lowered.',
       ),
     replicaAcks: z
       .int()
@@ -165,11 +165,23 @@ export const builtinRedisHaSchema = z
   })
   .describe('A Redis primary with replicas, and a Sentinel in each pod.')
   .meta(
-    celRules({
-      rule: '!has(self.replicaAcks) || !has(self.replicas) || self.replicaAcks <= self.replicas',
-      message: 'replicaAcks cannot be more than replicas',
-      fieldPath: '.replicaAcks',
-    }),
+    celRules(
+      {
+        rule: '!has(self.replicaAcks) || !has(self.replicas) || self.replicaAcks <= self.replicas',
+        message: 'replicaAcks cannot be more than replicas',
+        fieldPath: '.replicaAcks',
+      },
+      {
+        // Removing pods removes the highest ordinals, the primary possibly among them, while
+        // the remaining Sentinels keep counting the removed ones' votes: on a real cluster the
+        // store was left with no primary and no failover possible.
+        rule: '!has(self.replicas) || !has(oldSelf.replicas) || self.replicas >= oldSelf.replicas',
+        message:
+          'replicas cannot be lowered: the Sentinels would keep counting the removed pods, the primary ' +
+          'possibly among them; create a new RelayPool with fewer replicas and move the Domains to it',
+        fieldPath: '.replicas',
+      },
+    ),
   );
 
 export const builtinRedisSchema = z

@@ -107,4 +107,16 @@ describe('operator › RelayPool with a replicated built-in Redis', () => {
       ),
     ).rejects.toThrow(/highAvailability cannot be removed/);
   });
+
+  it('lets the replicas be raised, never lowered', async () => {
+    const replicas = (n: number) => ({
+      spec: { redis: { builtin: { highAvailability: { replicas: n } } } },
+    });
+    await client.create(t.relayPools, pool('growing', { highAvailability: { replicas: 2 } }));
+    await client.patch(t.relayPools, ns, 'growing', replicas(3), { type: 'merge' });
+    await expect(
+      client.patch(t.relayPools, ns, 'growing', replicas(2), { type: 'merge' }),
+    ).rejects.toThrow(/replicas cannot be lowered/);
+    await client.delete(t.relayPools, ns, 'growing');
+  });
 });
