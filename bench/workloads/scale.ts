@@ -1,12 +1,16 @@
 /**
  * Scale workloads, run only when named in --only: 20,000 idle devices on two relays
- * (`idle20k`), and a connect storm after a relay holding 5,000 devices is killed
- * (`connectStorm`). Each starts a Redis and two relays of its own.
+ * (`idle20k`, their clients in 4 forked processes), and a connect storm after a relay
+ * holding 5,000 devices is killed (`connectStorm`, clients in this process). Each starts a
+ * Redis and two relays of its own.
  */
-import { spawnSync } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { GroveClient, type ReceivedMessage } from '../../client/sdk/grove-client.js';
 import type { RelayProcess } from '../../test/support/relay-process.js';
 import { tokenFor } from '../../test/support/relay-process.js';
+import type { FleetConnect, FleetOrder, FleetReport } from '../lib/fleet-child.js';
 import { deviceRef, GroveStack, type DeviceRef } from '../lib/grove-stack.js';
 import {
   CpuMeter,
@@ -29,6 +33,8 @@ export interface ScaleParams {
   /** Messages queued for the storm's devices while they are away (one each for the first N). */
   stormQueued: number;
   connectConcurrency: number;
+  /** Load-generator processes of idle20k (each must hold its share of sockets). */
+  clientProcesses: number;
   phaseTimeoutMs: number;
 }
 
@@ -37,6 +43,7 @@ export const SCALE_FULL: ScaleParams = {
   stormDevices: 5000,
   stormQueued: 2000,
   connectConcurrency: 200,
+  clientProcesses: 4,
   phaseTimeoutMs: 240_000,
 };
 
@@ -45,6 +52,7 @@ export const SCALE_QUICK: ScaleParams = {
   stormDevices: 500,
   stormQueued: 200,
   connectConcurrency: 100,
+  clientProcesses: 2,
   phaseTimeoutMs: 120_000,
 };
 
@@ -99,13 +107,83 @@ export function raiseFdLimit(need: number): { soft: number; hard: number } {
   return limit;
 }
 
-/** Open files needed: every client socket here, plus headroom for servers and the runtime. */
+/**
+ * Open files any one process needs: a client process its share of sockets, a relay half of
+ * idle20k's, this process the storm's devices; plus headroom for Redis links and the runtime.
+ */
 export function fdsNeeded(workloads: readonly ScaleWorkload[], params: ScaleParams): number {
-  const clients = Math.max(
-    workloads.includes('idle20k') ? params.idleDevices : 0,
+  const most = Math.max(
+    workloads.includes('idle20k')
+      ? Math.ceil(params.idleDevices / Math.min(params.clientProcesses, 2))
+      : 0,
     workloads.includes('connectStorm') ? params.stormDevices + 1 : 0,
   );
-  return clients + 4096;
+  return most + 1024;
+}
+
+/** Forks the load-generator processes; each connects its share of devices when told. */
+class ClientFleet {
+  private constructor(private readonly children: ChildProcess[]) {}
+
+  static start(count: number): ClientFleet {
+    const script = fileURLToPath(new URL('../lib/fleet-child.ts', import.meta.url));
+    return new ClientFleet(
+      Array.from({ length: count }, () =>
+        fork(script, [], {
+          execArgv: ['--import', 'tsx'],
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        }),
+      ),
+    );
+  }
+
+  get pids(): number[] {
+    return this.children.map((child) => child.pid ?? 0);
+  }
+
+  /** Device i goes to child i mod count; resolves when every child has connected its share. */
+  async connect(
+    devices: FleetConnect['devices'],
+    concurrency: number,
+    timeoutMs: number,
+  ): Promise<void> {
+    const n = this.children.length;
+    await Promise.all(
+      this.children.map(
+        (child, k) =>
+          new Promise<void>((resolve, reject) => {
+            child.once('message', (report: FleetReport) => {
+              if (report.kind === 'connected') resolve();
+              else reject(new Error(report.message));
+            });
+            child.once('exit', (code) => {
+              reject(new Error(`client process exited (${String(code)})`));
+            });
+            const order: FleetConnect = {
+              kind: 'connect',
+              devices: devices.filter((_, i) => i % n === k),
+              concurrency: Math.max(1, Math.floor(concurrency / n)),
+              timeoutMs,
+            };
+            child.send(order);
+          }),
+      ),
+    );
+  }
+
+  /** Closes every device and waits for the processes to exit (killed after 40 s). */
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.children.map(async (child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = once(child, 'exit');
+        child.send({ kind: 'close' } satisfies FleetOrder);
+        const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+  }
 }
 
 async function client(
@@ -145,25 +223,30 @@ export async function groveIdle20k(stack: GroveStack, params: ScaleParams) {
   const relays = stack.relays;
   const pids = relays.map((relay) => GroveStack.relayPid(relay));
   const n = params.idleDevices;
-  const clients: GroveClient[] = [];
+  const devices: FleetConnect['devices'] = [];
   for (let i = 0; i < n; i++) {
     const first = relays[i % relays.length];
     const other = relays[(i + 1) % relays.length];
     if (first === undefined || other === undefined) throw new Error('two relays needed');
-    clients.push(await client(stack, deviceRef(PREFIX.idle, i), [first, other]));
+    const ref = deviceRef(PREFIX.idle, i);
+    devices.push({
+      token: await tokenFor(stack.domain, ref.identity, ref.device),
+      relays: [first.url, other.url],
+    });
   }
-  await sleep(1000);
-  const heapUsed = (relay: RelayProcess) => relay.metric('nodejs_heap_size_used_bytes');
-  const before = {
-    rss: pids.map(rssBytes),
-    heap: await Promise.all(relays.map(heapUsed)),
-    redis: (await stack.redisInfo()).usedMemory,
-  };
-  const cpu = new CpuMeter({ relays: pids, redis: [stack.redisPid] });
-  cpu.start();
-  const t0 = now();
+  const fleet = ClientFleet.start(params.clientProcesses);
   try {
-    await connectAll(clients, params.connectConcurrency, params.phaseTimeoutMs);
+    await sleep(2000);
+    const heapUsed = (relay: RelayProcess) => relay.metric('nodejs_heap_size_used_bytes');
+    const before = {
+      rss: pids.map(rssBytes),
+      heap: await Promise.all(relays.map(heapUsed)),
+      redis: (await stack.redisInfo()).usedMemory,
+    };
+    const cpu = new CpuMeter({ relays: pids, redis: [stack.redisPid], clients: fleet.pids });
+    cpu.start();
+    const t0 = now();
+    await fleet.connect(devices, params.connectConcurrency, params.phaseTimeoutMs);
     const connectMs = now() - t0;
     const connectCpu = cpu.stop();
     await sleep(5000);
@@ -176,6 +259,7 @@ export async function groveIdle20k(stack: GroveStack, params: ScaleParams) {
     return {
       devices: n,
       relays: relays.length,
+      clientProcesses: params.clientProcesses,
       connectConcurrency: params.connectConcurrency,
       connectSeconds: round(connectMs / 1000, 1),
       connectsPerSec: round((n / connectMs) * 1000, 0),
@@ -191,7 +275,7 @@ export async function groveIdle20k(stack: GroveStack, params: ScaleParams) {
       redisBytesPerDevice: round((after.redis - before.redis) / n, 0),
     };
   } finally {
-    await closeAll(clients);
+    await fleet.stop();
   }
 }
 
