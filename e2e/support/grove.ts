@@ -51,8 +51,11 @@ export async function releaseInstalled(): Promise<boolean> {
   return status.code === 0;
 }
 
-/** `helm install` of the chart with the suite's image (and its Manager reachable), --wait. */
-export async function installRelease(): Promise<void> {
+/**
+ * `helm install` of the chart with the suite's image (and its Manager reachable), --wait;
+ * `values`: more `--set` arguments.
+ */
+export async function installRelease(values: readonly string[] = []): Promise<void> {
   const env = e2eEnv();
   await helm(
     [
@@ -64,6 +67,7 @@ export async function installRelease(): Promise<void> {
       '--create-namespace',
       ...imageValues(),
       ...managerServiceValues(),
+      ...values,
       '--wait',
       '--timeout',
       '240s',
@@ -160,13 +164,17 @@ export async function describeObject(kind: string, name: string): Promise<string
 }
 
 /** Waits until the RelayPool is Ready for its generation, with every relay pod updated. */
-export async function waitPoolSettled(replicas: number, timeoutMs = 180_000): Promise<KubeObject> {
+export async function waitPoolSettled(
+  replicas: number,
+  timeoutMs = 180_000,
+  name: string = POOL,
+): Promise<KubeObject> {
   return waitFor(
-    `RelayPool ${POOL} settled at ${replicas} ready relays`,
+    `RelayPool ${name} settled at ${replicas} ready relays`,
     async () => {
-      const pool = await mustGet('relaypool', POOL);
+      const pool = await mustGet('relaypool', name);
       const status = pool.status as { replicas?: number; readyReplicas?: number } | undefined;
-      const deployment = await mustGet('deployment', `${POOL}-relay`);
+      const deployment = await mustGet('deployment', `${name}-relay`);
       const ds = deployment.status as {
         replicas?: number;
         updatedReplicas?: number;
@@ -183,7 +191,7 @@ export async function waitPoolSettled(replicas: number, timeoutMs = 180_000): Pr
         ds.readyReplicas === replicas;
       return settled ? pool : undefined;
     },
-    { timeoutMs, describe: () => describeObject('relaypool', POOL) },
+    { timeoutMs, describe: () => describeObject('relaypool', name) },
   );
 }
 
@@ -235,6 +243,11 @@ export async function waitManagerReady(timeoutMs = 180_000): Promise<void> {
 export async function ensureGrove(): Promise<void> {
   if (!(await releaseInstalled())) await installRelease();
   await ensurePool();
+  await waitManagerServing();
+}
+
+/** The Manager available and serving for real (not degraded). */
+export async function waitManagerServing(): Promise<void> {
   await waitManagerReady();
   // The Deployment is available while the Manager is degraded (no Redis yet, bootstrap token
   // not stored): wait until it serves for real.
@@ -276,13 +289,14 @@ export async function enrollDevice(
   manager: ManagerClient,
   identity: string,
   dir: string,
+  domain: string = DOMAIN,
 ): Promise<Device> {
   try {
-    await manager.addMember(DOMAIN, { id: identity, displayName: identity });
+    await manager.addMember(domain, { id: identity, displayName: identity });
   } catch (error) {
     if (!(error instanceof ManagerHttpError && error.code === 'ALREADY_EXISTS')) throw error;
   }
-  const { code } = await manager.issueCode(DOMAIN, identity);
+  const { code } = await manager.issueCode(domain, identity);
   await enrollCommand(
     ['--manager', await managerUrl(), '--code', code, '--state', dir, '--name', identity],
     () => undefined,
@@ -296,9 +310,9 @@ export function openSession(device: Device): Promise<StateSession> {
 }
 
 /** The pods of the RelayPool's relays. */
-export async function relayPods(): Promise<KubeObject[]> {
+export async function relayPods(pool: string = POOL): Promise<KubeObject[]> {
   const pods = await listObjects('pods', {
-    selector: `app.kubernetes.io/component=relay,app.kubernetes.io/instance=${POOL}`,
+    selector: `app.kubernetes.io/component=relay,app.kubernetes.io/instance=${pool}`,
   });
   return pods.filter((p) => p.metadata.deletionTimestamp === undefined);
 }
@@ -317,10 +331,16 @@ export async function enrollParticipants(
   prefix: string,
   count: number,
   transport: (index: number) => 'websocket' | 'long-poll',
+  domain: string = DOMAIN,
 ): Promise<{ device: Device; session: StateSession; transport: 'websocket' | 'long-poll' }[]> {
   const participants = [];
   for (let i = 0; i < count; i++) {
-    const device = await enrollDevice(manager, `${prefix}${i}`, join(root, `${prefix}${i}`));
+    const device = await enrollDevice(
+      manager,
+      `${prefix}${i}`,
+      join(root, `${prefix}${i}`),
+      domain,
+    );
     participants.push({ device, session: await openSession(device), transport: transport(i) });
   }
   return participants;

@@ -28,6 +28,11 @@ export interface TrafficOptions {
   /** Messages a second per sender. */
   ratePerSender: number;
   payloadBytes?: number;
+  /**
+   * The SDK's pool failover settings, for devices of a Domain with several pools (their
+   * session has `pools`: each client then gets `pools` instead of `relays`).
+   */
+  poolFailover?: { failoverAfterRounds?: number; homeProbeMs?: number; homeStableProbes?: number };
 }
 
 interface PhaseFigures {
@@ -37,6 +42,8 @@ interface PhaseFigures {
   acked: number;
   delivered: number;
   reconnects: number;
+  /** Clients that moved to another pool of their Domain (SDK event `pool`). */
+  poolMoves: number;
   longestAckGapMs: number;
   longestDeliveryGapMs: number;
 }
@@ -81,6 +88,7 @@ export interface TrafficFigures {
   duplicatesSuppressedBySdk: number;
   retriesDeduplicatedByRelay: number;
   reconnects: number;
+  poolMoves: number;
   resyncs: number;
   fatal: number;
   refused: number;
@@ -134,6 +142,8 @@ export class Traffic {
   private lastAckAt = 0;
   private slowestSend = { ms: 0, sender: '', transport: '', phase: '', at: '' };
   private readonly eventLogs = new WeakMap<GroveClient, string[]>();
+  /** The index of the pool each client is on (0: home), for clients given pools. */
+  private readonly poolOf = new Map<GroveClient, number>();
   /** Sends that took over STALL_MS, with what their client went through meanwhile. */
   private readonly stalls: {
     sender: string;
@@ -148,6 +158,7 @@ export class Traffic {
     duplicatesToApplication: 0,
     duplicatesSuppressedBySdk: 0,
     reconnects: 0,
+    poolMoves: 0,
     resyncs: 0,
     fatal: 0,
     refused: 0,
@@ -169,9 +180,19 @@ export class Traffic {
     participant: TrafficParticipant,
     onMessage?: (m: ReceivedMessage) => void,
   ): GroveClient {
+    const pools = participant.session.pools;
     const client = new GroveClient({
-      // Where the Manager told the device its relays are (status.endpoints of its pools).
+      // Where the Manager told the device its relays are (status.endpoints of its pools): one
+      // list, or with several pools each pool's list, home first.
       relays: participant.session.current.relays,
+      ...(pools === undefined
+        ? {}
+        : {
+            pools,
+            ...(this.options.poolFailover === undefined
+              ? {}
+              : { poolFailover: this.options.poolFailover }),
+          }),
       token: participant.session.provider(),
       transport: participant.transport,
       ...(onMessage === undefined ? {} : { onMessage }),
@@ -191,6 +212,15 @@ export class Traffic {
       note(`connect failed (${failure.attempts}): ${failure.reason}`),
     );
     client.on('relay-error', (frame: unknown) => note(`relay error ${JSON.stringify(frame)}`));
+    if (pools !== undefined) {
+      this.poolOf.set(client, 0);
+      client.on('pool', (moved: { from: number; to: number; reason: string }) => {
+        note(`pool ${moved.from} → ${moved.to} (${moved.reason})`);
+        this.poolOf.set(client, moved.to);
+        this.counts.poolMoves++;
+        if (this.phases.length > 0) this.phase.poolMoves++;
+      });
+    }
     client.on('connected', () => {
       connections++;
       if (connections > 1 && this.phases.length > 0) {
@@ -349,6 +379,7 @@ export class Traffic {
       acked: 0,
       delivered: 0,
       reconnects: 0,
+      poolMoves: 0,
       longestAckGapMs: 0,
       longestDeliveryGapMs: 0,
     });
@@ -374,6 +405,28 @@ export class Traffic {
             .map((r) => r.participant.device.identity),
         ];
         throw new Error(`traffic did not flow again within ${timeoutMs} ms: ${stuck.join(', ')}`);
+      }
+      await sleep(50);
+    }
+    return Date.now() - mark;
+  }
+
+  /** How many clients are on each pool index now (clients given pools only). */
+  clientsPerPool(): Record<number, number> {
+    const counts: Record<number, number> = {};
+    for (const pool of this.poolOf.values()) counts[pool] = (counts[pool] ?? 0) + 1;
+    return counts;
+  }
+
+  /** Waits until every client given pools is on pool `index`; returns how long that took. */
+  async waitAllOnPool(index: number, timeoutMs = 120_000): Promise<number> {
+    const mark = Date.now();
+    const total = this.poolOf.size;
+    while ((this.clientsPerPool()[index] ?? 0) !== total || total === 0) {
+      if (Date.now() - mark > timeoutMs) {
+        throw new Error(
+          `not every client reached pool ${index} within ${timeoutMs} ms: ${JSON.stringify(this.clientsPerPool())}`,
+        );
       }
       await sleep(50);
     }
@@ -450,6 +503,7 @@ export class Traffic {
       duplicatesSuppressedBySdk: this.counts.duplicatesSuppressedBySdk,
       retriesDeduplicatedByRelay: this.senders.reduce((sum, s) => sum + s.relayDuplicates, 0),
       reconnects: this.counts.reconnects,
+      poolMoves: this.counts.poolMoves,
       resyncs: this.counts.resyncs,
       fatal: this.counts.fatal,
       refused: this.counts.refused,
