@@ -312,6 +312,58 @@ describe.each(withRedisKinds())('Lua scripts on %s', (_name, target) => {
     await expect(runScript(redis, enqueueScript, item(broken, 'x4'))).rejects.toThrow(/WRONGTYPE/);
   });
 
+  it("keeps a domain's ledger across a batch: each item sees the items before it, the total is written once", async () => {
+    if (target().cluster) return; // the ledger is in the scripts on a single Redis only
+    const domain = 'ledgered';
+    const item = (device: string, id: string, domainMax: number) => ({
+      domain,
+      devices: [device],
+      message: message({ dedupMember: `a1|${id}`, newEpoch: 'el', bytes: 100, domainMax }),
+      ledger: true,
+    });
+    const outcomes = await runScript(redis, enqueueBatchScript, [
+      item('l1', 'z1', 10_000),
+      item('l2', 'z2', 10_000),
+      // Over the quota only with what the two before it stored.
+      item('l3', 'z3', 300),
+      item('l3', 'z4', 10_000),
+    ]);
+    const values = outcomes.map((outcome) => {
+      if (!outcome.ok) throw outcome.error;
+      return outcome.value;
+    });
+    expect(values.map((value) => value.results[0]?.status)).toEqual([
+      'queued',
+      'queued',
+      'quota',
+      'queued',
+    ]);
+    const totals = values.map((value) => value.total ?? 0);
+    expect(totals[1]).toBeGreaterThan(totals[0] ?? 0);
+    expect(totals[2]).toBe(totals[1]);
+    expect(totals[3]).toBeGreaterThan(totals[2] ?? 0);
+    expect(Number(await redis.hget(directoryKeys(domain).storage, 'total'))).toBe(totals[3]);
+
+    const acks = await runScript(
+      redis,
+      ackBatchScript,
+      ['l1', 'l2', 'l3'].map((device) => ({
+        domain,
+        device,
+        upTo: 1,
+        epoch: 'el',
+        now: 1_000,
+        ledger: true,
+      })),
+    );
+    const after = acks.map((outcome) => (outcome.ok ? (outcome.value.total ?? 0) : -1));
+    // Each ack frees its queue's entry (the de-duplication records stay charged).
+    expect(after[0]).toBeLessThan(totals[3] ?? 0);
+    expect(after[1]).toBeLessThan(after[0] ?? 0);
+    expect(after[2]).toBeLessThan(after[1] ?? 0);
+    expect(Number(await redis.hget(directoryKeys(domain).storage, 'total'))).toBe(after[2]);
+  });
+
   it('runs a batch of acks in order, each with its own result', async () => {
     const ledger = !target().cluster;
     const device = sameSlot('acme', 'k1');

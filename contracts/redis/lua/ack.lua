@@ -24,7 +24,7 @@
   error (the other items are not affected).
 ]]
 --- @include "queue-entry"
---- @include "ledger"
+--- @include "ledger-batch"
 
 -- One item: KEYS from K + 1, its arguments from ARGV[B + 1].
 local function ack_one(K, B, withLedger)
@@ -78,9 +78,11 @@ local function ack_one(K, B, withLedger)
   end
   local total = -1
   if h then
-    local delta = ledger_sweep(h, due, now)
-    if changed then delta = delta + ledger_put(h, due, ARGV[B + 5], version, charge, deadline) end
-    total = ledger_add(h, delta)
+    local view = ledger_batch_of(h, due, now)
+    if changed then
+      ledger_batch_add(view, ledger_put(h, due, ARGV[B + 5], version, charge, deadline))
+    end
+    total = view.total
   end
   local result = {head, version, charge, deadline, total}
   append_refs(result, removed)
@@ -103,4 +105,5 @@ for n = 1, items do
   K = K + (withLedger and 5 or 3)
   A = A + 6
 end
+ledger_batch_flush()
 return replies

@@ -48,7 +48,7 @@
 --- @include "queue-entry"
 --- @include "trim-expired"
 --- @include "device-channel"
---- @include "ledger"
+--- @include "ledger-batch"
 
 -- A wake-up carries an entry of at most this size, so the relay holding the socket can
 -- write it without reading it back.
@@ -76,9 +76,10 @@ local function enqueue_message(K, A, devices, withLedger)
   if withLedger then h, due = KEYS[K + 3 * devices + 1], KEYS[K + 3 * devices + 2] end
   local total = -1
   local totalDelta = 0
+  local view = nil
   if h then
-    totalDelta = ledger_sweep(h, due, now)
-    total = ledger_total(h) + totalDelta
+    view = ledger_batch_of(h, due, now)
+    total = view.total
   end
 
   -- Refreshes a key's expiry only when it fell well below the target (a PTTL read costs less
@@ -269,9 +270,7 @@ local function enqueue_message(K, A, devices, withLedger)
     results[i + 1] = enqueue_one(KEYS[K + 3 * i - 2], KEYS[K + 3 * i - 1], KEYS[K + 3 * i],
       ARGV[B + FIXED + 2 * i - 1], ARGV[B + FIXED + 2 * i])
   end
-  if h then
-    ledger_add(h, totalDelta)
-  end
+  if view then ledger_batch_add(view, totalDelta) end
   results[1] = total
   return results
 end
@@ -293,4 +292,5 @@ for n = 1, items do
   K = K + 3 * devices + (withLedger and 2 or 0)
   A = A + 2 + FIXED + 2 * devices
 end
+ledger_batch_flush()
 return replies
