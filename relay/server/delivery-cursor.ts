@@ -23,8 +23,11 @@ export class DeliveryCursor {
   #knownNext = 1;
   #drops = 0;
   #dropsSignalledFrom: number | undefined;
-  /** seq → createdAt of each message written and not yet acknowledged (for latencies). */
-  readonly #sentAt = new Map<number, number>();
+  /**
+   * seq → createdAt of each message written and not yet acknowledged (for latencies).
+   * Created by the first write: an idle connection keeps no Map.
+   */
+  #sentAt: Map<number, number> | undefined;
 
   /** The queue's epoch as last claimed; '' until the first claim (nothing may be read before). */
   get epoch(): string {
@@ -68,12 +71,12 @@ export class DeliveryCursor {
     this.#knownNext = claim.next;
     this.#drops = claim.drops;
     this.#dropsSignalledFrom = undefined;
-    this.#sentAt.clear();
+    this.#sentAt?.clear();
   }
 
   /** Messages written and not yet acknowledged whose send time is kept (for latencies). */
   get timedInFlight(): number {
-    return this.#sentAt.size;
+    return this.#sentAt?.size ?? 0;
   }
 
   /** True once a claim set the position: before it, a wake-up must not read the queue. */
@@ -119,9 +122,8 @@ export class DeliveryCursor {
       // (dropped by quota or expiry, or acknowledged through another connection): no
       // latency to record, and nothing to keep.
       const end = Math.min(window.head, this.#cursor);
-      for (let seq = this.#head; seq < end; seq++) {
-        this.#sentAt.delete(seq);
-      }
+      const sentAt = this.#sentAt;
+      if (sentAt !== undefined) for (let seq = this.#head; seq < end; seq++) sentAt.delete(seq);
       this.#head = window.head;
     }
     if (this.#cursor < window.head) this.#cursor = window.head;
@@ -132,7 +134,7 @@ export class DeliveryCursor {
   /** `delivery` was written to the socket (a `msg`, or a `skip` for an expired entry). */
   wrote(delivery: Delivery): void {
     this.#cursor = delivery.seq + 1;
-    if (!delivery.expired) this.#sentAt.set(delivery.seq, delivery.createdAt);
+    if (!delivery.expired) (this.#sentAt ??= new Map()).set(delivery.seq, delivery.createdAt);
   }
 
   /**
@@ -172,11 +174,12 @@ export class DeliveryCursor {
    * each newly acknowledged message written by this connection, at `now`.
    */
   acked(head: number, now: number, latencies: LatencySink): void {
-    for (let seq = this.#head; seq < head; seq++) {
-      const createdAt = this.#sentAt.get(seq);
+    const sentAt = this.#sentAt;
+    for (let seq = this.#head; sentAt !== undefined && seq < head; seq++) {
+      const createdAt = sentAt.get(seq);
       if (createdAt !== undefined) {
         latencies.observe((now - createdAt) / 1000);
-        this.#sentAt.delete(seq);
+        sentAt.delete(seq);
       }
     }
     this.#head = Math.max(this.#head, head);
