@@ -9,6 +9,7 @@ import { decodeQueueEntry, encodeQueuedMessage } from '../wire/queue-entry.js';
 import { connectRedis, type RedisClient } from './connection.js';
 import {
   ackBatchScript,
+  ackScript,
   claimScript,
   enqueueBatchScript,
   enqueueScript,
@@ -362,6 +363,53 @@ describe.each(withRedisKinds())('Lua scripts on %s', (_name, target) => {
     expect(after[1]).toBeLessThan(after[0] ?? 0);
     expect(after[2]).toBeLessThan(after[1] ?? 0);
     expect(Number(await redis.hget(directoryKeys(domain).storage, 'total'))).toBe(after[2]);
+  });
+
+  it('expires a queue and its metadata while they hold entries, and an emptied queue by its de-duplication records only', async () => {
+    const keys = deviceKeys('acme', 'x9');
+    await subscriber.ssubscribe(keys.channel);
+    const ttl = 3_600_000;
+    const enqueue = (id: string) =>
+      runScript(redis, enqueueScript, {
+        domain: 'acme',
+        devices: ['x9'],
+        message: message({ dedupMember: `a1|${id}`, newEpoch: id === 'n1' ? 'ex' : 'unused' }),
+        ledger: !target().cluster,
+      });
+    const fresh = (left: number) => left > ttl - 60_000 && left <= ttl;
+
+    await enqueue('n1');
+    expect(fresh(await redis.pttl(keys.meta))).toBe(true);
+    expect(fresh(await redis.pttl(keys.queue))).toBe(true);
+    await nextMessage(keys.channel);
+
+    const acked = await runScript(redis, ackScript, {
+      domain: 'acme',
+      device: 'x9',
+      upTo: 1,
+      epoch: 'ex',
+      now: 1_000,
+      ledger: !target().cluster,
+    });
+    // Emptied: the metadata keeps its epoch for good, the list is gone, and what stays
+    // charged (the de-duplication record) lasts as long as its key.
+    expect(await redis.pttl(keys.meta)).toBe(-1);
+    expect(await redis.exists(keys.queue)).toBe(0);
+    const idsLeft = await redis.pttl(keys.ids);
+    expect(acked.ledger?.bytes).toBeGreaterThan(0);
+    expect(Math.abs((acked.ledger?.deadline ?? 0) - (1_000 + idsLeft))).toBeLessThan(60_000);
+
+    // The next message into the emptied queue gives both keys their expiry again, and its
+    // wake-up names the queue's own epoch.
+    const [again] = (await enqueue('n2')).results;
+    expect(again).toMatchObject({ status: 'queued', seq: 2 });
+    expect(fresh(await redis.pttl(keys.meta))).toBe(true);
+    expect(fresh(await redis.pttl(keys.queue))).toBe(true);
+    expect(decodeDeviceChannelMessage(await nextMessage(keys.channel))).toMatchObject({
+      kind: 'wake',
+      seq: 2,
+      epoch: 'ex',
+    });
   });
 
   it('runs a batch of acks in order, each with its own result', async () => {

@@ -72,7 +72,11 @@ local function ack_one(K, B, withLedger)
   local charge, deadline = 0, 0
   if changed then
     charge = bytes - pbytes + ibytes
-    deadline = charge_deadline(now, redis.call('PTTL', q), redis.call('PTTL', ids))
+    -- An emptied queue charges only its de-duplication records (bytes is 0), so the list's
+    -- expiry does not bound the charge and is not read (LPOP removed the list anyway).
+    local qTtl = -2
+    if head < nxt then qTtl = redis.call('PTTL', q) end
+    deadline = charge_deadline(now, qTtl, redis.call('PTTL', ids))
   else
     version = 0
   end

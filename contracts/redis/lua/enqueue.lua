@@ -95,7 +95,9 @@ local function enqueue_message(K, A, devices, withLedger)
 
   local function enqueue_one(m, q, ids, channel, ledgerMember)
     local sField = 's:' .. sender
-    local meta = redis.call('HMGET', m, 'head', 'next', 'bytes', 'ibytes', 'pbytes', 'v', sField)
+    -- The epoch is read here too, for the wake-up: a separate HGET per message cost a command.
+    local meta = redis.call('HMGET', m, 'head', 'next', 'bytes', 'ibytes', 'pbytes', 'v', sField, 'epoch')
+    local epoch = meta[8]
     local head, nxt = tonumber(meta[1]), tonumber(meta[2])
     local bytes, ibytes, pbytes = tonumber(meta[3]) or 0, tonumber(meta[4]) or 0, tonumber(meta[5]) or 0
     local version = math.max((tonumber(meta[6]) or 0) + 1, now)
@@ -119,7 +121,8 @@ local function enqueue_message(K, A, devices, withLedger)
       if duplicate then
         return {0, 0, 0, 0, 0, version, 0, now}
       end
-      redis.call('HSET', m, 'epoch', ARGV[B + 9], 'head', 1, 'next', 1, 'bytes', 0, 'drops', 0)
+      epoch = ARGV[B + 9]
+      redis.call('HSET', m, 'epoch', epoch, 'head', 1, 'next', 1, 'bytes', 0, 'drops', 0)
       redis.call('DEL', q)
       head, nxt, bytes, pbytes = 1, 1, 0, 0
     end
@@ -231,10 +234,16 @@ local function enqueue_message(K, A, devices, withLedger)
     if dropped + expired > 0 then redis.call('HINCRBY', m, 'drops', dropped + expired) end
     -- Each key is checked on its own, since an emptied list is recreated by RPUSH without any
     -- expiry. An empty queue's metadata keeps no expiry (ack.lua): nor is one given here.
+    -- When this item's entry is the only one, the queue was empty before it: RPUSH made the
+    -- list anew and ack.lua took the metadata's expiry away, so neither has one to read (a PTTL
+    -- of each saved in the common case of a device that keeps up); were one left anyway, the
+    -- PEXPIRE only sets it to the full TTL, as any enqueue may.
     local qTtl = -2
     if nxt > head then
-      keep(m, keyTtl)
-      qTtl = keep(q, keyTtl)
+      local fresh = nil
+      if status == 1 and nxt - head == 1 then fresh = -1 end
+      keep(m, keyTtl, fresh)
+      qTtl = keep(q, keyTtl, fresh)
     end
     if ibytes > 0 then
       -- ZADD on a missing key made it anew, without expiry.
@@ -249,7 +258,7 @@ local function enqueue_message(K, A, devices, withLedger)
       -- it (and so the device) about the drops.
       local carried = nil
       if #entry <= WAKE_ENTRY_MAX and dropped + expired == 0 then carried = entry end
-      local wake = wake_message(seq, redis.call('HGET', m, 'epoch'), carried)
+      local wake = wake_message(seq, epoch, carried)
       receivers = redis.call('SPUBLISH', channel, wake)
     end
 
