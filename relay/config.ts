@@ -64,6 +64,14 @@ export const relayConfigSchema = z.object({
         })
         .prefault({})
         .describe('Replica confirmation of sends (docs/architecture.md#durability-per-setting)'),
+      closeDevicesAfterMs: z
+        .number()
+        .int()
+        .min(0)
+        .default(30_000)
+        .describe(
+          'Once this relay has been without Redis this long, close its WebSockets with 4002 (and refuse new ones) so devices move to a relay that has it; 0: never',
+        ),
     })
     .refine((redis) => !(redis.cluster && redis.url.trim().startsWith('sentinel://')), {
       message: 'a sentinel:// URL cannot be a Redis Cluster',

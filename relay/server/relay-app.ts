@@ -56,6 +56,8 @@ export class RelayApp {
   /** When this pod's liveness record was last renewed (undefined: never yet). */
   private lastHeartbeatAt: number | undefined;
   private draining = false;
+  /** Redis has been unavailable longer than redis.closeDevicesAfterMs: devices go elsewhere. */
+  private storageLost = false;
   private stopped = false;
   private timers: NodeJS.Timeout[] = [];
 
@@ -121,6 +123,11 @@ export class RelayApp {
     this.app.get('/healthz', () => ({ ok: true }));
     this.app.get('/readyz', async (_request, reply) => {
       if (this.draining) return reply.code(503).send({ ready: false, reason: 'draining' });
+      // A lost connection answers at once: a PING would wait in ioredis's queue while it
+      // reconnects, past the probe's timeout.
+      if (!this.redisHealth.state.up || this.storageLost) {
+        return reply.code(503).send({ ready: false, reason: 'redis unavailable' });
+      }
       try {
         await this.redis.ping();
         return { ready: true };
@@ -145,6 +152,11 @@ export class RelayApp {
     if (this.draining) {
       this.metrics.closes.inc({ code: String(CloseCode.notReady) });
       ws.close(CloseCode.notReady, 'relay is draining: connect to another relay');
+      return;
+    }
+    if (this.storageLost) {
+      this.metrics.closes.inc({ code: String(CloseCode.notReady) });
+      ws.close(CloseCode.notReady, 'relay cannot reach its storage: connect to another relay');
       return;
     }
     const connection = new DeviceConnection(ws, this.core, (closed) =>
@@ -251,6 +263,14 @@ export class RelayApp {
           .catch(() => this.metrics.redisErrors.inc());
       }, sweepMs),
     );
+    if (this.config.redis.closeDevicesAfterMs > 0) {
+      this.timers.push(
+        setInterval(
+          () => this.checkStorage(),
+          Math.min(1000, this.config.redis.closeDevicesAfterMs / 2),
+        ),
+      );
+    }
     const bound = this.app.server.address() as AddressInfo;
     return {
       ...listenAddresses(bound, this.tls === undefined ? 'ws' : 'wss'),
@@ -292,6 +312,44 @@ export class RelayApp {
   get port(): number {
     const address = this.app.server.address();
     return address !== null && typeof address === 'object' ? address.port : 0;
+  }
+
+  /**
+   * A relay that lost Redis keeps nothing a device needs: sends fail and nothing is delivered.
+   * Past redis.closeDevicesAfterMs (default 30 s: longer than the Sentinel failovers measured,
+   * up to 13 s without an ack in the e2e cluster, so a failover closes nothing) it closes its WebSockets with 4002 in drain-sized batches and refuses new ones,
+   * so devices reconnect to a relay that still reaches Redis (when Redis itself is down, to
+   * none, with backoff). It takes devices again as soon as Redis is back.
+   */
+  private checkStorage(): void {
+    const { up, downSince } = this.redisHealth.state;
+    if (up || downSince === undefined) {
+      if (this.storageLost) this.log.info('Redis is back: taking devices again');
+      this.storageLost = false;
+      return;
+    }
+    if (this.storageLost || this.draining) return;
+    const downMs = Date.now() - downSince;
+    if (downMs < this.config.redis.closeDevicesAfterMs) return;
+    this.storageLost = true;
+    const all = [...this.connections];
+    this.log.warn('closing device connections: Redis has been unavailable too long', {
+      downMs,
+      connections: all.length,
+    });
+    const { batchSize, batchIntervalMs } = this.config.drain;
+    void (async () => {
+      for (let i = 0; i < all.length; i += batchSize) {
+        if (!this.storageLost || this.stopped) return;
+        for (const connection of all.slice(i, i + batchSize)) {
+          connection.close(
+            CloseCode.storageUnavailable,
+            'relay cannot reach its storage: reconnect to another relay',
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, batchIntervalMs));
+      }
+    })();
   }
 
   /**
