@@ -54,7 +54,8 @@ export interface BridgeBuildInput {
   groveNamespaces?: readonly string[];
 }
 
-function selectorLabels(domain: string): Record<string, string> {
+/** What selects a Domain's bridge pods (its Deployment's selector). */
+export function selectorLabels(domain: string): Record<string, string> {
   return { [labelKeys.instance]: bridgeNames(domain).deployment, [labelKeys.component]: 'bridge' };
 }
 
@@ -87,7 +88,8 @@ export function scheduleOwnerReference(schedule: BackupSchedule): OwnerReference
   };
 }
 
-function metadata(input: BridgeBuildInput, name: string) {
+/** Metadata of what the operator makes for a schedule's bridge: labelled, owned by it. */
+export function bridgeMetadata(input: BridgeBuildInput, name: string) {
   const { schedule } = input;
   return {
     name,
@@ -204,7 +206,7 @@ export function buildBridgeChildren(input: BridgeBuildInput): KubeObject[] {
   const deployment: Plain<V1Deployment> & KubeObject = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: metadata(input, names.deployment),
+    metadata: bridgeMetadata(input, names.deployment),
     spec: {
       // One device, one connection: two bridges would take each other's messages.
       replicas: 1,
@@ -233,7 +235,7 @@ export function buildBridgeChildren(input: BridgeBuildInput): KubeObject[] {
   const service: Plain<V1Service> & KubeObject = {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: metadata(input, names.service),
+    metadata: bridgeMetadata(input, names.service),
     spec: {
       type: 'ClusterIP',
       selector: selectorLabels(domain),

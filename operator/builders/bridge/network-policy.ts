@@ -1,17 +1,15 @@
-import type { V1LabelSelector, V1NetworkPolicyPeer } from '@kubernetes/client-node';
+import type { V1NetworkPolicyPeer } from '@kubernetes/client-node';
 import type { KubeObject } from '../../../kube/kube-object.js';
 import { labelKeys } from '../labels.js';
 import type { Plain } from '../relaypool/metadata.js';
+import { metricsScrapers, namespacesIn } from '../relaypool/network-policy.js';
 import {
   BRIDGE_PORT,
-  bridgeLabels,
+  bridgeMetadata,
   bridgeNames,
-  scheduleOwnerReference,
+  selectorLabels,
   type BridgeBuildInput,
 } from './index.js';
-
-/** The label every namespace carries with its own name (Kubernetes ≥ 1.22). */
-const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
 /**
  * The Data Bridge pod's NetworkPolicy. Its one port serves status and metrics but also
@@ -26,40 +24,18 @@ export function buildBridgeNetworkPolicy(input: BridgeBuildInput): KubeObject | 
   const { networkPolicy, domain } = schedule.spec;
   if (!networkPolicy.enabled) return undefined;
   const namespace = schedule.metadata.namespace ?? '';
-  const operatorNamespaces = [...new Set([namespace, ...(input.groveNamespaces ?? [])])].sort();
   const operators: Plain<V1NetworkPolicyPeer> = {
     podSelector: { matchLabels: { [labelKeys.component]: 'operator' } },
-    namespaceSelector: {
-      matchExpressions: [{ key: NAMESPACE_NAME_LABEL, operator: 'In', values: operatorNamespaces }],
-    } satisfies Plain<V1LabelSelector>,
+    namespaceSelector: namespacesIn([namespace, ...(input.groveNamespaces ?? [])]),
   };
-  const scrapers: Plain<V1NetworkPolicyPeer>[] =
-    networkPolicy.metricsFrom === undefined
-      ? [{ podSelector: {} }]
-      : networkPolicy.metricsFrom.map((peer) => ({
-          podSelector: peer.podSelector ?? {},
-          ...(peer.namespaceSelector === undefined
-            ? {}
-            : { namespaceSelector: peer.namespaceSelector }),
-        }));
-  const names = bridgeNames(domain);
+  const scrapers = metricsScrapers(networkPolicy.metricsFrom);
   const port = { protocol: 'TCP', port: BRIDGE_PORT };
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
-    metadata: {
-      name: names.deployment,
-      namespace: schedule.metadata.namespace,
-      labels: bridgeLabels(domain),
-      ownerReferences: [scheduleOwnerReference(schedule)],
-    },
+    metadata: bridgeMetadata(input, bridgeNames(domain).deployment),
     spec: {
-      podSelector: {
-        matchLabels: {
-          [labelKeys.instance]: names.deployment,
-          [labelKeys.component]: 'bridge',
-        },
-      },
+      podSelector: { matchLabels: selectorLabels(domain) },
       policyTypes: ['Ingress'],
       ingress: [
         { from: [operators], ports: [port] },

@@ -4,7 +4,7 @@ import type {
   V1NetworkPolicyPort,
 } from '@kubernetes/client-node';
 import { DEFAULT_METRICS_PORT } from '../../../contracts/metrics-server.js';
-import type { RelayPool } from '../../../crds/relaypool.js';
+import type { MetricsPeer, RelayPool } from '../../../crds/relaypool.js';
 import type { KubeObject } from '../../../kube/kube-object.js';
 import { labelKeys } from '../labels.js';
 import type { RelayPoolBuildInput } from './input.js';
@@ -70,12 +70,26 @@ export function redisUrlPort(url: string): number {
   }
 }
 
-function namespacesIn(names: readonly string[]): Plain<V1LabelSelector> {
+/** Namespaces by name (each once, sorted). */
+export function namespacesIn(names: readonly string[]): Plain<V1LabelSelector> {
   return {
     matchExpressions: [
       { key: NAMESPACE_NAME_LABEL, operator: 'In', values: [...new Set(names)].sort() },
     ],
   };
+}
+
+/** The peers of a `metricsFrom` list; every pod of the object's namespace when omitted. */
+export function metricsScrapers(
+  metricsFrom: readonly MetricsPeer[] | undefined,
+): Plain<V1NetworkPolicyPeer>[] {
+  if (metricsFrom === undefined) return [{ podSelector: {} }];
+  return metricsFrom.map((peer) => ({
+    // A peer with neither selector would mean "every pod in the namespace" to Kubernetes
+    // only with podSelector set: state it, so the peer is never empty.
+    podSelector: peer.podSelector ?? {},
+    ...(peer.namespaceSelector === undefined ? {} : { namespaceSelector: peer.namespaceSelector }),
+  }));
 }
 
 /**
@@ -89,17 +103,7 @@ export function buildRelayNetworkPolicy(input: RelayPoolBuildInput): KubeObject 
   const { name } = poolIdentity(pool);
   const { networkPolicy } = pool.spec;
   if (!networkPolicy.enabled) return undefined;
-  const scrapers: Plain<V1NetworkPolicyPeer>[] =
-    networkPolicy.metricsFrom === undefined
-      ? [{ podSelector: {} }]
-      : networkPolicy.metricsFrom.map((peer) => ({
-          // A peer with neither selector would mean "every pod in the namespace" to Kubernetes
-          // only with podSelector set: state it, so the peer is never empty.
-          podSelector: peer.podSelector ?? {},
-          ...(peer.namespaceSelector === undefined
-            ? {}
-            : { namespaceSelector: peer.namespaceSelector }),
-        }));
+  const scrapers = metricsScrapers(networkPolicy.metricsFrom);
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
