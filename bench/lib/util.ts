@@ -10,6 +10,31 @@ export const now = (): number => performance.now();
  */
 export const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
+/**
+ * Runs `total` sends over `senders` × `lanes` lanes, each awaiting its ack before its next
+ * send, and records the start of send i in `startedAt[i]` (indexes from `first`). The same
+ * lanes for every system, so they see the same offered load.
+ */
+export async function runLanes<S>(
+  senders: S[],
+  lanes: number,
+  total: number,
+  send: (sender: S, i: number) => Promise<unknown>,
+  startedAt: Float64Array,
+  first = 0,
+): Promise<void> {
+  let next = first;
+  const end = first + total;
+  const lane = async (sender: S) => {
+    while (next < end) {
+      const i = next++;
+      startedAt[i] = now();
+      await send(sender, i);
+    }
+  };
+  await Promise.all(senders.flatMap((sender) => Array.from({ length: lanes }, () => lane(sender))));
+}
+
 export async function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

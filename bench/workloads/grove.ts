@@ -5,6 +5,7 @@ import {
   CpuMeter,
   monotonicUs,
   now,
+  runLanes,
   perUnit,
   prng,
   round,
@@ -95,30 +96,6 @@ function cpuMeter(stack: GroveStack, relays: RelayProcess[] = stack.relays): Cpu
   });
 }
 
-/**
- * Runs `total` sends over `senders` × `lanes` concurrent lanes; each lane awaits the relay's
- * durable ack ("sent") before its next send. Records the send start of message i.
- */
-async function sendAll(
-  senders: GroveClient[],
-  lanes: number,
-  total: number,
-  send: (client: GroveClient, i: number) => Promise<unknown>,
-  startedAt: Float64Array,
-  first = 0,
-): Promise<void> {
-  let next = first;
-  const end = first + total;
-  const lane = async (client: GroveClient) => {
-    while (next < end) {
-      const i = next++;
-      startedAt[i] = now();
-      await send(client, i);
-    }
-  };
-  await Promise.all(senders.flatMap((client) => Array.from({ length: lanes }, () => lane(client))));
-}
-
 const ids = (run: string, i: number) => `${run}-${i}`;
 const indexOf = (id: string) => Number(id.slice(id.lastIndexOf('-') + 1));
 
@@ -173,7 +150,7 @@ export async function groveOneToOne(stack: GroveStack, params: BenchParams, run:
   meter.start();
   const window = [monotonicUs(), 0];
   const t0 = now();
-  await withTimeout(sendAll(senders, p.lanes, p.messages, send, startedAt), timeout, 'sends');
+  await withTimeout(runLanes(senders, p.lanes, p.messages, send, startedAt), timeout, 'sends');
   const sendsAcked = now();
   const complete = await until(() => delivered >= p.messages, timeout, 'deliveries').then(
     () => true,
@@ -186,7 +163,7 @@ export async function groveOneToOne(stack: GroveStack, params: BenchParams, run:
   // Low load: one lane, so each message is alone on the path.
   const lowSenders = senders.slice(0, 1);
   await withTimeout(
-    sendAll(lowSenders, 1, p.lowLoadMessages, send, startedAt, p.messages),
+    runLanes(lowSenders, 1, p.lowLoadMessages, send, startedAt, p.messages),
     timeout,
     'low-load sends',
   );
@@ -257,7 +234,7 @@ export async function groveFanOut(stack: GroveStack, params: BenchParams, run: s
   const window = [monotonicUs(), 0];
   const t0 = now();
   await withTimeout(
-    sendAll(
+    runLanes(
       senders,
       p.lanes,
       p.messages,
@@ -319,7 +296,7 @@ export async function groveBacklog(stack: GroveStack, params: BenchParams, run: 
   const fillWindow = [monotonicUs(), 0];
   const fillStart = now();
   await withTimeout(
-    sendAll(
+    runLanes(
       senders,
       p.lanes,
       p.messages,

@@ -5,6 +5,7 @@ import {
   CpuMeter,
   indexedPayload,
   now,
+  runLanes,
   perUnit,
   prng,
   round,
@@ -97,16 +98,14 @@ async function publishAll(
   startedAt: Float64Array,
   first = 0,
 ): Promise<void> {
-  let next = first;
-  const end = first + total;
-  const lane = async (client: MqttClient) => {
-    while (next < end) {
-      const i = next++;
-      startedAt[i] = now();
-      await client.publishAsync(topic(i), indexedPayload(i, payloadBytes), { qos: 1 });
-    }
-  };
-  await Promise.all(clients.flatMap((client) => Array.from({ length: lanes }, () => lane(client))));
+  await runLanes(
+    clients,
+    lanes,
+    total,
+    (client, i) => client.publishAsync(topic(i), indexedPayload(i, payloadBytes), { qos: 1 }),
+    startedAt,
+    first,
+  );
 }
 
 async function endAll(clients: MqttClient[]): Promise<void> {

@@ -19,6 +19,7 @@ import {
   CpuMeter,
   indexedPayload,
   now,
+  runLanes,
   perUnit,
   prng,
   round,
@@ -30,27 +31,6 @@ import {
   withTimeout,
 } from '../lib/util.js';
 import type { BenchParams } from './params.js';
-
-/** Runs `total` publishes over `publishers` × `lanes` lanes, each awaiting its ack. */
-async function lanesOf<P>(
-  publishers: P[],
-  lanes: number,
-  total: number,
-  publish: (publisher: P, i: number) => Promise<unknown>,
-  startedAt: Float64Array,
-  first = 0,
-): Promise<void> {
-  let next = first;
-  const end = first + total;
-  const lane = async (publisher: P) => {
-    while (next < end) {
-      const i = next++;
-      startedAt[i] = now();
-      await publish(publisher, i);
-    }
-  };
-  await Promise.all(publishers.flatMap((p) => Array.from({ length: lanes }, () => lane(p))));
-}
 
 /** Counts first deliveries and latencies of message indexes; repeats count as duplicates. */
 class Deliveries {
@@ -193,7 +173,7 @@ export async function centrifugoOneToOne(peer: CentrifugoPeer, params: BenchPara
   cpu.start();
   const t0 = now();
   await withTimeout(
-    lanesOf(senders, p.lanes, p.messages, publish, startedAt),
+    runLanes(senders, p.lanes, p.messages, publish, startedAt),
     timeout,
     'publishes',
   );
@@ -205,7 +185,7 @@ export async function centrifugoOneToOne(peer: CentrifugoPeer, params: BenchPara
   const used = cpu.stop();
   const elapsed = seen.last - t0;
   await withTimeout(
-    lanesOf(senders.slice(0, 1), 1, p.lowLoadMessages, publish, startedAt, p.messages),
+    runLanes(senders.slice(0, 1), 1, p.lowLoadMessages, publish, startedAt, p.messages),
     timeout,
     'low-load publishes',
   );
@@ -271,7 +251,7 @@ export async function centrifugoFanOut(peer: CentrifugoPeer, params: BenchParams
   cpu.start();
   const t0 = now();
   await withTimeout(
-    lanesOf(
+    runLanes(
       senders,
       p.lanes,
       p.messages,
@@ -499,7 +479,7 @@ export async function natsOneToOne(peer: NatsPeer, params: BenchParams, run: str
   cpu.start();
   const t0 = now();
   await withTimeout(
-    lanesOf(publishers, p.lanes, p.messages, publish, startedAt),
+    runLanes(publishers, p.lanes, p.messages, publish, startedAt),
     timeout,
     'publishes',
   );
@@ -511,7 +491,7 @@ export async function natsOneToOne(peer: NatsPeer, params: BenchParams, run: str
   const used = cpu.stop();
   const elapsed = seen.last - t0;
   await withTimeout(
-    lanesOf(publishers.slice(0, 1), 1, p.lowLoadMessages, publish, startedAt, p.messages),
+    runLanes(publishers.slice(0, 1), 1, p.lowLoadMessages, publish, startedAt, p.messages),
     timeout,
     'low-load publishes',
   );
@@ -581,7 +561,7 @@ export async function natsFanOut(peer: NatsPeer, params: BenchParams, run: strin
   cpu.start();
   const t0 = now();
   await withTimeout(
-    lanesOf(
+    runLanes(
       publishers,
       p.lanes,
       p.messages,
@@ -642,7 +622,7 @@ export async function natsBacklog(peer: NatsPeer, params: BenchParams, run: stri
   fillCpu.start();
   const fillStart = now();
   await withTimeout(
-    lanesOf(
+    runLanes(
       publishers,
       p.lanes,
       p.messages,
