@@ -7,19 +7,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connectRedis } from '../contracts/redis/connection.js';
 import { deviceKeys, directoryKeys } from '../contracts/redis/keys.js';
-import { KubeApiServer } from '../test/support/kube-apiserver.js';
 import { RedisServer } from '../test/support/redis-server.js';
-import { createNamespace, installGroveCrds } from '../test/support/grove-crds.js';
-import { OperatorProcess } from '../test/support/operator-process.js';
-import { sleep, waitFor } from '../test/support/ports.js';
-import { KubeClient } from '../kube/kube-client.js';
+import { OperatorWorld } from '../test/support/operator-world.js';
+import { sleep } from '../test/support/ports.js';
+import type { KubeClient } from '../kube/kube-client.js';
 import type { KubeObject } from '../kube/kube-object.js';
 import { resourceTypes as t } from '../kube/resource-types.js';
 
 const ns = 'grove-store';
-let kube: KubeApiServer | undefined;
+let world: OperatorWorld | undefined;
 let client: KubeClient;
-let operator: OperatorProcess | undefined;
 let redis: RedisServer | undefined;
 
 type Json = Record<string, unknown>;
@@ -29,11 +26,8 @@ const readyOf = (object: KubeObject | undefined) =>
   (field(object, 'status.conditions') as Json[] | undefined)?.find((c) => c.type === 'Ready');
 
 async function until<T>(what: string, check: () => Promise<T | undefined | false>): Promise<T> {
-  return waitFor(check, what, 20_000, 100).catch((error: unknown) => {
-    throw new Error(
-      `${String(error)}\noperator log tail:\n${operator?.lines.slice(-15).join('\n') ?? ''}`,
-    );
-  });
+  if (world === undefined) throw new Error('the operator world did not start');
+  return world.until(what, check, 20_000, 100);
 }
 
 const domain = (name: string) => client.get(t.domains, ns, name);
@@ -54,25 +48,12 @@ const endpointOf = (pool: string) => `ws://${pool}-relay.${ns}.svc`;
 
 beforeAll(async () => {
   redis = await RedisServer.start();
-  kube = await KubeApiServer.start({
-    controllerManager: true,
-    beforeControllerManager: async (server) => {
-      client = await KubeClient.fromKubeConfig({ kubeconfigPath: server.kubeconfigPath });
-      await installGroveCrds(client);
-    },
-  });
-  await createNamespace(client, ns);
-  operator = await OperatorProcess.start({
-    kubeconfigPath: kube.kubeconfigPath,
-    resyncSeconds: 30,
-  });
-  await operator.waitReady();
+  world = await OperatorWorld.start(ns);
+  client = world.client;
 }, 180_000);
 
 afterAll(async () => {
-  await operator?.stop();
-  client.close();
-  await kube?.stop();
+  await world?.stop();
   await redis?.stop();
 });
 

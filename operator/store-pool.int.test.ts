@@ -5,18 +5,15 @@
 // and StatefulSet status itself.
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { KubeApiServer } from '../test/support/kube-apiserver.js';
-import { createNamespace, installGroveCrds } from '../test/support/grove-crds.js';
-import { OperatorProcess } from '../test/support/operator-process.js';
-import { sleep, waitFor } from '../test/support/ports.js';
-import { KubeClient } from '../kube/kube-client.js';
+import { OperatorWorld } from '../test/support/operator-world.js';
+import { sleep } from '../test/support/ports.js';
+import type { KubeClient } from '../kube/kube-client.js';
 import type { KubeObject, ResourceType } from '../kube/kube-object.js';
 import { resourceTypes as t } from '../kube/resource-types.js';
 
 const ns = 'grove-shared';
-let kube: KubeApiServer | undefined;
+let world: OperatorWorld | undefined;
 let client: KubeClient;
-let operator: OperatorProcess | undefined;
 
 type Json = Record<string, unknown>;
 const field = (object: KubeObject | undefined, path: string): unknown =>
@@ -25,11 +22,8 @@ const readyOf = (object: KubeObject | undefined) =>
   (field(object, 'status.conditions') as Json[] | undefined)?.find((c) => c.type === 'Ready');
 
 async function until<T>(what: string, check: () => Promise<T | undefined | false>): Promise<T> {
-  return waitFor(check, what, 30_000, 200).catch((error: unknown) => {
-    throw new Error(
-      `${String(error)}\noperator log tail:\n${operator?.lines.slice(-15).join('\n') ?? ''}`,
-    );
-  });
+  if (world === undefined) throw new Error('the operator world did not start');
+  return world.until(what, check, 30_000, 200);
 }
 
 const get = (type: ResourceType, name: string) => client.get(type, ns, name);
@@ -97,25 +91,12 @@ const relaysOf = (pool: string) => ({
 });
 
 beforeAll(async () => {
-  kube = await KubeApiServer.start({
-    controllerManager: true,
-    beforeControllerManager: async (server) => {
-      client = await KubeClient.fromKubeConfig({ kubeconfigPath: server.kubeconfigPath });
-      await installGroveCrds(client);
-    },
-  });
-  await createNamespace(client, ns);
-  operator = await OperatorProcess.start({
-    kubeconfigPath: kube.kubeconfigPath,
-    resyncSeconds: 30,
-  });
-  await operator.waitReady();
+  world = await OperatorWorld.start(ns);
+  client = world.client;
 }, 180_000);
 
 afterAll(async () => {
-  await operator?.stop();
-  client.close();
-  await kube?.stop();
+  await world?.stop();
 });
 
 describe('operator › a failover pool on the home pool’s built-in Redis', () => {
