@@ -434,6 +434,23 @@ export class Traffic {
   }
 
   /** Figures of the phase now running. */
+  /**
+   * After a fault settled: waits until every client sends and receives again, lets traffic
+   * flow 2 s longer so the phase's figures show the recovery, and checks it did flow.
+   * Resolves with how long flowing again took (ms).
+   */
+  async recovered(): Promise<number> {
+    const ms = await this.waitFlowing();
+    await sleep(2000);
+    const { acked, delivered, name } = this.phase;
+    if (acked === 0 || delivered === 0) {
+      throw new Error(
+        `traffic did not flow after recovering in phase ${name}: ${String(acked)} acked, ${String(delivered)} delivered`,
+      );
+    }
+    return ms;
+  }
+
   currentPhase(): Readonly<PhaseFigures> {
     return this.phase;
   }
