@@ -102,6 +102,27 @@ describe.each(withRedisKinds())('Lua scripts on %s', (_name, target) => {
     expect(await known()).toContain(1);
   });
 
+  it('sends a call made with `now` at once, ahead of the auto-pipelined commands of its turn', async () => {
+    const input = { domain: 'acme', device: 'n1', fromSeq: 1, maxCount: 10, maxBytes: 10_000 };
+    // Known to Redis (to the node of n1's slot, on a cluster): every call below goes by EVALSHA.
+    await runScript(redis, fetchScript, input);
+    const enqueue = {
+      domain: 'acme',
+      devices: ['n1'],
+      message: message({ dedupMember: 'a1|n1' }),
+      ledger: !target().cluster,
+    };
+    await runScript(redis, enqueueScript, { ...enqueue, devices: [sameSlot('acme', 'n1')] });
+    const queued = runScript(redis, enqueueScript, enqueue);
+    const early = runScript(redis, fetchScript, input, { now: true });
+    const late = runScript(redis, fetchScript, input);
+    // The fetch made with `now` ran before the enqueue made before it; the other one after.
+    expect(await early).toBeUndefined();
+    expect((await queued).results.map((r) => r.status)).toEqual(['queued']);
+    expect((await late)?.entries).toHaveLength(1);
+    expect((await runScript(redis, fetchScript, input, { now: true }))?.entries).toHaveLength(1);
+  });
+
   it('passes more arguments than a spread call could', async () => {
     const members = Array.from({ length: 60_000 }, (_, i) => ({
       id: `m${String(i).padStart(5, '0')}`,

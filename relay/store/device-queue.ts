@@ -106,12 +106,13 @@ export class DeviceQueueStore {
     private readonly onError: () => void = () => undefined,
   ) {
     this.storage = storage ?? new DomainStorage(redis, clock);
+    // Group commit batches these calls itself: they go out at once, not auto-pipelined.
     this.enqueues = new GroupCommit(
-      (_group, items) => runScript(this.redis, enqueueBatchScript, items),
+      (_group, items) => runScript(this.redis, enqueueBatchScript, items, { now: true }),
       ENQUEUE_BATCH,
     );
     this.acks = new GroupCommit(
-      (_group, items) => runScript(this.redis, ackBatchScript, items),
+      (_group, items) => runScript(this.redis, ackBatchScript, items, { now: true }),
       ACK_BATCH,
     );
   }
