@@ -40,6 +40,7 @@ local function ack_one(K, B, withLedger)
   end
   local head, nxt = tonumber(meta[2]), tonumber(meta[3])
   local bytes, ibytes, pbytes = tonumber(meta[4]) or 0, tonumber(meta[6]) or 0, tonumber(meta[7]) or 0
+  local oldPbytes = pbytes
   local version = math.max((tonumber(meta[8]) or 0) + 1, now)
   local upTo = math.min(tonumber(ARGV[B + 1]), nxt - 1)
   local n = upTo - head + 1
@@ -65,8 +66,16 @@ local function ack_one(K, B, withLedger)
   end
   -- De-duplication records past their window are removed by the next enqueue (or expire
   -- with their key): an ack stays as lean as it can.
+  -- ibytes is not written (an ack leaves it as it is), nor pbytes unless it changed; the
+  -- version goes as text (the ARGV's own when it is now: see queue_entry on numbers).
   if changed then
-    redis.call('HSET', m, 'head', head, 'bytes', bytes, 'ibytes', ibytes, 'pbytes', pbytes, 'v', version)
+    local v = ARGV[B + 4]
+    if version ~= now then v = string.format('%d', version) end
+    if pbytes ~= oldPbytes then
+      redis.call('HSET', m, 'head', head, 'bytes', bytes, 'pbytes', pbytes, 'v', v)
+    else
+      redis.call('HSET', m, 'head', head, 'bytes', bytes, 'v', v)
+    end
   end
 
   local charge, deadline = 0, 0

@@ -55,23 +55,48 @@
 local WAKE_ENTRY_MAX = 16384
 local FIXED = 19
 
+-- The items of a batch mostly repeat their bounds: each text is converted once per call.
+local numbers = {}
+local function num(text)
+  local n = numbers[text]
+  if n == nil then
+    n = tonumber(text)
+    numbers[text] = n
+  end
+  return n
+end
+
+-- Refreshes a key's expiry only when it fell well below the target (a PTTL read costs less
+-- than a PEXPIRE write, which also lands in the AOF); returns the key's time to live.
+local function keep(key, ttl, left)
+  left = left or redis.call('PTTL', key)
+  if left < ttl - 1800000 then
+    redis.call('PEXPIRE', key, string.format('%d', ttl))
+    return ttl
+  end
+  return left
+end
+
 -- One item: KEYS from K + 1, its header from ARGV[A + 1], its message from ARGV[B + 1].
 local function enqueue_message(K, A, devices, withLedger)
   local B = A + 2
-  local now = tonumber(ARGV[B + 1])
+  local nowText = ARGV[B + 1]
+  local now = tonumber(nowText)
   local member = ARGV[B + 2]
-  local cost = tonumber(ARGV[B + 5])
-  local maxCount, maxBytes = tonumber(ARGV[B + 6]), tonumber(ARGV[B + 7])
-  local keyTtl = tonumber(ARGV[B + 8])
-  local recordCost = #member + tonumber(ARGV[B + 11])
-  local recordOverhead = tonumber(ARGV[B + 11])
+  local costText = ARGV[B + 5]
+  local cost = num(costText)
+  local maxCount, maxBytes = num(ARGV[B + 6]), num(ARGV[B + 7])
+  local keyTtl = num(ARGV[B + 8])
+  local recordOverhead = num(ARGV[B + 11])
+  local recordCost = #member + recordOverhead
   local sender = ARGV[B + 12]
-  local shareCount, shareBytes = tonumber(ARGV[B + 13]), tonumber(ARGV[B + 14])
+  local sField = 's:' .. sender
+  local shareCount, shareBytes = num(ARGV[B + 13]), num(ARGV[B + 14])
   local rejectNew = ARGV[B + 15] == '1'
-  local psize = tonumber(ARGV[B + 16])
-  local domainMax = tonumber(ARGV[B + 17])
-  local idsTtl = tonumber(ARGV[B + 18])
-  local windowMs = tonumber(ARGV[B + 19])
+  local psize = num(ARGV[B + 16])
+  local domainMax = num(ARGV[B + 17])
+  local idsTtl = num(ARGV[B + 18])
+  local windowMs = num(ARGV[B + 19])
   local h, due
   if withLedger then h, due = KEYS[K + 3 * devices + 1], KEYS[K + 3 * devices + 2] end
   local total = -1
@@ -82,19 +107,7 @@ local function enqueue_message(K, A, devices, withLedger)
     total = view.total
   end
 
-  -- Refreshes a key's expiry only when it fell well below the target (a PTTL read costs less
-  -- than a PEXPIRE write, which also lands in the AOF); returns the key's time to live.
-  local function keep(key, ttl, left)
-    left = left or redis.call('PTTL', key)
-    if left < ttl - 1800000 then
-      redis.call('PEXPIRE', key, ttl)
-      return ttl
-    end
-    return left
-  end
-
   local function enqueue_one(m, q, ids, channel, ledgerMember)
-    local sField = 's:' .. sender
     -- The epoch is read here too, for the wake-up: a separate HGET per message cost a command.
     local meta = redis.call('HMGET', m, 'head', 'next', 'bytes', 'ibytes', 'pbytes', 'v', sField, 'epoch')
     local epoch = meta[8]
@@ -164,16 +177,15 @@ local function enqueue_message(K, A, devices, withLedger)
         ibytes = ibytes - #oldest[1] - recordOverhead
         evicted = evicted + 1
       end
-      local function over()
-        return (nxt - head + 1) > maxCount or (used + ibytes + cost + recordCost) > maxBytes
-      end
       -- A message always fits an empty queue.
-      if nxt > head and over() then
+      if nxt > head and
+          ((nxt - head + 1) > maxCount or (used + ibytes + cost + recordCost) > maxBytes) then
         if rejectNew then
           status = 2
         else
           local drop = new_removed()
-          while nxt > head and over() do
+          while nxt > head and
+              ((nxt - head + 1) > maxCount or (used + ibytes + cost + recordCost) > maxBytes) do
             local first = redis.call('LPOP', q)
             if not first then
               -- The list is gone under its metadata: start the seqs over from here.
@@ -214,7 +226,7 @@ local function enqueue_message(K, A, devices, withLedger)
     local entry
     if status == 1 then
       seq = nxt
-      entry = queue_entry(seq, ARGV[B + 3], cost, ARGV[B + 4])
+      entry = queue_entry(seq, ARGV[B + 3], costText, ARGV[B + 4])
       redis.call('RPUSH', q, entry)
       nxt = seq + 1
       used = used + cost
@@ -223,13 +235,15 @@ local function enqueue_message(K, A, devices, withLedger)
       redis.call('ZADD', ids, ARGV[B + 10], member)
       if sender ~= '' then senderCount, senderBytes = senderCount + 1, senderBytes + cost end
     end
+    local v = nowText
+    if version ~= now then v = string.format('%d', version) end
     if sender ~= '' and senderCount > 0 then
       redis.call('HSET', m, 'head', head, 'next', nxt, 'bytes', used, 'ibytes', ibytes,
-        'pbytes', pbytes, 'v', version, sField, string.format('%d:%d', senderCount, senderBytes))
+        'pbytes', pbytes, 'v', v, sField, string.format('%d:%d', senderCount, senderBytes))
     else
       if sender ~= '' and meta[7] then redis.call('HDEL', m, sField) end
       redis.call('HSET', m, 'head', head, 'next', nxt, 'bytes', used, 'ibytes', ibytes,
-        'pbytes', pbytes, 'v', version)
+        'pbytes', pbytes, 'v', v)
     end
     if dropped + expired > 0 then redis.call('HINCRBY', m, 'drops', dropped + expired) end
     -- Each key is checked on its own, since an emptied list is recreated by RPUSH without any

@@ -4,9 +4,8 @@
   "c<ordinal> <connectionId>" of the device's newest connection (claim.lua).
 ]]
 local function wake_message(seq, epoch, entry)
-  local wake = 'm' .. seq .. ' ' .. epoch
-  if entry then wake = wake .. '\n' .. entry end
-  return wake
+  if entry then return string.format('m%d %s\n%s', seq, epoch, entry) end
+  return string.format('m%d %s', seq, epoch)
 end
 
 local function claim_message(ordinal, connection_id)

@@ -42,7 +42,7 @@ local function ledger_put(h, due, member, version, bytes, deadline, known)
     redis.call('HSET', h, member,
       string.format('%d:%d:%d', version, bytes, deadline))
   end
-  if deadline ~= old_deadline then redis.call('ZADD', due, deadline, member) end
+  if deadline ~= old_deadline then redis.call('ZADD', due, string.format('%d', deadline), member) end
   return bytes - old_bytes
 end
 
