@@ -117,10 +117,10 @@ local function enqueue_message(K, A, devices, withLedger)
     local senderCount, senderBytes = share_of(meta[7])
 
     -- De-duplication records past their window go first.
-    local stale = redis.call('ZRANGEBYSCORE', ids, '-inf', now)
+    local stale = redis.call('ZRANGEBYSCORE', ids, '-inf', nowText)
     if #stale > 0 then
       for _, record in ipairs(stale) do ibytes = ibytes - #record - recordOverhead end
-      redis.call('ZREMRANGEBYSCORE', ids, '-inf', now)
+      redis.call('ZREMRANGEBYSCORE', ids, '-inf', nowText)
     end
     local duplicate = redis.call('ZSCORE', ids, member)
     -- The records' key expired (idsTtlMs after the last enqueue): nothing left to charge.
