@@ -467,6 +467,46 @@ describe.each(withRedisKinds())('Lua scripts on %s', (_name, target) => {
     expect(await redis.llen(deviceKeys('acme', device).queue)).toBe(1);
   });
 
+  it("gives a sender's share back as acks remove its entries, all of it once the queue is empty", async () => {
+    const ledger = !target().cluster;
+    const device = 'share-1';
+    const meta = deviceKeys('acme', device).meta;
+    const send = (id: string) =>
+      runScript(redis, enqueueScript, {
+        domain: 'acme',
+        devices: [device],
+        message: message({
+          dedupMember: `a1|${id}`,
+          newEpoch: 'es',
+          stored: encodeQueuedMessage({ body: '{"createdAt":1000}', sender: 'alice' }),
+          sender: 'alice',
+          shareCount: 2,
+          shareBytes: 1_000,
+        }),
+        ledger,
+      });
+    const ack = (upTo: number) =>
+      runScript(redis, ackScript, {
+        domain: 'acme',
+        device,
+        upTo,
+        epoch: 'es',
+        now: 1_000,
+        ledger,
+      });
+    const statuses = [];
+    for (const id of ['s1', 's2', 's3']) statuses.push((await send(id)).results[0]?.status);
+    expect(statuses).toEqual(['queued', 'queued', 'share']);
+    expect(await redis.hget(meta, 's:alice')).toBe('2:6');
+
+    await ack(1);
+    expect(await redis.hget(meta, 's:alice')).toBe('1:3');
+    await ack(2);
+    expect(await redis.hget(meta, 's:alice')).toBeNull();
+    expect((await send('s4')).results[0]?.status).toBe('queued');
+    expect(await redis.hget(meta, 's:alice')).toBe('1:3');
+  });
+
   it('writes presence values and events that the wire decoders read back', async () => {
     const handle = { domain: 'acme', identity: 'bob', device: 'b1', connectionId: 'relay-0/abc' };
     const keys = identityKeys('acme', 'bob');

@@ -56,12 +56,15 @@ local function ack_one(K, B, withLedger)
     end
     bytes = bytes - removed.bytes
     pbytes = pbytes - removed.pbytes
-    apply_removed_senders(m, removed)
     changed = true
     -- An empty queue keeps its epoch for good: only a queue left unacked past retention expires.
     if head >= nxt then
+      -- Nor does any sender hold a share of it: the shares are deleted unread.
+      clear_removed_senders(m, removed)
       redis.call('PERSIST', m)
       bytes, pbytes = 0, 0
+    else
+      apply_removed_senders(m, removed)
     end
   end
   -- De-duplication records past their window are removed by the next enqueue (or expire

@@ -85,6 +85,11 @@ local function apply_removed_senders(m, acc)
   end
 end
 
+-- The same once the queue is empty: every sender's share is then nothing, so it is not read.
+local function clear_removed_senders(m, acc)
+  for sender in pairs(acc.senders) do redis.call('HDEL', m, 's:' .. sender) end
+end
+
 -- Appends "ref, count" for each payload reference removed, for the relay to release.
 local function append_refs(out, acc)
   for ref, n in pairs(acc.refs) do
