@@ -4,8 +4,10 @@
   "c<ordinal> <connectionId>" of the device's newest connection (claim.lua).
 ]]
 local function wake_message(seq, epoch, entry)
-  if entry then return string.format('m%d %s\n%s', seq, epoch, entry) end
-  return string.format('m%d %s', seq, epoch)
+  -- One concatenation: one string made, and the entry is not handed to string.format ('%s'
+  -- of a short string goes through C's sprintf, which would stop at a zero byte).
+  if entry then return string.format('m%d ', seq) .. epoch .. '\n' .. entry end
+  return string.format('m%d ', seq) .. epoch
 end
 
 local function claim_message(ordinal, connection_id)
