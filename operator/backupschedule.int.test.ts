@@ -287,8 +287,19 @@ describe('operator › BackupSchedule', () => {
 
   it('shows a failed cycle as LastCycleSucceeded=False and a Warning Event, then recovers', async () => {
     if (bridge === undefined) throw new Error('no bridge');
+    const running = bridge;
     const alice = await world.device('alice', 'alice-tablet');
+    const archived = async () => {
+      const line = /^grove_bridge_messages_acknowledged_total (\d+)$/m.exec(
+        await running.metrics(),
+      );
+      return Number(line?.[1] ?? 0);
+    };
+    const before = await archived();
     await alice.client.send(['workspace:team'], Buffer.from('one more'));
+    // In the archive's open log before the cycle (a loaded machine delivers it later than the
+    // `sent`): otherwise the cycle has nothing to seal and succeeds.
+    await until('the message archived', async () => (await archived()) > before);
     // The workspace's segment folder is a file for a while: sealing fails.
     const segments = join(archivePath(), 'acme', 'team', 'segments');
     renameSync(segments, `${segments}.away`);
