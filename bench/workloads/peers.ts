@@ -344,6 +344,10 @@ async function natsStream(
     subjects: [`${run}.>`],
     storage: StorageType.File,
     retention: RetentionPolicy.Interest,
+    // From 2.15 a stream without its own limit admits 1,000 consumers (the server's
+    // default_max_consumers; -1 means that default too), and the idle workload makes one per
+    // device: 5,100 by default.
+    max_consumers: 1_000_000,
   });
   return { admin, jsm, stream };
 }
