@@ -237,6 +237,10 @@ function ratios(
           num(grove, 'lowLoad', 'latency', 'p99Ms'),
           num(mosquitto, 'lowLoad', 'latency', 'p99Ms'),
         ),
+        oneInFlightP50Latency: ratio(
+          num(grove, 'oneInFlight', 'latency', 'p50Ms'),
+          num(mosquitto, 'oneInFlight', 'latency', 'p50Ms'),
+        ),
       };
     case 'fanOut':
       return {

@@ -113,13 +113,23 @@ const rows: Row[] = [
     ratio: true,
   },
   {
-    label: '1:1 latency p50, ms (one in flight)',
+    label: '1:1 latency p50, ms (one send in flight)',
     grove: at('oneToOne', 'lowLoad', 'latency', 'p50Ms'),
     ratio: true,
   },
   {
-    label: '1:1 latency p99, ms (one in flight)',
+    label: '1:1 latency p99, ms (one send in flight)',
     grove: at('oneToOne', 'lowLoad', 'latency', 'p99Ms'),
+    ratio: true,
+  },
+  {
+    label: '1:1 latency p50, ms (one message in flight)',
+    grove: at('oneToOne', 'oneInFlight', 'latency', 'p50Ms'),
+    ratio: true,
+  },
+  {
+    label: '1:1 latency p99, ms (one message in flight)',
+    grove: at('oneToOne', 'oneInFlight', 'latency', 'p99Ms'),
     ratio: true,
   },
   {

@@ -35,6 +35,60 @@ export async function runLanes<S>(
   await Promise.all(senders.flatMap((sender) => Array.from({ length: lanes }, () => lane(sender))));
 }
 
+/**
+ * The issue's "one message in flight": the next send starts only once the previous message
+ * is both confirmed to its sender and delivered to its receiver. (`runLanes` with one lane
+ * waits for the confirmation alone, which usually arrives first, so there the next send
+ * overlaps the previous delivery.) A message not delivered within `waitMs` is given up on
+ * and the phase goes on; its latency stays unrecorded and the delivered count shows it.
+ */
+export class OneInFlight {
+  private readonly arrived = new Set<number>();
+  private waiting: { index: number; resolve: () => void } | undefined;
+
+  constructor(private readonly waitMs = 2000) {}
+
+  /** Called from the receivers' message handler for each index of this phase. */
+  delivered(index: number): void {
+    if (this.waiting?.index === index) {
+      const { resolve } = this.waiting;
+      this.waiting = undefined;
+      resolve();
+    } else this.arrived.add(index);
+  }
+
+  async run<S>(
+    sender: S,
+    first: number,
+    total: number,
+    send: (sender: S, i: number) => Promise<unknown>,
+    startedAt: Float64Array,
+  ): Promise<void> {
+    for (let i = first; i < first + total; i++) {
+      startedAt[i] = now();
+      await send(sender, i);
+      await this.deliveryOf(i);
+    }
+  }
+
+  private async deliveryOf(index: number): Promise<void> {
+    if (this.arrived.delete(index)) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting = undefined;
+        resolve();
+      }, this.waitMs);
+      this.waiting = {
+        index,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+    });
+  }
+}
+
 export async function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -5,6 +5,7 @@ import {
   CpuMeter,
   monotonicUs,
   now,
+  OneInFlight,
   runLanes,
   perUnit,
   prng,
@@ -101,16 +102,20 @@ const indexOf = (id: string) => Number(id.slice(id.lastIndexOf('-') + 1));
 
 /**
  * Workload 1: 1:1 messages to random online devices, as fast as the acks allow; then a
- * low-load phase (one send in flight) for the latency of the path itself.
+ * low-load phase (one send in flight) and a one-message-in-flight phase (each send also
+ * waits for the previous delivery) for the latency of the path itself.
  */
 export async function groveOneToOne(stack: GroveStack, params: BenchParams, run: string) {
   const p = params.oneToOne;
   const timeout = params.phaseTimeoutMs;
-  const total = p.messages + p.lowLoadMessages;
+  const oneFrom = p.messages + p.lowLoadMessages;
+  const total = oneFrom + p.lowLoadMessages;
   const startedAt = new Float64Array(total);
   const latency = new Float64Array(total).fill(NaN);
+  const oneInFlight = new OneInFlight();
   let delivered = 0;
   let lowDelivered = 0;
+  let oneDelivered = 0;
   let duplicates = 0;
   let lastDelivery = 0;
   const receivers = Array.from({ length: p.devices }, (_, i) => deviceRef(PREFIX.receiver, i));
@@ -128,7 +133,11 @@ export async function groveOneToOne(stack: GroveStack, params: BenchParams, run:
         if (i < p.messages) {
           lastDelivery = at;
           delivered++;
-        } else lowDelivered++;
+        } else if (i < oneFrom) lowDelivered++;
+        else {
+          oneDelivered++;
+          oneInFlight.delivered(i);
+        }
       },
     }),
     timeout,
@@ -170,6 +179,13 @@ export async function groveOneToOne(stack: GroveStack, params: BenchParams, run:
   await until(() => lowDelivered >= p.lowLoadMessages, timeout, 'low-load deliveries').catch(
     () => undefined,
   );
+  const [oneSender] = senders;
+  if (oneSender === undefined) throw new Error('no sender');
+  await withTimeout(
+    oneInFlight.run(oneSender, oneFrom, p.lowLoadMessages, send, startedAt),
+    timeout,
+    'one-in-flight sends',
+  );
   await GroveStack.closeAll([...devices, ...senders]);
   return {
     devices: p.devices,
@@ -191,7 +207,12 @@ export async function groveOneToOne(stack: GroveStack, params: BenchParams, run:
     lowLoad: {
       messages: p.lowLoadMessages,
       delivered: lowDelivered,
-      latency: summarize(latency.subarray(p.messages)),
+      latency: summarize(latency.subarray(p.messages, oneFrom)),
+    },
+    oneInFlight: {
+      messages: p.lowLoadMessages,
+      delivered: oneDelivered,
+      latency: summarize(latency.subarray(oneFrom)),
     },
     monotonicWindowUs: window,
   };

@@ -5,6 +5,7 @@ import {
   CpuMeter,
   indexedPayload,
   now,
+  OneInFlight,
   runLanes,
   perUnit,
   prng,
@@ -128,11 +129,14 @@ function meter(broker: MosquittoBroker): CpuMeter {
 export async function mosquittoOneToOne(broker: MosquittoBroker, params: BenchParams, run: string) {
   const p = params.oneToOne;
   const timeout = params.phaseTimeoutMs;
-  const total = p.messages + p.lowLoadMessages;
+  const oneFrom = p.messages + p.lowLoadMessages;
+  const total = oneFrom + p.lowLoadMessages;
   const startedAt = new Float64Array(total);
   const latency = new Float64Array(total).fill(NaN);
+  const oneInFlight = new OneInFlight();
   let delivered = 0;
   let lowDelivered = 0;
+  let oneDelivered = 0;
   let duplicates = 0;
   let lastDelivery = 0;
   const connectStart = now();
@@ -153,7 +157,11 @@ export async function mosquittoOneToOne(broker: MosquittoBroker, params: BenchPa
         if (index < p.messages) {
           lastDelivery = at;
           delivered++;
-        } else lowDelivered++;
+        } else if (index < oneFrom) lowDelivered++;
+        else {
+          oneDelivered++;
+          oneInFlight.delivered(index);
+        }
       },
     ),
     timeout,
@@ -195,6 +203,19 @@ export async function mosquittoOneToOne(broker: MosquittoBroker, params: BenchPa
   await until(() => lowDelivered >= p.lowLoadMessages, timeout, 'low-load deliveries').catch(
     () => undefined,
   );
+  const [onePublisher] = pubs;
+  if (onePublisher === undefined) throw new Error('no publisher');
+  await withTimeout(
+    oneInFlight.run(
+      onePublisher,
+      oneFrom,
+      p.lowLoadMessages,
+      (client, i) => client.publishAsync(topic(i), indexedPayload(i, p.payloadBytes), { qos: 1 }),
+      startedAt,
+    ),
+    timeout,
+    'one-in-flight publishes',
+  );
   await endAll([...subs, ...pubs]);
   return {
     devices: p.devices,
@@ -214,7 +235,12 @@ export async function mosquittoOneToOne(broker: MosquittoBroker, params: BenchPa
     lowLoad: {
       messages: p.lowLoadMessages,
       delivered: lowDelivered,
-      latency: summarize(latency.subarray(p.messages)),
+      latency: summarize(latency.subarray(p.messages, oneFrom)),
+    },
+    oneInFlight: {
+      messages: p.lowLoadMessages,
+      delivered: oneDelivered,
+      latency: summarize(latency.subarray(oneFrom)),
     },
   };
 }

@@ -19,6 +19,7 @@ import {
   CpuMeter,
   indexedPayload,
   now,
+  OneInFlight,
   runLanes,
   perUnit,
   prng,
@@ -35,13 +36,17 @@ import type { BenchParams } from './params.js';
 /** Counts first deliveries and latencies of message indexes; repeats count as duplicates. */
 class Deliveries {
   readonly latency: Float64Array;
+  readonly oneInFlight = new OneInFlight();
   delivered = 0;
   lowDelivered = 0;
+  oneDelivered = 0;
   duplicates = 0;
   last = 0;
+  /** Indexes below `loaded` are the loaded phase, then the low-load phase up to `oneFrom`. */
   constructor(
     readonly startedAt: Float64Array,
     private readonly loaded: number,
+    private readonly oneFrom = startedAt.length,
   ) {
     this.latency = new Float64Array(startedAt.length).fill(NaN);
   }
@@ -56,7 +61,11 @@ class Deliveries {
     if (index < this.loaded) {
       this.last = at;
       this.delivered++;
-    } else this.lowDelivered++;
+    } else if (index < this.oneFrom) this.lowDelivered++;
+    else {
+      this.oneDelivered++;
+      this.oneInFlight.delivered(index);
+    }
   }
 }
 
@@ -143,9 +152,10 @@ function centrifugoMeter(peer: CentrifugoPeer): CpuMeter {
 export async function centrifugoOneToOne(peer: CentrifugoPeer, params: BenchParams, run: string) {
   const p = params.oneToOne;
   const timeout = params.phaseTimeoutMs;
-  const total = p.messages + p.lowLoadMessages;
+  const oneFrom = p.messages + p.lowLoadMessages;
+  const total = oneFrom + p.lowLoadMessages;
   const startedAt = new Float64Array(total);
-  const seen = new Deliveries(startedAt, p.messages);
+  const seen = new Deliveries(startedAt, p.messages, oneFrom);
   const channel = (i: number) => `bench:${run}-dev-${i}`;
   const connectStart = now();
   const devices = await withTimeout(
@@ -192,6 +202,13 @@ export async function centrifugoOneToOne(peer: CentrifugoPeer, params: BenchPara
   await until(() => seen.lowDelivered >= p.lowLoadMessages, timeout, 'low-load deliveries').catch(
     () => undefined,
   );
+  const [oneSender] = senders;
+  if (oneSender === undefined) throw new Error('no sender');
+  await withTimeout(
+    seen.oneInFlight.run(oneSender, oneFrom, p.lowLoadMessages, publish, startedAt),
+    timeout,
+    'one-in-flight publishes',
+  );
   centrifugoClose([...devices, ...senders]);
   return {
     devices: p.devices,
@@ -210,7 +227,12 @@ export async function centrifugoOneToOne(peer: CentrifugoPeer, params: BenchPara
     lowLoad: {
       messages: p.lowLoadMessages,
       delivered: seen.lowDelivered,
-      latency: summarize(seen.latency.subarray(p.messages)),
+      latency: summarize(seen.latency.subarray(p.messages, oneFrom)),
+    },
+    oneInFlight: {
+      messages: p.lowLoadMessages,
+      delivered: seen.oneDelivered,
+      latency: summarize(seen.latency.subarray(oneFrom)),
     },
   };
 }
@@ -454,9 +476,10 @@ function natsMeter(peer: NatsPeer): CpuMeter {
 export async function natsOneToOne(peer: NatsPeer, params: BenchParams, run: string) {
   const p = params.oneToOne;
   const timeout = params.phaseTimeoutMs;
-  const total = p.messages + p.lowLoadMessages;
+  const oneFrom = p.messages + p.lowLoadMessages;
+  const total = oneFrom + p.lowLoadMessages;
   const startedAt = new Float64Array(total);
-  const seen = new Deliveries(startedAt, p.messages);
+  const seen = new Deliveries(startedAt, p.messages, oneFrom);
   const { admin, jsm, stream } = await natsStream(peer, run);
   const subject = (i: number) => `${run}.dev.${i}`;
   const connectStart = now();
@@ -502,6 +525,13 @@ export async function natsOneToOne(peer: NatsPeer, params: BenchParams, run: str
   await until(() => seen.lowDelivered >= p.lowLoadMessages, timeout, 'low-load deliveries').catch(
     () => undefined,
   );
+  const [onePublisher] = publishers;
+  if (onePublisher === undefined) throw new Error('no publisher');
+  await withTimeout(
+    seen.oneInFlight.run(onePublisher, oneFrom, p.lowLoadMessages, publish, startedAt),
+    timeout,
+    'one-in-flight publishes',
+  );
   await natsClose([
     ...devices.map((d) => d.connection),
     ...publishers.map((p) => p.connection),
@@ -524,7 +554,12 @@ export async function natsOneToOne(peer: NatsPeer, params: BenchParams, run: str
     lowLoad: {
       messages: p.lowLoadMessages,
       delivered: seen.lowDelivered,
-      latency: summarize(seen.latency.subarray(p.messages)),
+      latency: summarize(seen.latency.subarray(p.messages, oneFrom)),
+    },
+    oneInFlight: {
+      messages: p.lowLoadMessages,
+      delivered: seen.oneDelivered,
+      latency: summarize(seen.latency.subarray(oneFrom)),
     },
   };
 }
