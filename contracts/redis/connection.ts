@@ -65,6 +65,11 @@ function seeds(url: string, defaultPort: number): { host: string; port: number }
 
 /** The longest pause between two reconnect attempts. */
 export const MAX_RECONNECT_DELAY_MS = 500;
+/**
+ * The pause before the failover detector connects again to a Sentinel it lost (ioredis's
+ * default is 60 s, during which a restarted Sentinel's +switch-master goes unheard), ±20 %.
+ */
+export const SENTINEL_RECONNECT_DELAY_MS = 5000;
 /** How long one connect attempt may take before it counts as failed. */
 export const CONNECT_TIMEOUT_MS = 2000;
 
@@ -123,11 +128,14 @@ export function connectRedis(target: RedisTarget, role: 'commands' | 'subscriber
       // Told of a failover by the Sentinels (+switch-master), drop the connection to the old
       // primary at once rather than when it stops answering.
       failoverDetector: true,
+      sentinelReconnectStrategy: () =>
+        Math.round(SENTINEL_RECONNECT_DELAY_MS * (0.8 + 0.4 * Math.random())),
       // A demoted primary answers writes with READONLY: reconnect (through the Sentinels, to
       // the new primary). The failed command is not resent: the caller sees it fail.
       reconnectOnError: (error: Error) => error.message.startsWith('READONLY'),
     });
     reconnectAfterGivingUp(client);
+    listenToFailoverDetector(client);
   } else {
     client = new Redis(topology.url, common);
   }
@@ -135,6 +143,26 @@ export function connectRedis(target: RedisTarget, role: 'commands' | 'subscriber
   // (redis-health.ts); without a listener ioredis would print every reconnect attempt.
   client.on('error', () => undefined);
   return client;
+}
+
+/**
+ * ioredis's failover detector opens connections of its own to the Sentinels and gives them no
+ * 'error' listener, so each of their connection errors (a Sentinel restarting, say) was
+ * printed to stderr as "[ioredis] Unhandled error event", outside the JSON logs (an open
+ * ioredis issue, redis/ioredis#1829). Each such connection gets a listener here. Their errors
+ * need no other handling: the detector reconnects them itself, and a failover it misses meanwhile
+ * still ends the connection to the old primary. The connector is not public API: without the
+ * method this expects, the connections stay as ioredis made them.
+ */
+export function listenToFailoverDetector(client: Redis): void {
+  const connector = (client as unknown as { connector?: Record<string, unknown> }).connector;
+  const connectToSentinel = connector?.connectToSentinel;
+  if (connector === undefined || typeof connectToSentinel !== 'function') return;
+  connector.connectToSentinel = (...args: unknown[]): unknown => {
+    const sentinel = Reflect.apply(connectToSentinel, connector, args) as Redis;
+    sentinel.on('error', () => undefined);
+    return sentinel;
+  };
 }
 
 /**
