@@ -253,7 +253,7 @@ describe('helm template', () => {
       '--namespace',
       releaseNamespace,
       '--redis',
-      'redis://main-redis-0.main-redis.grove-system.svc:6379',
+      'redis://main-redis-svc.grove-system.svc:6379',
       '--redis-relay-pool',
       'grove-system/main',
     ]);
@@ -383,7 +383,7 @@ describe('helm template', () => {
       watchedNamespace,
       '--redis',
       // Samples are on here: the Manager uses the sample RelayPool's Redis.
-      `redis://grove-sample-redis-0.grove-sample-redis.${watchedNamespace}.svc:6379`,
+      `redis://grove-sample-redis-svc.${watchedNamespace}.svc:6379`,
       '--redis-relay-pool',
       `${watchedNamespace}/grove-sample`,
     ]);

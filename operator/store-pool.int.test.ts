@@ -270,7 +270,7 @@ describe('operator › a failover pool on the home pool’s built-in Redis', () 
     await client.create(t.relayPools, groveObject('RelayPool', 'nowhere', {}));
     await until('the relays of "lost" on the Redis of "nowhere"', async () => {
       const url = (await relayJsonOf('lost'))?.redis as Json | undefined;
-      return url?.url === `redis://nowhere-redis-0.nowhere-redis.${ns}.svc:6379` && url;
+      return url?.url === `redis://nowhere-redis-svc.${ns}.svc:6379` && url;
     });
     expect(await relayPeers('nowhere')).toContainEqual(relaysOf('lost'));
   });

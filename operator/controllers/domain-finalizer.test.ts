@@ -140,7 +140,7 @@ describe('finalizeDomain', () => {
     expect(seen.purged).toEqual([
       {
         target: {
-          url: 'redis://home-redis-0.home-redis.grove.svc:6379',
+          url: 'redis://home-redis-svc.grove.svc:6379',
           cluster: false,
           password: 'home-secret',
         },
@@ -178,7 +178,7 @@ describe('finalizeDomain', () => {
 
   it('purges a store shared through spec.redis.relayPool once, through the pool that owns it', async () => {
     const homeTarget = {
-      url: 'redis://home-redis-0.home-redis.grove.svc:6379',
+      url: 'redis://home-redis-svc.grove.svc:6379',
       cluster: false,
       password: 'home-secret',
     };

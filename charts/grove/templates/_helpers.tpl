@@ -161,7 +161,7 @@ starting (and `helm install --wait` from finishing) until a RelayPool of that na
 */}}
 args:
   - --redis
-  - {{ printf "redis://%s-redis-0.%s-redis.%s.svc:6379" $pool $pool $ns | quote }}
+  - {{ printf "redis://%s-redis-svc.%s.svc:6379" $pool $ns | quote }}
   - --redis-relay-pool
   - {{ printf "%s/%s" $ns $pool | quote }}
 {{- end }}

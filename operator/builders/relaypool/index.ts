@@ -7,7 +7,7 @@ import type { KubeObject } from '../../../kube/kube-object.js';
 import { labelKeys } from '../labels.js';
 import type { RelayPoolBuildInput } from './input.js';
 import { buildRelayIngress } from './ingress.js';
-import { buildRedisService, buildRedisStatefulSet } from './redis.js';
+import { buildRedisClientService, buildRedisService, buildRedisStatefulSet } from './redis.js';
 import { buildRedisPodDisruptionBudget } from './redis-ha.js';
 import { buildRelayConfigMap } from './relay-config.js';
 import {
@@ -45,7 +45,12 @@ export {
   type RelayPoolBuildErrorReason,
   type RelayPoolNames,
 } from './names.js';
-export { REDIS_DATA_DIR, buildRedisService, buildRedisStatefulSet } from './redis.js';
+export {
+  REDIS_DATA_DIR,
+  buildRedisClientService,
+  buildRedisService,
+  buildRedisStatefulSet,
+} from './redis.js';
 export {
   SENTINEL_MASTER_NAME,
   SENTINEL_PORT,
@@ -112,6 +117,7 @@ export function buildRelayPoolChildren(input: RelayPoolBuildInput): KubeObject[]
     buildRelayNetworkPolicy(input),
     buildRelayConfigMap(input),
     buildRedisService(pool),
+    buildRedisClientService(pool),
     buildRedisStatefulSet(input),
     buildRedisPodDisruptionBudget(pool),
     buildRelayDeployment(input),

@@ -10,6 +10,8 @@ export interface RelayPoolNames {
   config: string;
   /** StatefulSet and headless Service of the built-in Redis. */
   redis: string;
+  /** ClusterIP Service that clients reach a built-in Redis without highAvailability through. */
+  redisClients: string;
   /** Secret holding the built-in Redis password (key "password"). */
   redisAuth: string;
 }
@@ -20,6 +22,7 @@ export function relayPoolNames(poolName: string): RelayPoolNames {
     metrics: `${poolName}-metrics`,
     config: `${poolName}-relay-config`,
     redis: `${poolName}-redis`,
+    redisClients: `${poolName}-redis-svc`,
     redisAuth: `${poolName}-redis-auth`,
   };
 }
@@ -31,7 +34,7 @@ export function relayPoolNames(poolName: string): RelayPoolNames {
  * `controller-revision-hash: <statefulset name>-<hash of up to 10 characters>`, a label value
  * of at most 63 characters, so `${pool}-redis` may have at most 52 (the well-known 52-character
  * limit of StatefulSet names; past it, the pods are never created). The looser limits:
- * Service names are DNS labels (`${pool}-relay`, `${pool}-redis` ≤ 63, so pool ≤ 57) and so is
+ * Service names are DNS labels (`${pool}-redis-svc` ≤ 63, so pool ≤ 53) and so is
  * the Redis pod hostname (`${pool}-redis-0` ≤ 63, so pool ≤ 55).
  */
 export { MAX_RELAY_POOL_NAME_LENGTH };

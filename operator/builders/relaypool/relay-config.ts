@@ -52,14 +52,15 @@ export interface RelayJson {
 }
 
 /**
- * The in-cluster address of a pool's built-in Redis: its only pod, through the headless
- * Service; with highAvailability, the Sentinels of every pod (sentinel://…/grove).
+ * The in-cluster address of a pool's built-in Redis: its ClusterIP Service (redis.ts,
+ * buildRedisClientService); with highAvailability, the Sentinels of every pod
+ * (sentinel://…/grove).
  */
 export function builtinRedisUrl(pool: RelayPool): string {
   if (builtinRedisHa(pool) !== undefined) return builtinSentinelUrl(pool);
   const { name, namespace } = poolIdentity(pool);
-  const { redis } = relayPoolNames(name);
-  return `redis://${redis}-0.${redis}.${namespace}.svc:${REDIS_PORT}`;
+  const { redisClients } = relayPoolNames(name);
+  return `redis://${redisClients}.${namespace}.svc:${REDIS_PORT}`;
 }
 
 function byName(a: { name: string }, b: { name: string }): number {

@@ -196,6 +196,7 @@ describe('relay pool builders › shape of the children', () => {
       'NetworkPolicy/main-relay',
       'ConfigMap/main-relay-config',
       'Service/main-redis',
+      'Service/main-redis-svc',
       'StatefulSet/main-redis',
       'Deployment/main-relay',
       'Service/main-relay',
@@ -336,7 +337,7 @@ describe('relay pool builders › shape of the children', () => {
   it('gives every child the pool namespace, the owner reference and the managed-by label', () => {
     const input = makeInput({ autoscaling: { minReplicas: 1, maxReplicas: 3 } });
     const objects = [...buildRelayPoolChildren(input), buildRedisAuthSecret(input.pool, 'secret')];
-    expect(objects).toHaveLength(11);
+    expect(objects).toHaveLength(12);
     for (const object of objects) {
       expect(object.metadata.namespace).toBe(NAMESPACE);
       expect(object.metadata.ownerReferences).toEqual([
@@ -379,16 +380,35 @@ describe('relay pool builders › shape of the children', () => {
     expect(podLabels).not.toMatchObject(redisSelector);
   });
 
-  it('points relays at the built-in Redis pod through its headless Service', () => {
+  it('points relays at the built-in Redis through a ClusterIP Service, whose address survives a replaced pod', () => {
     const children = buildRelayPoolChildren(makeInput({}));
     const statefulSet = child(children, 'StatefulSet');
-    const service = child(children, 'Service', 'main-redis');
-    expect(at(service, 'spec', 'clusterIP')).toBe('None');
-    expect(at(statefulSet, 'spec', 'serviceName')).toBe(service.metadata.name);
+    const headless = child(children, 'Service', 'main-redis');
+    expect(at(headless, 'spec', 'clusterIP')).toBe('None');
+    expect(at(statefulSet, 'spec', 'serviceName')).toBe(headless.metadata.name);
+    const clients = child(children, 'Service', 'main-redis-svc');
+    expect(at(clients, 'spec', 'type')).toBe('ClusterIP');
+    expect(at(clients, 'spec', 'clusterIP')).toBeUndefined();
+    expect(at(clients, 'spec', 'publishNotReadyAddresses')).toBe(true);
+    expect(at(clients, 'spec', 'selector')).toEqual(
+      at(statefulSet, 'spec', 'selector', 'matchLabels'),
+    );
+    expect(at(clients, 'spec', 'ports')).toEqual([
+      { name: 'redis', port: 6379, targetPort: 'redis', protocol: 'TCP' },
+    ]);
     expect(at(relayJsonOf(children), 'redis')).toEqual({
-      url: `redis://${statefulSet.metadata.name}-0.${service.metadata.name}.${NAMESPACE}.svc:6379`,
+      url: `redis://${clients.metadata.name}.${NAMESPACE}.svc:6379`,
       cluster: false,
     });
+  });
+
+  it('makes no ClusterIP Service for a built-in Redis with highAvailability (clients ask its Sentinels)', () => {
+    const children = buildRelayPoolChildren(
+      makeInput({ redis: { builtin: { highAvailability: { replicas: 2, replicaAcks: 1 } } } }),
+    );
+    expect(children.map((o) => `${o.kind}/${o.metadata.name}`)).not.toContain(
+      'Service/main-redis-svc',
+    );
   });
 
   it('hands both sides of the built-in Redis the same password Secret', () => {
