@@ -362,6 +362,11 @@ describe('operator › BackupSchedule', () => {
       );
       return JSON.stringify(answer.body[0]?.selection).includes('archive') || undefined;
     });
-    expect(await eventReasons('nightly')).toContain('BridgeWorkspacesChanged');
+    // The operator tells the Manager first, then records the Secret and the event: under load
+    // the event can come a moment after the Manager has the selection.
+    await until(
+      'the BridgeWorkspacesChanged event',
+      async () => (await eventReasons('nightly')).includes('BridgeWorkspacesChanged') || undefined,
+    );
   });
 });
