@@ -11,6 +11,8 @@
  *   --no-mosquitto     no Mosquitto
  *   --peers=LIST       peers of equal durability: centrifugo,nats (default both), or none;
  *                      built and cached by scripts/bench-peers.sh
+ *   --relay-v8-flags=S the relays' V8 flags, space-separated, instead of the image's
+ *                      (RELAY_V8_FLAGS; "" for V8's defaults): an experiment, not what ships
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,6 +20,7 @@ import { availableParallelism, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { RELAY_V8_FLAGS } from '../contracts/relay-v8-flags.js';
 import { GroveStack, BENCH_LIMITS, RELAY_OVERRIDES, type Fsync } from './lib/grove-stack.js';
 import { MosquittoBroker } from './lib/mosquitto.js';
 import { CentrifugoPeer, NatsPeer, peerBinaries, type PeerName } from './lib/peers.js';
@@ -73,8 +76,11 @@ const { values } = parseArgs({
     profile: { type: 'boolean', default: false },
     'no-mosquitto': { type: 'boolean', default: false },
     peers: { type: 'string', default: 'centrifugo,nats' },
+    'relay-v8-flags': { type: 'string' },
   },
 });
+/** The relays' V8 flags when not the image's (an experiment: measuring another semi-space). */
+const relayV8Flags = values['relay-v8-flags']?.split(' ').filter((flag) => flag !== '');
 const params = values.quick ? QUICK : FULL;
 const scaleParams = values.quick ? SCALE_QUICK : SCALE_FULL;
 const names = values.only?.split(',') ?? [...WORKLOADS];
@@ -343,6 +349,7 @@ async function main(): Promise<void> {
         relays: 2,
         seed: groveSeed(params),
         profileDir,
+        relayV8Flags,
         onChild: (pid) => childPids.add(pid),
       });
       try {
@@ -448,6 +455,7 @@ async function main(): Promise<void> {
       relays: 2,
       seed: scaleSeed(scaleParams),
       profileDir,
+      relayV8Flags,
       onChild: (pid) => childPids.add(pid),
     });
     try {
@@ -510,6 +518,7 @@ async function main(): Promise<void> {
       ...(selectedScale.length > 0 ? { scaleParams, openFiles } : {}),
       groveLimits: BENCH_LIMITS,
       relayOverrides: RELAY_OVERRIDES,
+      relayV8Flags: relayV8Flags ?? RELAY_V8_FLAGS,
       redis: redisInfo,
       mosquitto: broker?.configText
         .split('\n')

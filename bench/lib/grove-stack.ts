@@ -48,6 +48,7 @@ export class GroveStack {
     readonly fsync: Fsync,
     private readonly profileDir: string | undefined,
     private readonly onChild: (pid: number) => void,
+    private readonly relayV8Flags: readonly string[],
   ) {}
 
   static async start(options: {
@@ -55,6 +56,8 @@ export class GroveStack {
     relays: number;
     seed: DirectorySeed;
     profileDir?: string | undefined;
+    /** V8 flags of the relays instead of the image's (RELAY_V8_FLAGS): for experiments. */
+    relayV8Flags?: readonly string[] | undefined;
     /** Told the pid of every server process started (so a cut-short run can kill them). */
     onChild?: (pid: number) => void;
   }): Promise<GroveStack> {
@@ -72,7 +75,13 @@ export class GroveStack {
       relayConfig: RELAY_OVERRIDES,
     });
     const onChild = options.onChild ?? (() => undefined);
-    const grove = new GroveStack(stack, options.fsync, options.profileDir, onChild);
+    const grove = new GroveStack(
+      stack,
+      options.fsync,
+      options.profileDir,
+      onChild,
+      options.relayV8Flags ?? RELAY_V8_FLAGS,
+    );
     onChild(grove.redisPid);
     try {
       for (let i = 0; i < options.relays; i++) await grove.addRelay();
@@ -100,7 +109,7 @@ export class GroveStack {
     // The V8 flags the image gives a relay; --cpu-prof writes a profile when the relay exits.
     const flags = [
       process.env.NODE_OPTIONS ?? '',
-      ...RELAY_V8_FLAGS,
+      ...this.relayV8Flags,
       ...(this.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${this.profileDir}`]),
     ];
     const relay = await this.stack.addRelay({ env: { NODE_OPTIONS: flags.join(' ').trim() } });
