@@ -49,7 +49,7 @@ COPY --from=build /src/dist ./dist
 COPY --from=build /src/manager/ui/dist ./dist/manager/ui/dist
 # exec: node replaces the shell, so it is PID 1 and gets the kubelet's SIGTERM. A relay runs
 # with a small young generation (contracts/relay-v8-flags.ts: RELAY_V8_FLAGS).
-RUN printf '#!/bin/sh\ncase "$1" in\n  relay) exec /usr/local/bin/node --max-semi-space-size=4 /app/dist/bin/grove-cli.js "$@" ;;\nesac\nexec /usr/local/bin/node /app/dist/bin/grove-cli.js "$@"\n' \
+RUN printf '#!/bin/sh\ncase "$1" in\n  relay) exec /usr/local/bin/node --max-semi-space-size=8 /app/dist/bin/grove-cli.js "$@" ;;\nesac\nexec /usr/local/bin/node /app/dist/bin/grove-cli.js "$@"\n' \
       > /usr/local/bin/grove \
  && chmod 0755 /usr/local/bin/grove \
  && grove --help >/dev/null \
