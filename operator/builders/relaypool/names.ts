@@ -10,7 +10,7 @@ export interface RelayPoolNames {
   config: string;
   /** StatefulSet and headless Service of the built-in Redis. */
   redis: string;
-  /** ClusterIP Service that clients reach a built-in Redis without highAvailability through. */
+  /** ClusterIP Service in front of the built-in Redis's pod 0: its clients' address. */
   redisClients: string;
   /** Secret holding the built-in Redis password (key "password"). */
   redisAuth: string;

@@ -63,9 +63,11 @@ export function buildRedisService(pool: RelayPool): KubeObject | undefined {
 }
 
 /**
- * The stable address of a built-in Redis without highAvailability: a ClusterIP Service in
- * front of its one pod, which relays, the Manager and the operator connect to; undefined for
- * external Redis and with highAvailability (clients ask the Sentinels there).
+ * The stable address of a built-in Redis: a ClusterIP Service in front of its pod 0, which
+ * relays, the Manager and the operator connect to; undefined for external Redis. Pod 0 is the
+ * only pod without highAvailability. With it, clients ask the Sentinels instead, and only a
+ * Manager that started before it could read the pool falls back to this address: pod 0, which
+ * starts as the primary (manager/redis-access.ts).
  *
  * Not the pod's DNS name: a replaced pod comes back with a new IP, and resolvers cache the old
  * answer, or the "no such name" of the moment between the pods, for the record's TTL (5 s on
@@ -74,17 +76,22 @@ export function buildRedisService(pool: RelayPool): KubeObject | undefined {
  * and kube-proxy points it at the new pod as soon as the pod has an address.
  */
 export function buildRedisClientService(pool: RelayPool): KubeObject | undefined {
-  if (!('builtin' in pool.spec.redis) || builtinRedisHa(pool) !== undefined) return undefined;
+  if (!('builtin' in pool.spec.redis)) return undefined;
   const { name } = poolIdentity(pool);
+  const names = relayPoolNames(name);
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: childMetadata(pool, relayPoolNames(name).redisClients, 'redis'),
+    metadata: childMetadata(pool, names.redisClients, 'redis'),
     spec: {
       type: 'ClusterIP',
       // As for the headless Service: the pod is an endpoint as soon as it has an address.
       publishNotReadyAddresses: true,
-      selector: selectorLabels(name, 'redis'),
+      // The StatefulSet controller labels each pod with its name.
+      selector: {
+        ...selectorLabels(name, 'redis'),
+        'statefulset.kubernetes.io/pod-name': `${names.redis}-0`,
+      },
       ports: [{ name: 'redis', port: REDIS_PORT, targetPort: 'redis', protocol: 'TCP' }],
     },
   } satisfies Plain<V1Service> & KubeObject;

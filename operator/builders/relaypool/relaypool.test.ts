@@ -390,9 +390,10 @@ describe('relay pool builders › shape of the children', () => {
     expect(at(clients, 'spec', 'type')).toBe('ClusterIP');
     expect(at(clients, 'spec', 'clusterIP')).toBeUndefined();
     expect(at(clients, 'spec', 'publishNotReadyAddresses')).toBe(true);
-    expect(at(clients, 'spec', 'selector')).toEqual(
-      at(statefulSet, 'spec', 'selector', 'matchLabels'),
-    );
+    expect(at(clients, 'spec', 'selector')).toEqual({
+      ...(at(statefulSet, 'spec', 'selector', 'matchLabels') as object),
+      'statefulset.kubernetes.io/pod-name': 'main-redis-0',
+    });
     expect(at(clients, 'spec', 'ports')).toEqual([
       { name: 'redis', port: 6379, targetPort: 'redis', protocol: 'TCP' },
     ]);
@@ -402,13 +403,15 @@ describe('relay pool builders › shape of the children', () => {
     });
   });
 
-  it('makes no ClusterIP Service for a built-in Redis with highAvailability (clients ask its Sentinels)', () => {
+  it('keeps the ClusterIP Service on pod 0 with highAvailability, where relays ask the Sentinels', () => {
     const children = buildRelayPoolChildren(
       makeInput({ redis: { builtin: { highAvailability: { replicas: 2, replicaAcks: 1 } } } }),
     );
-    expect(children.map((o) => `${o.kind}/${o.metadata.name}`)).not.toContain(
-      'Service/main-redis-svc',
-    );
+    const clients = child(children, 'Service', 'main-redis-svc');
+    expect(at(clients, 'spec', 'selector')).toMatchObject({
+      'statefulset.kubernetes.io/pod-name': 'main-redis-0',
+    });
+    expect(String(at(relayJsonOf(children), 'redis', 'url'))).toMatch(/^sentinel:\/\//);
   });
 
   it('hands both sides of the built-in Redis the same password Secret', () => {
