@@ -25,6 +25,7 @@ import {
   parsePoolRef,
   poolRedisTarget,
   storageProblem,
+  watchPoolRedisTarget,
   type PoolRef,
 } from './redis-access.js';
 
@@ -197,6 +198,15 @@ function defaultUiDir(): string | undefined {
   return undefined;
 }
 
+/** What a running Manager tells its owner. */
+export interface ManagerEvents {
+  /**
+   * Its RelayPool calls for another Redis than the one it connected to (see
+   * watchPoolRedisTarget): the owner stops it and starts it again, which reads the pool anew.
+   */
+  redisTargetChanged?: (target: RedisTarget) => void;
+}
+
 export interface RunningManager {
   url: string;
   stop(): Promise<void>;
@@ -207,6 +217,7 @@ export async function startManager(
   options: ManagerOptions,
   env: NodeJS.ProcessEnv,
   log: Logger,
+  events: ManagerEvents = {},
 ): Promise<RunningManager> {
   let config: ConfigSource;
   let kube: KubeClient | undefined;
@@ -239,7 +250,20 @@ export async function startManager(
   if (redisTarget === undefined) throw new ManagerUsageError('--redis URL is required');
   const pool = options.redisRelayPool;
   if (pool !== undefined && kube !== undefined) {
-    redisTarget = await poolRedisTarget(kube, pool, redisTarget, log);
+    const fallback = redisTarget;
+    redisTarget = await poolRedisTarget(kube, pool, fallback, log);
+    const { redisTargetChanged } = events;
+    if (redisTargetChanged !== undefined && config instanceof KubeConfigSource) {
+      const current = redisTarget;
+      watchPoolRedisTarget(config, pool, fallback, current, (target) => {
+        log.warn('the RelayPool’s Redis moved: the Manager starts again on it', {
+          relayPool: `${pool.namespace}/${pool.name}`,
+          from: redactRedisUrl(current.url),
+          to: redactRedisUrl(target.url),
+        });
+        redisTargetChanged(target);
+      });
+    }
   }
   const poolAuth =
     pool !== undefined && kube !== undefined && redisTarget.password === undefined
@@ -408,6 +432,42 @@ export async function runManager(
   }
   const options = parseManagerArgs(args, env);
   const log = jsonLogger('manager');
-  const manager = await startManager(options, env, log);
-  stopOnSignals(log, { stop: () => manager.stop(), graceMs: 10_000 });
+  // Started again, in this process, whenever its RelayPool calls for another Redis: the new
+  // start reads the pool anew. A call while it is (re)starting is honoured once it has.
+  const state: {
+    manager: RunningManager | undefined;
+    restartWanted: boolean;
+    restarting: Promise<void> | undefined;
+  } = { manager: undefined, restartWanted: false, restarting: undefined };
+  const restart = () => {
+    state.restartWanted = true;
+    if (state.manager === undefined || state.restarting !== undefined) return;
+    state.restarting = (async () => {
+      while (state.restartWanted) {
+        state.restartWanted = false;
+        await state.manager?.stop();
+        state.manager = undefined;
+        state.manager = await startManager(options, env, log, events);
+      }
+    })()
+      .catch((error: unknown) => {
+        log.error('the Manager could not start again; exiting', {
+          error: error instanceof Error ? error.message : String(error),
+        });
+        process.exit(1);
+      })
+      .finally(() => {
+        state.restarting = undefined;
+      });
+  };
+  const events: ManagerEvents = { redisTargetChanged: restart };
+  state.manager = await startManager(options, env, log, events);
+  if (state.restartWanted) restart();
+  stopOnSignals(log, {
+    stop: async () => {
+      await state.restarting;
+      await state.manager?.stop();
+    },
+    graceMs: 10_000,
+  });
 }

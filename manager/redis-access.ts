@@ -129,10 +129,28 @@ function setPassword(client: RedisClient, password: string | undefined): void {
 }
 
 /**
- * The Manager's Redis target when it uses a RelayPool's built-in Redis: with
- * highAvailability the pool's Sentinels (the primary moves between pods), else `fallback` (pod
- * 0, from --redis). Read once at start: a pool switched to highAvailability later keeps its
- * pod 0 as primary until a failover, and the Manager picks the Sentinels up at its next start.
+ * The Redis target a RelayPool object calls for: with highAvailability the pool's Sentinels
+ * (the primary moves between pods), else `fallback` (pod 0's address, from --redis). Also
+ * for a pool that borrows another pool's Redis, whose name comes back in `borrowsFrom`.
+ */
+export function redisTargetOfPool(
+  object: unknown,
+  fallback: RedisTarget,
+): { target: RedisTarget; borrowsFrom?: string } {
+  const parsed = relayPoolSchema.safeParse(object);
+  if (!parsed.success) return { target: fallback };
+  const redis = parsed.data.spec.redis;
+  if ('relayPool' in redis) return { target: fallback, borrowsFrom: redis.relayPool.name };
+  if (!('builtin' in redis) || redis.builtin.highAvailability === undefined) {
+    return { target: fallback };
+  }
+  return { target: { ...fallback, url: builtinRedisUrl(parsed.data), cluster: false } };
+}
+
+/**
+ * The Manager's Redis target when it uses a RelayPool's built-in Redis, read at start (see
+ * redisTargetOfPool). A Manager that started before its pool existed, or before the pool was
+ * made replicated, is on pod 0; it follows the pool with watchPoolRedisTarget.
  */
 export async function poolRedisTarget(
   kube: KubeClient,
@@ -140,33 +158,68 @@ export async function poolRedisTarget(
   fallback: RedisTarget,
   log: Logger,
 ): Promise<RedisTarget> {
+  let object: KubeObject | undefined;
   try {
-    const object = await kube.get(resourceTypes.relayPools, pool.namespace, pool.name);
-    const parsed = relayPoolSchema.safeParse(object);
-    if (parsed.success && 'relayPool' in parsed.data.spec.redis) {
-      // Its password Secret and Redis are the named pool's: the chart grants and points the
-      // Manager at the pool it is given, so say which one to give.
-      const owner = parsed.data.spec.redis.relayPool.name;
-      log.warn(
-        `RelayPool ${pool.namespace}/${pool.name} has no Redis of its own: it uses the built-in ` +
-          `Redis of RelayPool ${owner}. Point the Manager at ${owner} (the chart's ` +
-          'manager.redis.relayPool, or --redis-relay-pool)',
-        { relayPool: `${pool.namespace}/${pool.name}`, storePool: `${pool.namespace}/${owner}` },
-      );
-      return fallback;
-    }
-    if (!parsed.success || !('builtin' in parsed.data.spec.redis)) return fallback;
-    if (parsed.data.spec.redis.builtin.highAvailability === undefined) return fallback;
-    const url = builtinRedisUrl(parsed.data);
-    log.info('the RelayPool’s Redis is replicated: connecting through its Sentinels', {
-      relayPool: `${pool.namespace}/${pool.name}`,
-      redis: url,
-    });
-    return { ...fallback, url, cluster: false };
+    object = await kube.get(resourceTypes.relayPools, pool.namespace, pool.name);
   } catch {
     // The pool cannot be read (yet): --redis as given.
     return fallback;
   }
+  const { target, borrowsFrom } = redisTargetOfPool(object, fallback);
+  if (borrowsFrom !== undefined) {
+    // Its password Secret and Redis are the named pool's: the chart grants and points the
+    // Manager at the pool it is given, so say which one to give.
+    log.warn(
+      `RelayPool ${pool.namespace}/${pool.name} has no Redis of its own: it uses the built-in ` +
+        `Redis of RelayPool ${borrowsFrom}. Point the Manager at ${borrowsFrom} (the chart's ` +
+        'manager.redis.relayPool, or --redis-relay-pool)',
+      {
+        relayPool: `${pool.namespace}/${pool.name}`,
+        storePool: `${pool.namespace}/${borrowsFrom}`,
+      },
+    );
+  }
+  if (target !== fallback) {
+    log.info('the RelayPool’s Redis is replicated: connecting through its Sentinels', {
+      relayPool: `${pool.namespace}/${pool.name}`,
+      redis: target.url,
+    });
+  }
+  return target;
+}
+
+/** The RelayPools the Manager watches anyway (its KubeConfigSource). */
+export interface RelayPoolWatch {
+  relayPool(namespace: string, name: string): KubeObject | undefined;
+  onRelayPool(handler: (pool: KubeObject) => void): void;
+}
+
+/**
+ * Calls `changed` once, with the new target, when the pool (created, or changed) calls for
+ * another Redis target than `current`. Without it a Manager that started before its pool
+ * existed stays on pod 0, the fallback, and after the first failover pod 0 is a replica that
+ * refuses its writes. A deleted pool changes nothing: the Manager keeps what it has.
+ */
+export function watchPoolRedisTarget(
+  pools: RelayPoolWatch,
+  pool: PoolRef,
+  fallback: RedisTarget,
+  current: RedisTarget,
+  changed: (target: RedisTarget) => void,
+): void {
+  let told = false;
+  const check = (object: KubeObject) => {
+    if (told) return;
+    if (object.metadata.namespace !== pool.namespace || object.metadata.name !== pool.name) return;
+    const { target } = redisTargetOfPool(object, fallback);
+    if (target.url === current.url) return;
+    told = true;
+    changed(target);
+  };
+  pools.onRelayPool(check);
+  // Created between the read at start and now.
+  const now = pools.relayPool(pool.namespace, pool.name);
+  if (now !== undefined) check(now);
 }
 
 /**

@@ -9,6 +9,7 @@ import { KubeApiServer } from '../test/support/kube-apiserver.js';
 import { ManagerProcess, writeManagerConfig } from '../test/support/manager-process.js';
 import { waitFor } from '../test/support/ports.js';
 import { RedisSentinelGroup } from '../test/support/redis-sentinel.js';
+import { RedisServer } from '../test/support/redis-server.js';
 import { makeDomain } from '../test/support/relay-process.js';
 import { KubeClient } from '../kube/kube-client.js';
 import { resourceTypes as t } from '../kube/resource-types.js';
@@ -110,4 +111,57 @@ describe('grove manager › the Redis of a replicated RelayPool', () => {
         "ha. Point the Manager at ha (the chart's manager.redis.relayPool, or --redis-relay-pool)",
     ]);
   });
+
+  it('starts again on the Sentinels when its pool, created after it started, is replicated', async () => {
+    // As the chart installs it: the Manager first, on the address of a pool not there yet.
+    const redis = await RedisServer.start();
+    const later = await ManagerProcess.start({
+      kubeconfig: kube.kubeconfigPath,
+      namespace: ns,
+      redisUrl: redis.url,
+      args: ['--redis-relay-pool', `${ns}/later`],
+    });
+    try {
+      const logged = (message: string) =>
+        later.process.lines.filter((line) => line.includes(`"message":"${message}"`));
+      // Another pool changes nothing.
+      await client.create(t.relayPools, pool('unrelated', { highAvailability: {} }));
+      await client.create(t.relayPools, pool('later', { highAvailability: {} }));
+      // As the operator makes it: the Manager reads its Redis password there.
+      await client.create(t.secrets, {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'later-redis-auth', namespace: ns },
+        data: { password: Buffer.from('pw').toString('base64') },
+      });
+      const sentinels = `sentinel://later-redis-0.later-redis.${ns}.svc:26379`;
+      // Sentinels that cannot be reached (their names do not resolve here): not ready, and
+      // saying why at once rather than waiting for them.
+      await waitFor(
+        async () => {
+          const answer = await fetch(`${later.url}/readyz`, {
+            signal: AbortSignal.timeout(3000),
+          }).catch(() => undefined);
+          return answer?.status === 503 && (await answer.text()).includes(sentinels);
+        },
+        'the Manager on the pool’s Sentinels',
+        30_000,
+        100,
+      ).catch((error: unknown) => {
+        throw new Error(`${String(error)}\n${later.process.tail()}`);
+      });
+      const moved = logged('the RelayPool’s Redis moved: the Manager starts again on it');
+      expect(moved).toHaveLength(1);
+      expect(JSON.parse(moved[0] ?? '{}')).toMatchObject({
+        relayPool: `${ns}/later`,
+        from: redis.url,
+        to: expect.stringContaining(sentinels) as unknown,
+      });
+      expect(logged('manager listening')).toHaveLength(2);
+      expect(later.running).toBe(true);
+    } finally {
+      await later.terminate();
+      await redis.stop();
+    }
+  }, 90_000);
 });

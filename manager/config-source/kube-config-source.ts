@@ -107,6 +107,19 @@ export class KubeConfigSource implements ConfigSource {
     return this.synced ? this.pools.get(namespace, name) !== undefined : undefined;
   }
 
+  /** The cached RelayPool, as the API server gave it. */
+  relayPool(namespace: string, name: string): KubeObject | undefined {
+    return this.pools.get(namespace, name);
+  }
+
+  /** Calls `handler` with each RelayPool created or changed from now on. */
+  onRelayPool(handler: (pool: KubeObject) => void): void {
+    this.pools.onAdd(handler);
+    this.pools.onUpdate((pool) => {
+      handler(pool);
+    });
+  }
+
   private parsed<T>(informer: Informer<KubeObject>, schema: z.ZodType<T>): T[] {
     const result: T[] = [];
     for (const object of informer.list()) {
