@@ -122,12 +122,8 @@ export function connectRedis(target: RedisTarget, role: 'commands' | 'subscriber
       ...(target.sentinelPassword === undefined
         ? {}
         : { sentinelPassword: target.sentinelPassword }),
-      // Every Sentinel unreachable: give up on this attempt. ioredis then fails the commands
-      // waiting for the connection and ends the client, which reconnectAfterGivingUp connects
-      // again on the usual schedule. Retrying inside the attempt (a number here) kept every
-      // command waiting for as long as no Sentinel answered: a send hung instead of being
-      // refused, and so did the Manager's /readyz.
-      sentinelRetryStrategy: () => null,
+      // Every Sentinel down: ask them again on the same short schedule.
+      sentinelRetryStrategy: retryStrategy,
       sentinelCommandTimeout: CONNECT_TIMEOUT_MS,
       // Told of a failover by the Sentinels (+switch-master), drop the connection to the old
       // primary at once rather than when it stops answering.

@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sleep, waitFor } from '../../test/support/ports.js';
 import { RedisSentinelGroup } from '../../test/support/redis-sentinel.js';
 import { pinnedNode } from '../../test/support/service-process.js';
-import { connectRedis } from './connection.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 let group: RedisSentinelGroup;
@@ -51,29 +50,6 @@ describe('redis connection › through Sentinel', () => {
       expect(stderr).toBe('');
     } finally {
       child.kill('SIGKILL');
-    }
-  }, 40_000);
-
-  it('refuses commands at once while no Sentinel answers, and serves once one does again', async () => {
-    for (const sentinel of group.sentinels) await sentinel.kill();
-    const client = connectRedis(group.target, 'commands');
-    try {
-      const started = performance.now();
-      await expect(client.ping()).rejects.toThrow(/All sentinels are unreachable/);
-      expect(performance.now() - started).toBeLessThan(3000);
-      for (const sentinel of group.sentinels) await sentinel.launch();
-      await waitFor(
-        () =>
-          client.ping().then(
-            () => true,
-            () => false,
-          ),
-        'a PING answered through the Sentinels again',
-        15_000,
-        200,
-      );
-    } finally {
-      client.disconnect();
     }
   }, 40_000);
 });

@@ -104,11 +104,6 @@ export class SentinelProcess {
     await this.process.kill9();
   }
 
-  /** Starts it again after kill(), on the same port, with the config it rewrote. */
-  async launch(): Promise<void> {
-    this.process = await ServiceProcess.start(SentinelProcess.service(this.port, this.dir), 10_000);
-  }
-
   async stop(): Promise<void> {
     await this.kill();
     rmSync(this.dir, { recursive: true, force: true });
