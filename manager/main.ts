@@ -23,6 +23,7 @@ import { RedisBridgeRecords } from './bridge/bridge-records.js';
 import {
   PoolRedisAuth,
   parsePoolRef,
+  pingWithin,
   poolRedisTarget,
   storageProblem,
   watchPoolRedisTarget,
@@ -198,6 +199,13 @@ function defaultUiDir(): string | undefined {
   return undefined;
 }
 
+/**
+ * How long /readyz waits for Redis to answer a PING: under the 1 s in which the chart's
+ * readiness probe (kubelet's default timeout) gives up, so that /readyz?degraded=ok still
+ * answers while the Redis cannot be reached at all.
+ */
+const READY_PING_TIMEOUT_MS = 800;
+
 /** What a running Manager tells its owner. */
 export interface ManagerEvents {
   /**
@@ -320,7 +328,7 @@ export async function startManager(
     config,
     log,
     metrics,
-    ping: () => redis.ping(),
+    ping: () => pingWithin(() => redis.ping(), READY_PING_TIMEOUT_MS),
     storageProblem: problem,
     started: () => bootstrap.done,
     degradedReadyAfterMs: options.degradedReadyAfterMs,

@@ -223,6 +223,28 @@ export function watchPoolRedisTarget(
 }
 
 /**
+ * PING that fails after `ms`. A client on Sentinels holds its commands for as long as none of
+ * them answers (the pool's pods not started yet, say), and /readyz must answer meanwhile.
+ */
+export function pingWithin(ping: () => Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`Redis did not answer PING within ${String(ms)} ms`));
+    }, ms);
+    ping().then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
+
+/**
  * What a user is told while the Manager's Redis is unavailable (API answers, /readyz, the
  * log): why, and what to do, most specific first.
  */
