@@ -81,8 +81,12 @@ export const CONNECT_TIMEOUT_MS = 2000;
  * that is still down cost one refused connection or DNS miss each.
  */
 export function reconnectDelay(times: number, random: () => number = Math.random): number {
-  const base = Math.min(50 * 2 ** Math.max(0, times - 1), MAX_RECONNECT_DELAY_MS);
-  return Math.round(base * (0.8 + 0.4 * random()));
+  return jittered(Math.min(50 * 2 ** Math.max(0, times - 1), MAX_RECONNECT_DELAY_MS), random);
+}
+
+/** `ms` ±20 %, in whole milliseconds. */
+function jittered(ms: number, random: () => number = Math.random): number {
+  return Math.round(ms * (0.8 + 0.4 * random()));
 }
 
 /**
@@ -128,8 +132,7 @@ export function connectRedis(target: RedisTarget, role: 'commands' | 'subscriber
       // Told of a failover by the Sentinels (+switch-master), drop the connection to the old
       // primary at once rather than when it stops answering.
       failoverDetector: true,
-      sentinelReconnectStrategy: () =>
-        Math.round(SENTINEL_RECONNECT_DELAY_MS * (0.8 + 0.4 * Math.random())),
+      sentinelReconnectStrategy: () => jittered(SENTINEL_RECONNECT_DELAY_MS),
       // A demoted primary answers writes with READONLY: reconnect (through the Sentinels, to
       // the new primary). The failed command is not resent: the caller sees it fail.
       reconnectOnError: (error: Error) => error.message.startsWith('READONLY'),
