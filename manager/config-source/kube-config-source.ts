@@ -115,9 +115,7 @@ export class KubeConfigSource implements ConfigSource {
   /** Calls `handler` with each RelayPool created or changed from now on. */
   onRelayPool(handler: (pool: KubeObject) => void): void {
     this.pools.onAdd(handler);
-    this.pools.onUpdate((pool) => {
-      handler(pool);
-    });
+    this.pools.onUpdate(handler);
   }
 
   private parsed<T>(informer: Informer<KubeObject>, schema: z.ZodType<T>): T[] {
